@@ -1,0 +1,42 @@
+# `make test` is the one command: it installs what the tests need (Debian packages, Go-built
+# control plane, the venv), all idempotent and cached, then runs lint, unit and e2e tests.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: test test-unit test-e2e lint setup packages binaries venv clean
+
+test: setup lint
+	$(PY) -m pytest tests e2e $(PYTEST_ARGS)
+
+test-unit: venv
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+test-e2e: setup
+	$(PY) -m pytest e2e $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check irc tests e2e hack
+	$(VENV)/bin/ruff format --check irc tests e2e hack
+	$(VENV)/bin/mypy
+
+setup: packages binaries venv
+
+packages:
+	hack/install-packages.sh
+
+binaries:
+	hack/build-binaries.sh >/dev/null
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
