@@ -1,0 +1,64 @@
+"""Where hack/build-binaries.sh puts the Go-built binaries (the same version-stamped paths)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+HACK = Path(__file__).resolve().parent.parent
+
+
+def versions() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in (HACK / "versions.env").read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            out[key] = value
+    return out
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("IRC_CACHE", Path.home() / ".cache" / "irc"))
+
+
+@dataclass(frozen=True)
+class Binaries:
+    kube_apiserver: Path
+    kube_controller_manager: Path
+    kube_scheduler: Path
+    kubectl: Path
+    etcd: Path
+    kwok: Path
+    kwok_stages: tuple[Path, ...]
+
+    @classmethod
+    def locate(cls) -> Binaries:
+        """The built binaries; FileNotFoundError naming the build script if any is missing."""
+        v, cache = versions(), cache_dir()
+        k8s, etcd, kwok = (
+            cache / f"k8s-{v['K8S_VERSION']}",
+            cache / f"etcd-{v['ETCD_VERSION']}",
+            cache / f"kwok-{v['KWOK_VERSION']}",
+        )
+        found = cls(
+            kube_apiserver=k8s / "kube-apiserver",
+            kube_controller_manager=k8s / "kube-controller-manager",
+            kube_scheduler=k8s / "kube-scheduler",
+            kubectl=k8s / "kubectl",
+            etcd=etcd / "etcd",
+            kwok=kwok / "kwok",
+            kwok_stages=tuple(sorted((kwok / "stages").glob("*.yaml"))),
+        )
+        missing = [
+            str(p)
+            for p in (found.kube_apiserver, found.kube_controller_manager, found.kube_scheduler,
+                      found.kubectl, found.etcd, found.kwok)
+            if not p.exists()
+        ]
+        if missing or not found.kwok_stages:
+            raise FileNotFoundError(
+                f"test bed binaries missing ({', '.join(missing) or 'kwok stages'}); run hack/build-binaries.sh"
+            )
+        return found

@@ -1,0 +1,167 @@
+"""A real Kubernetes control plane on loopback: etcd, kube-apiserver, kube-controller-manager,
+kube-scheduler and KWOK with fake Nodes, so Deployments, DaemonSets and StatefulSets become Ready
+on their own. Nothing runs in the fake Pods and their IPs are never contacted.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import ssl
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hack.testbed import procs
+from hack.testbed.binaries import Binaries
+from hack.testbed.pki import CA, rsa_key
+
+NODE_COUNT = 2
+
+
+@dataclass
+class Cluster:
+    """A started control plane. `kubeconfig` grants cluster-admin (system:masters)."""
+
+    dir: Path
+    kubeconfig: Path
+    server: str
+    etcd_url: str
+    processes: list[procs.Process] = field(default_factory=list)
+
+    def kubectl(self, *args: str, input: str | None = None) -> str:
+        """Run the matching kubectl against this cluster and return its stdout."""
+        return procs.run([str(Binaries.locate().kubectl), f"--kubeconfig={self.kubeconfig}", *args], input=input)
+
+    def stop(self) -> None:
+        for p in reversed(self.processes):
+            p.stop()
+
+    def env(self) -> dict[str, str]:
+        return {"KUBECONFIG": str(self.kubeconfig)}
+
+
+def _b64(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode()
+
+
+def _write_kubeconfig(path: Path, server: str, ca: Path, cert: Path, key: Path, user: str) -> None:
+    # JSON is YAML: kubectl, client-go and kubernetes-asyncio all read it.
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "irc-testbed", "cluster": {"server": server, "certificate-authority-data": _b64(ca)}}],
+        "users": [{"name": user, "user": {"client-certificate-data": _b64(cert), "client-key-data": _b64(key)}}],
+        "contexts": [{"name": "irc-testbed", "context": {"cluster": "irc-testbed", "user": user}}],
+        "current-context": "irc-testbed",
+    }
+    path.write_text(json.dumps(config, indent=2))
+    path.chmod(0o600)
+
+
+def _node_manifest(name: str) -> dict[str, object]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "annotations": {"node.alpha.kubernetes.io/ttl": "0", "kwok.x-k8s.io/node": "fake"},
+            "labels": {
+                "kubernetes.io/arch": "amd64",
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/hostname": name,
+                "type": "kwok",
+            },
+        },
+        "status": {
+            "allocatable": {"cpu": "32", "memory": "256Gi", "pods": "110"},
+            "capacity": {"cpu": "32", "memory": "256Gi", "pods": "110"},
+        },
+    }
+
+
+def start(directory: Path) -> Cluster:
+    """Start every component under `directory` (certificates, data, logs) and wait until Nodes are Ready."""
+    bins = Binaries.locate()
+    directory.mkdir(parents=True, exist_ok=True)
+    logs = directory / "logs"
+    logs.mkdir(exist_ok=True)
+    pki = directory / "pki"
+    ca = CA(pki, "irc-testbed-kubernetes-ca")
+    serving = ca.issue("apiserver", "kube-apiserver", hosts=("127.0.0.1", "localhost", "kubernetes",
+                                                             "kubernetes.default.svc"))
+    admin = ca.issue("admin", "irc-admin", organizations=("system:masters",), client=True)
+    sa_key = rsa_key(pki / "sa.key")
+
+    ports = {n: procs.free_port() for n in ("etcd", "etcd-peer", "apiserver", "kcm", "scheduler", "kwok")}
+    server = f"https://127.0.0.1:{ports['apiserver']}"
+    etcd_url = f"http://127.0.0.1:{ports['etcd']}"
+    kubeconfig = directory / "kubeconfig"
+    _write_kubeconfig(kubeconfig, server, ca.cert_path, admin.cert, admin.key, "irc-admin")
+    cluster = Cluster(directory, kubeconfig, server, etcd_url)
+
+    try:
+        peer = f"http://127.0.0.1:{ports['etcd-peer']}"
+        cluster.processes.append(procs.start("etcd", [
+            str(bins.etcd), "--name=irc", f"--data-dir={directory / 'etcd'}",
+            f"--listen-client-urls={etcd_url}", f"--advertise-client-urls={etcd_url}",
+            f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}",
+            f"--initial-cluster=irc={peer}", "--unsafe-no-fsync=true",
+            "--quota-backend-bytes=4294967296", "--log-level=warn",
+        ], logs, procs.http_ok(f"{etcd_url}/health")))
+
+        tls = ssl.create_default_context(cafile=str(ca.cert_path))
+        tls.load_cert_chain(str(admin.cert), str(admin.key))
+        cluster.processes.append(procs.start("kube-apiserver", [
+            str(bins.kube_apiserver),
+            f"--etcd-servers={etcd_url}",
+            "--bind-address=127.0.0.1", f"--secure-port={ports['apiserver']}",
+            # A loopback advertise address needs the endpoint reconciler off (refused at start from 1.37).
+            "--advertise-address=127.0.0.1", "--endpoint-reconciler-type=none",
+            f"--tls-cert-file={serving.cert}", f"--tls-private-key-file={serving.key}",
+            f"--client-ca-file={ca.cert_path}",
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            f"--service-account-key-file={sa_key}", f"--service-account-signing-key-file={sa_key}",
+            "--service-cluster-ip-range=10.96.0.0/16",
+            "--authorization-mode=Node,RBAC", "--allow-privileged=true",
+            f"--cert-dir={pki}",
+        ], logs, procs.http_ok(f"{server}/readyz", tls), timeout=120))
+
+        component_auth = [
+            f"--kubeconfig={kubeconfig}",
+            f"--authentication-kubeconfig={kubeconfig}",
+            f"--authorization-kubeconfig={kubeconfig}",
+            "--leader-elect=false",
+            "--bind-address=127.0.0.1",
+        ]
+        insecure = ssl.create_default_context()
+        insecure.check_hostname = False
+        insecure.verify_mode = ssl.CERT_NONE  # their serving certs are self-signed; only liveness is checked
+        cluster.processes.append(procs.start("kube-controller-manager", [
+            str(bins.kube_controller_manager), *component_auth,
+            f"--secure-port={ports['kcm']}",
+            f"--root-ca-file={ca.cert_path}", f"--service-account-private-key-file={sa_key}",
+            f"--cert-dir={directory / 'kcm'}",
+        ], logs, procs.http_ok(f"https://127.0.0.1:{ports['kcm']}/healthz", insecure), timeout=120))
+        cluster.processes.append(procs.start("kube-scheduler", [
+            str(bins.kube_scheduler), *component_auth,
+            f"--secure-port={ports['scheduler']}", f"--cert-dir={directory / 'scheduler'}",
+        ], logs, procs.http_ok(f"https://127.0.0.1:{ports['scheduler']}/healthz", insecure), timeout=120))
+
+        cluster.processes.append(procs.start("kwok", [
+            str(bins.kwok), f"--kubeconfig={kubeconfig}",
+            "--manage-all-nodes=true", "--node-lease-duration-seconds=40",
+            # Fake addresses reported in Node and Pod status; nothing ever connects to them.
+            "--cidr=10.0.0.1/24", "--node-ip=10.0.0.1",
+            f"--server-address=127.0.0.1:{ports['kwok']}",
+            *(f"--config={s}" for s in bins.kwok_stages),
+        ], logs, procs.http_ok(f"http://127.0.0.1:{ports['kwok']}/healthz"), timeout=60))
+
+        nodes = [_node_manifest(f"kwok-node-{i}") for i in range(NODE_COUNT)]
+        cluster.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": nodes}))
+        cluster.kubectl("wait", "--for=condition=Ready", "node", "--all", "--timeout=120s")
+        # Pods are only admitted once the ServiceAccount controller has made the default account.
+        cluster.kubectl("wait", "--for=create", "serviceaccount/default", "-n", "default", "--timeout=120s")
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster

@@ -1,0 +1,158 @@
+"""Start and stop the test bed's server processes.
+
+Every server runs in its own process group with its output in a log file, so a test run (or
+`hack/cluster.sh up`) can leave it running and `stop` can always find and end it. A server that
+dies or never becomes ready fails the start at once, with the tail of its log in the error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class StartError(RuntimeError):
+    """A server exited or did not become ready; the message carries the tail of its log."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return "(no log written)"
+
+
+@dataclass
+class Process:
+    name: str
+    pid: int
+    log: Path
+
+    def alive(self) -> bool:
+        return running(self.pid)
+
+    def stop(self, grace: float = 10.0) -> None:
+        """SIGTERM the process group, SIGKILL it after `grace` seconds; never leaves it behind."""
+        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.pid, sig)
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline:
+                if not _group_running(self.pid):
+                    return
+                time.sleep(0.05)
+        raise RuntimeError(f"{self.name} (process group {self.pid}) did not stop")
+
+
+def _stat(pid: int) -> tuple[str, int] | None:
+    """(state, process group) of a process from /proc, or None if it is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    fields = raw[raw.rindex(")") + 2 :].split()  # the command name may hold spaces and parentheses
+    return fields[0], int(fields[2])
+
+
+def running(pid: int) -> bool:
+    # A process that exited stays a zombie until its parent reaps it: reap our own children, and
+    # count anyone else's zombie (a server left by `up`, whose parent is gone) as stopped.
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    stat = _stat(pid)
+    return stat is not None and stat[0] != "Z"
+
+
+def _group_running(pgid: int) -> bool:
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            stat = _stat(int(entry.name))
+            if stat is not None and stat[1] == pgid and running(int(entry.name)):
+                return True
+    return False
+
+
+def start(
+    name: str,
+    argv: Sequence[str],
+    logdir: Path,
+    ready: Callable[[], bool],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 60.0,
+) -> Process:
+    """Start `argv` in a new session, then poll `ready()` until it returns True.
+
+    Raises StartError with the log's tail if the process exits first or `timeout` passes.
+    """
+    log = logdir / f"{name}.log"
+    with log.open("ab") as out:
+        popen = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=None if env is None else {**os.environ, **env},
+            cwd=cwd,
+            start_new_session=True,
+        )
+    proc = Process(name, popen.pid, log)
+    deadline = time.monotonic() + timeout
+    while True:
+        code = popen.poll()
+        if code is not None:
+            raise StartError(f"{name} exited with code {code} while starting; last lines of {log}:\n{tail(log)}")
+        with contextlib.suppress(OSError, ValueError):
+            if ready():
+                return proc
+        if time.monotonic() > deadline:
+            proc.stop()
+            raise StartError(f"{name} not ready after {timeout:.0f} s; last lines of {log}:\n{tail(log)}")
+        time.sleep(0.1)
+
+
+def run(argv: Sequence[str], *, timeout: float = 600, input: str | None = None) -> str:
+    """Run a command to completion; on failure raise with its stderr, which CalledProcessError hides."""
+    result = subprocess.run(list(argv), input=input, capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} exited {result.returncode}: {result.stderr.strip()}")
+    return result.stdout
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> Callable[[], bool]:
+    def check() -> bool:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+
+    return check
+
+
+def http_ok(url: str, context: ssl.SSLContext | None = None) -> Callable[[], bool]:
+    """Ready when `url` answers 200 (any status below 500 if the server is only meant to be up)."""
+
+    def check() -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=2, context=context) as resp:
+                return int(resp.status) == 200
+        except urllib.error.HTTPError:
+            return False
+
+    return check
