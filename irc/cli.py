@@ -9,7 +9,9 @@ from irc import __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="irc", description="Image automation and image backup for Kubernetes.")
+    parser = argparse.ArgumentParser(
+        prog="irc", description="Image automation and image backup for Kubernetes."
+    )
     parser.add_argument("--version", action="version", version=f"irc {__version__}")
     return parser
 

@@ -23,7 +23,8 @@ from hack.testbed.binaries import cache_dir
 
 
 class Component(Protocol):
-    processes: list[procs.Process]
+    @property
+    def processes(self) -> list[procs.Process]: ...
 
     def env(self) -> dict[str, str]: ...
 
@@ -115,8 +116,10 @@ def status(names: list[str]) -> None:
             print(f"{name}: down")
             continue
         for process in _processes(state):
-            print(f"{name}: {process.name} pid {process.pid} {'running' if process.alive() else 'DEAD'} "
-                  f"(log {process.log})")
+            print(
+                f"{name}: {process.name} pid {process.pid} {'running' if process.alive() else 'DEAD'} "
+                f"(log {process.log})"
+            )
 
 
 def main(argv: list[str] | None = None) -> None:

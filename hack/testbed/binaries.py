@@ -53,12 +53,18 @@ class Binaries:
         )
         missing = [
             str(p)
-            for p in (found.kube_apiserver, found.kube_controller_manager, found.kube_scheduler,
-                      found.kubectl, found.etcd, found.kwok)
+            for p in (
+                found.kube_apiserver,
+                found.kube_controller_manager,
+                found.kube_scheduler,
+                found.kubectl,
+                found.etcd,
+                found.kwok,
+            )
             if not p.exists()
         ]
         if missing or not found.kwok_stages:
             raise FileNotFoundError(
-                f"test bed binaries missing ({', '.join(missing) or 'kwok stages'}); run hack/build-binaries.sh"
+                f"missing: {', '.join(missing) or 'kwok stages'}; run hack/build-binaries.sh"
             )
         return found

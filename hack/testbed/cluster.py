@@ -30,7 +30,9 @@ class Cluster:
 
     def kubectl(self, *args: str, input: str | None = None) -> str:
         """Run the matching kubectl against this cluster and return its stdout."""
-        return procs.run([str(Binaries.locate().kubectl), f"--kubeconfig={self.kubeconfig}", *args], input=input)
+        return procs.run(
+            [str(Binaries.locate().kubectl), f"--kubeconfig={self.kubeconfig}", *args], input=input
+        )
 
     def stop(self) -> None:
         for p in reversed(self.processes):
@@ -49,8 +51,12 @@ def _write_kubeconfig(path: Path, server: str, ca: Path, cert: Path, key: Path, 
     config = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": "irc-testbed", "cluster": {"server": server, "certificate-authority-data": _b64(ca)}}],
-        "users": [{"name": user, "user": {"client-certificate-data": _b64(cert), "client-key-data": _b64(key)}}],
+        "clusters": [
+            {"name": "irc-testbed", "cluster": {"server": server, "certificate-authority-data": _b64(ca)}}
+        ],
+        "users": [
+            {"name": user, "user": {"client-certificate-data": _b64(cert), "client-key-data": _b64(key)}}
+        ],
         "contexts": [{"name": "irc-testbed", "context": {"cluster": "irc-testbed", "user": user}}],
         "current-context": "irc-testbed",
     }
@@ -87,8 +93,11 @@ def start(directory: Path) -> Cluster:
     logs.mkdir(exist_ok=True)
     pki = directory / "pki"
     ca = CA(pki, "irc-testbed-kubernetes-ca")
-    serving = ca.issue("apiserver", "kube-apiserver", hosts=("127.0.0.1", "localhost", "kubernetes",
-                                                             "kubernetes.default.svc"))
+    serving = ca.issue(
+        "apiserver",
+        "kube-apiserver",
+        hosts=("127.0.0.1", "localhost", "kubernetes", "kubernetes.default.svc"),
+    )
     admin = ca.issue("admin", "irc-admin", organizations=("system:masters",), client=True)
     sa_key = rsa_key(pki / "sa.key")
 
@@ -101,30 +110,56 @@ def start(directory: Path) -> Cluster:
 
     try:
         peer = f"http://127.0.0.1:{ports['etcd-peer']}"
-        cluster.processes.append(procs.start("etcd", [
-            str(bins.etcd), "--name=irc", f"--data-dir={directory / 'etcd'}",
-            f"--listen-client-urls={etcd_url}", f"--advertise-client-urls={etcd_url}",
-            f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}",
-            f"--initial-cluster=irc={peer}", "--unsafe-no-fsync=true",
-            "--quota-backend-bytes=4294967296", "--log-level=warn",
-        ], logs, procs.http_ok(f"{etcd_url}/health")))
+        cluster.processes.append(
+            procs.start(
+                "etcd",
+                [
+                    str(bins.etcd),
+                    "--name=irc",
+                    f"--data-dir={directory / 'etcd'}",
+                    f"--listen-client-urls={etcd_url}",
+                    f"--advertise-client-urls={etcd_url}",
+                    f"--listen-peer-urls={peer}",
+                    f"--initial-advertise-peer-urls={peer}",
+                    f"--initial-cluster=irc={peer}",
+                    "--unsafe-no-fsync=true",
+                    "--quota-backend-bytes=4294967296",
+                    "--log-level=warn",
+                ],
+                logs,
+                procs.http_ok(f"{etcd_url}/health"),
+            )
+        )
 
         tls = ssl.create_default_context(cafile=str(ca.cert_path))
         tls.load_cert_chain(str(admin.cert), str(admin.key))
-        cluster.processes.append(procs.start("kube-apiserver", [
-            str(bins.kube_apiserver),
-            f"--etcd-servers={etcd_url}",
-            "--bind-address=127.0.0.1", f"--secure-port={ports['apiserver']}",
-            # A loopback advertise address needs the endpoint reconciler off (refused at start from 1.37).
-            "--advertise-address=127.0.0.1", "--endpoint-reconciler-type=none",
-            f"--tls-cert-file={serving.cert}", f"--tls-private-key-file={serving.key}",
-            f"--client-ca-file={ca.cert_path}",
-            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-            f"--service-account-key-file={sa_key}", f"--service-account-signing-key-file={sa_key}",
-            "--service-cluster-ip-range=10.96.0.0/16",
-            "--authorization-mode=Node,RBAC", "--allow-privileged=true",
-            f"--cert-dir={pki}",
-        ], logs, procs.http_ok(f"{server}/readyz", tls), timeout=120))
+        cluster.processes.append(
+            procs.start(
+                "kube-apiserver",
+                [
+                    str(bins.kube_apiserver),
+                    f"--etcd-servers={etcd_url}",
+                    "--bind-address=127.0.0.1",
+                    f"--secure-port={ports['apiserver']}",
+                    # A loopback advertise address needs the endpoint reconciler off (1.37 refuses to start).
+                    "--advertise-address=127.0.0.1",
+                    "--endpoint-reconciler-type=none",
+                    f"--tls-cert-file={serving.cert}",
+                    f"--tls-private-key-file={serving.key}",
+                    f"--client-ca-file={ca.cert_path}",
+                    "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                    f"--service-account-key-file={sa_key}",
+                    f"--service-account-signing-key-file={sa_key}",
+                    "--service-cluster-ip-range=10.96.0.0/16",
+                    "--authorization-mode=Node,RBAC",
+                    "--allow-privileged=true",
+                    f"--cert-dir={pki}",
+                ],
+                logs,
+                procs.http_ok(f"{server}/readyz", tls),
+                timeout=120,
+            )
+        )
 
         component_auth = [
             f"--kubeconfig={kubeconfig}",
@@ -136,28 +171,61 @@ def start(directory: Path) -> Cluster:
         insecure = ssl.create_default_context()
         insecure.check_hostname = False
         insecure.verify_mode = ssl.CERT_NONE  # their serving certs are self-signed; only liveness is checked
-        cluster.processes.append(procs.start("kube-controller-manager", [
-            str(bins.kube_controller_manager), *component_auth,
-            f"--secure-port={ports['kcm']}",
-            f"--root-ca-file={ca.cert_path}", f"--service-account-private-key-file={sa_key}",
-            f"--cert-dir={directory / 'kcm'}",
-        ], logs, procs.http_ok(f"https://127.0.0.1:{ports['kcm']}/healthz", insecure), timeout=120))
-        cluster.processes.append(procs.start("kube-scheduler", [
-            str(bins.kube_scheduler), *component_auth,
-            f"--secure-port={ports['scheduler']}", f"--cert-dir={directory / 'scheduler'}",
-        ], logs, procs.http_ok(f"https://127.0.0.1:{ports['scheduler']}/healthz", insecure), timeout=120))
+        cluster.processes.append(
+            procs.start(
+                "kube-controller-manager",
+                [
+                    str(bins.kube_controller_manager),
+                    *component_auth,
+                    f"--secure-port={ports['kcm']}",
+                    f"--root-ca-file={ca.cert_path}",
+                    f"--service-account-private-key-file={sa_key}",
+                    f"--cert-dir={directory / 'kcm'}",
+                ],
+                logs,
+                procs.http_ok(f"https://127.0.0.1:{ports['kcm']}/healthz", insecure),
+                timeout=120,
+            )
+        )
+        cluster.processes.append(
+            procs.start(
+                "kube-scheduler",
+                [
+                    str(bins.kube_scheduler),
+                    *component_auth,
+                    f"--secure-port={ports['scheduler']}",
+                    f"--cert-dir={directory / 'scheduler'}",
+                ],
+                logs,
+                procs.http_ok(f"https://127.0.0.1:{ports['scheduler']}/healthz", insecure),
+                timeout=120,
+            )
+        )
 
-        cluster.processes.append(procs.start("kwok", [
-            str(bins.kwok), f"--kubeconfig={kubeconfig}",
-            "--manage-all-nodes=true", "--node-lease-duration-seconds=40",
-            # Fake addresses reported in Node and Pod status; nothing ever connects to them.
-            "--cidr=10.0.0.1/24", "--node-ip=10.0.0.1",
-            f"--server-address=127.0.0.1:{ports['kwok']}",
-            *(f"--config={s}" for s in bins.kwok_stages),
-        ], logs, procs.http_ok(f"http://127.0.0.1:{ports['kwok']}/healthz"), timeout=60))
+        cluster.processes.append(
+            procs.start(
+                "kwok",
+                [
+                    str(bins.kwok),
+                    f"--kubeconfig={kubeconfig}",
+                    "--manage-all-nodes=true",
+                    "--node-lease-duration-seconds=40",
+                    # Fake addresses reported in Node and Pod status; nothing ever connects to them.
+                    "--cidr=10.0.0.1/24",
+                    "--node-ip=10.0.0.1",
+                    f"--server-address=127.0.0.1:{ports['kwok']}",
+                    *(f"--config={s}" for s in bins.kwok_stages),
+                ],
+                logs,
+                procs.http_ok(f"http://127.0.0.1:{ports['kwok']}/healthz"),
+                timeout=60,
+            )
+        )
 
         nodes = [_node_manifest(f"kwok-node-{i}") for i in range(NODE_COUNT)]
-        cluster.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": nodes}))
+        cluster.kubectl(
+            "apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": nodes})
+        )
         cluster.kubectl("wait", "--for=condition=Ready", "node", "--all", "--timeout=120s")
         # Pods are only admitted once the ServiceAccount controller has made the default account.
         cluster.kubectl("wait", "--for=create", "serviceaccount/default", "-n", "default", "--timeout=120s")

@@ -54,14 +54,25 @@ class ECR:
 def manifest(repository: str, tag: str) -> str:
     """A distinct, valid image manifest for repository:tag (ECR stores it and digests its bytes)."""
     seed = hashlib.sha256(f"{repository}:{tag}".encode()).hexdigest()
-    return json.dumps({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1000,
-                   "digest": f"sha256:{seed}"},
-        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 2000,
-                    "digest": f"sha256:{hashlib.sha256(seed.encode()).hexdigest()}"}],
-    }, sort_keys=True)
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": 1000,
+                "digest": f"sha256:{seed}",
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": 2000,
+                    "digest": f"sha256:{hashlib.sha256(seed.encode()).hexdigest()}",
+                }
+            ],
+        },
+        sort_keys=True,
+    )
 
 
 def populate(ecr: ECR, images: Mapping[str, Sequence[str]] = FIXTURE_IMAGES) -> dict[str, dict[str, str]]:
@@ -72,7 +83,9 @@ def populate(ecr: ECR, images: Mapping[str, Sequence[str]] = FIXTURE_IMAGES) -> 
         client.create_repository(repositoryName=repository)
         out[repository] = {}
         for tag in tags:
-            image = client.put_image(repositoryName=repository, imageManifest=manifest(repository, tag), imageTag=tag)
+            image = client.put_image(
+                repositoryName=repository, imageManifest=manifest(repository, tag), imageTag=tag
+            )
             out[repository][tag] = image["image"]["imageId"]["imageDigest"]
     return out
 

@@ -43,7 +43,15 @@ class GitServers:
         """A bare repository with one commit on `main` (an empty tree), like a freshly made remote."""
         path = self.repos / f"{name}.git"
         procs.run(["git", "init", "--quiet", "--bare", f"--initial-branch={DEFAULT_BRANCH}", str(path)])
-        env_args = ["git", "-C", str(path), "-c", "user.name=irc-testbed", "-c", "user.email=testbed@irc.invalid"]
+        env_args = [
+            "git",
+            "-C",
+            str(path),
+            "-c",
+            "user.name=irc-testbed",
+            "-c",
+            "user.email=testbed@irc.invalid",
+        ]
         tree = procs.run([*env_args, "hash-object", "-t", "tree", "-w", "--stdin"], input="").strip()
         commit = procs.run([*env_args, "commit-tree", tree, "-m", "initial commit"]).strip()
         procs.run([*env_args, "update-ref", f"refs/heads/{DEFAULT_BRANCH}", commit])
@@ -84,28 +92,30 @@ def start(directory: Path) -> GitServers:
     _keygen(client_key)
     _keygen(client_key_enc, KEY_PASSPHRASE)
     authorized = keys / "authorized_keys"
-    authorized.write_text(
-        Path(f"{client_key}.pub").read_text() + Path(f"{client_key_enc}.pub").read_text()
-    )
+    authorized.write_text(Path(f"{client_key}.pub").read_text() + Path(f"{client_key_enc}.pub").read_text())
     user = getpass.getuser()
     ssh_port = procs.free_port()
     config = directory / "sshd_config"
-    config.write_text("\n".join([
-        f"Port {ssh_port}",
-        "ListenAddress 127.0.0.1",
-        f"HostKey {host_key}",
-        f"PidFile {directory / 'sshd.pid'}",
-        f"AuthorizedKeysFile {authorized}",
-        f"AllowUsers {user}",
-        "PermitRootLogin prohibit-password",
-        "PubkeyAuthentication yes",
-        "PasswordAuthentication no",
-        "KbdInteractiveAuthentication no",
-        "UsePAM no",
-        "StrictModes no",  # the keys live in a temporary directory with default permissions
-        "LogLevel VERBOSE",
-        "",
-    ]))
+    config.write_text(
+        "\n".join(
+            [
+                f"Port {ssh_port}",
+                "ListenAddress 127.0.0.1",
+                f"HostKey {host_key}",
+                f"PidFile {directory / 'sshd.pid'}",
+                f"AuthorizedKeysFile {authorized}",
+                f"AllowUsers {user}",
+                "PermitRootLogin prohibit-password",
+                "PubkeyAuthentication yes",
+                "PasswordAuthentication no",
+                "KbdInteractiveAuthentication no",
+                "UsePAM no",
+                "StrictModes no",  # the keys live in a temporary directory with default permissions
+                "LogLevel VERBOSE",
+                "",
+            ]
+        )
+    )
     known_hosts = keys / "known_hosts"
     host_pub = Path(f"{host_key}.pub").read_text().split()
     known_hosts.write_text(f"[127.0.0.1]:{ssh_port} {host_pub[0]} {host_pub[1]}\n")
@@ -116,27 +126,55 @@ def start(directory: Path) -> GitServers:
     serving = ca.issue("git-http", "git-http", hosts=("127.0.0.1", "localhost"))
     http_port, https_port = procs.free_port(), procs.free_port()
     servers = GitServers(
-        dir=directory, repos=repos, ssh_port=ssh_port, ssh_user=user, known_hosts=known_hosts,
-        ssh_key=client_key, ssh_key_encrypted=client_key_enc,
-        http_url=f"http://127.0.0.1:{http_port}", https_url=f"https://127.0.0.1:{https_port}",
+        dir=directory,
+        repos=repos,
+        ssh_port=ssh_port,
+        ssh_user=user,
+        known_hosts=known_hosts,
+        ssh_key=client_key,
+        ssh_key_encrypted=client_key_enc,
+        http_url=f"http://127.0.0.1:{http_port}",
+        https_url=f"https://127.0.0.1:{https_port}",
         ca_cert=ca.cert_path,
     )
-    http_args = [sys.executable, "-m", "hack.testbed.githttp", f"--root={repos}", f"--user={HTTP_USER}",
-                 f"--password={HTTP_PASSWORD}", f"--token={HTTP_TOKEN}"]
+    http_args = [
+        sys.executable,
+        "-m",
+        "hack.testbed.githttp",
+        f"--root={repos}",
+        f"--user={HTTP_USER}",
+        f"--password={HTTP_PASSWORD}",
+        f"--token={HTTP_TOKEN}",
+    ]
     cwd = Path(__file__).resolve().parents[2]
     try:
         # sshd needs its absolute path to re-exec; -D stays in the foreground, -e logs to stderr.
-        servers.processes.append(procs.start(
-            "sshd", [SSHD, "-D", "-e", "-f", str(config)], directory, procs.port_open(ssh_port)
-        ))
-        servers.processes.append(procs.start(
-            "git-http", [*http_args, f"--port={http_port}"], directory, procs.port_open(http_port), cwd=cwd
-        ))
-        servers.processes.append(procs.start(
-            "git-https",
-            [*http_args, f"--port={https_port}", f"--tls-cert={serving.cert}", f"--tls-key={serving.key}"],
-            directory, procs.port_open(https_port), cwd=cwd,
-        ))
+        servers.processes.append(
+            procs.start("sshd", [SSHD, "-D", "-e", "-f", str(config)], directory, procs.port_open(ssh_port))
+        )
+        servers.processes.append(
+            procs.start(
+                "git-http",
+                [*http_args, f"--port={http_port}"],
+                directory,
+                procs.port_open(http_port),
+                cwd=cwd,
+            )
+        )
+        servers.processes.append(
+            procs.start(
+                "git-https",
+                [
+                    *http_args,
+                    f"--port={https_port}",
+                    f"--tls-cert={serving.cert}",
+                    f"--tls-key={serving.key}",
+                ],
+                directory,
+                procs.port_open(https_port),
+                cwd=cwd,
+            )
+        )
     except BaseException:
         servers.stop()
         raise

@@ -4,7 +4,8 @@ Credentials: the configured user and password over Basic, or the token either as
 token or as the Basic password with any user name (the way GitHub and GitLab take tokens).
 Every request must authenticate; an authenticated request may push. TLS is optional.
 
-Run: python -m hack.testbed.githttp --root DIR --port P --user U --password PW --token T [--tls-cert C --tls-key K]
+Run: python -m hack.testbed.githttp --root DIR --port P --user U --password PW --token T
+     [--tls-cert C --tls-key K]
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def make_handler(root: Path, user: str, password: str, token: str) -> type[BaseH
 
         def _body(self) -> bytes:
             if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                chunks = []
+                chunks: list[bytes] = []
                 while True:
                     size = int(self.rfile.readline().split(b";")[0].strip(), 16)
                     if size == 0:
@@ -127,7 +128,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if shutil.which(str(BACKEND)) is None:
         raise SystemExit(f"{BACKEND} not found: install git")
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(args.root, args.user, args.password, args.token))
+    server = ThreadingHTTPServer(
+        ("127.0.0.1", args.port), make_handler(args.root, args.user, args.password, args.token)
+    )
     if args.tls_cert:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(args.tls_cert, args.tls_key)

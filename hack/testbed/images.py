@@ -152,17 +152,21 @@ def build(spec: Spec, layout: Layout) -> tuple[str, Built]:
             data, diff_id = _layer(f"{spec.repository}:{spec.tag}/{platform}/{i}", size)
             layers.append(layout.blob(data, layer_type))
             diff_ids.append(diff_id)
-        config = layout.json_blob({
-            "architecture": arch,
-            "os": os_,
-            "created": "2024-01-01T00:00:00Z",
-            "config": {"Labels": {"org.opencontainers.image.title": spec.repository}},
-            "rootfs": {"type": "layers", "diff_ids": diff_ids},
-        }, config_type)
+        config = layout.json_blob(
+            {
+                "architecture": arch,
+                "os": os_,
+                "created": "2024-01-01T00:00:00Z",
+                "config": {"Labels": {"org.opencontainers.image.title": spec.repository}},
+                "rootfs": {"type": "layers", "diff_ids": diff_ids},
+            },
+            config_type,
+        )
         for d in (config, *layers):
             blobs[d["digest"]] = int(str(d["size"]))
         manifest = layout.json_blob(
-            {"schemaVersion": 2, "mediaType": manifest_type, "config": config, "layers": layers}, manifest_type
+            {"schemaVersion": 2, "mediaType": manifest_type, "config": config, "layers": layers},
+            manifest_type,
         )
         manifests[platform] = {**manifest, "platform": {"os": os_, "architecture": arch}}
     if len(spec.platforms) > 1 or spec.index:
@@ -189,8 +193,16 @@ def push(specs: tuple[Spec, ...], registry: Registry, workdir: Path) -> dict[str
         layout = oci if spec.format == "oci" else DirLayout(workdir / "dir" / spec.repository / spec.tag)
         source, image = build(spec, layout)
         procs.run(
-            ["skopeo", "copy", "--quiet", "--all", "--preserve-digests", *registry.skopeo_flags("dest"),
-             source, f"docker://{image.reference(registry)}"]
+            [
+                "skopeo",
+                "copy",
+                "--quiet",
+                "--all",
+                "--preserve-digests",
+                *registry.skopeo_flags("dest"),
+                source,
+                f"docker://{image.reference(registry)}",
+            ]
         )
         built[f"{spec.repository}:{spec.tag}"] = image
     return built

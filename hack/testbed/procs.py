@@ -119,7 +119,9 @@ def start(
     while True:
         code = popen.poll()
         if code is not None:
-            raise StartError(f"{name} exited with code {code} while starting; last lines of {log}:\n{tail(log)}")
+            raise StartError(
+                f"{name} exited with code {code} while starting; last lines of {log}:\n{tail(log)}"
+            )
         with contextlib.suppress(OSError, ValueError):
             if ready():
                 return proc

@@ -41,16 +41,17 @@ class Registry:
     def url(self) -> str:
         return f"{'https' if self.tls else 'http'}://{self.host}"
 
-    def skopeo_flags(self, direction: str) -> list[str]:
-        """skopeo's TLS and credential flags for this registry as `--src-*` or `--dest-*`."""
+    def skopeo_flags(self, side: str = "") -> list[str]:
+        """skopeo's TLS and credential flags for this registry: `--src-*` or `--dest-*` for
+        `skopeo copy` (side "src" or "dest"), plain `--creds` etc. for `skopeo inspect`."""
+        prefix = f"--{side}-" if side else "--"
         flags = []
-        if self.tls:
-            assert self.ca_cert is not None
-            flags.append(f"--{direction}-cert-dir={self.ca_cert.parent / 'skopeo-certs'}")
+        if self.ca_cert is not None:
+            flags.append(f"{prefix}cert-dir={self.ca_cert.parent / 'skopeo-certs'}")
         else:
-            flags.append(f"--{direction}-tls-verify=false")
+            flags.append(f"{prefix}tls-verify=false")
         if self.username:
-            flags.append(f"--{direction}-creds={self.username}:{self.password}")
+            flags.append(f"{prefix}creds={self.username}:{self.password}")
         return flags
 
 
@@ -70,11 +71,17 @@ class Registries:
 
     def env(self) -> dict[str, str]:
         out = {f"IRC_TESTBED_REGISTRY_{n.upper().replace('-', '_')}": r.host for n, r in self.by_name.items()}
-        return {**out, "IRC_TESTBED_REGISTRY_CA": str(self.ca_cert),
-                "IRC_TESTBED_REGISTRY_USER": USER, "IRC_TESTBED_REGISTRY_PASSWORD": PASSWORD}
+        return {
+            **out,
+            "IRC_TESTBED_REGISTRY_CA": str(self.ca_cert),
+            "IRC_TESTBED_REGISTRY_USER": USER,
+            "IRC_TESTBED_REGISTRY_PASSWORD": PASSWORD,
+        }
 
 
-def _config(storage: Path, port: int, auth: dict[str, object], tls: dict[str, str] | None) -> dict[str, object]:
+def _config(
+    storage: Path, port: int, auth: dict[str, object], tls: dict[str, str] | None
+) -> dict[str, object]:
     http: dict[str, object] = {"addr": f"127.0.0.1:{port}", "secret": secrets.token_hex(16)}
     if tls:
         http["tls"] = tls
@@ -115,32 +122,65 @@ def start(directory: Path) -> Registries:
     bed = Registries(directory, ca.cert_path)
     try:
         token_port = procs.free_port()
-        bed.processes.append(procs.start("token-server", [
-            sys.executable, "-m", "hack.testbed.tokenserver", f"--port={token_port}",
-            f"--cert={token_signer.cert}", f"--key={token_signer.key}", f"--issuer={TOKEN_ISSUER}",
-            f"--users={users}", f"--public-prefix={PUBLIC_PREFIX}",
-        ], logs, procs.port_open(token_port), cwd=Path(__file__).resolve().parents[2]))
+        bed.processes.append(
+            procs.start(
+                "token-server",
+                [
+                    sys.executable,
+                    "-m",
+                    "hack.testbed.tokenserver",
+                    f"--port={token_port}",
+                    f"--cert={token_signer.cert}",
+                    f"--key={token_signer.key}",
+                    f"--issuer={TOKEN_ISSUER}",
+                    f"--users={users}",
+                    f"--public-prefix={PUBLIC_PREFIX}",
+                ],
+                logs,
+                procs.port_open(token_port),
+                cwd=Path(__file__).resolve().parents[2],
+            )
+        )
 
         specs: list[tuple[str, str, bool, dict[str, object]]] = [
             ("source", "none", False, {}),
             ("backup", "none", False, {}),
             ("backup-basic", "basic", True, {"htpasswd": {"realm": "irc-testbed", "path": str(htpasswd)}}),
-            ("backup-token", "token", False, {"token": {
-                "realm": f"http://127.0.0.1:{token_port}/token", "service": TOKEN_SERVICE,
-                "issuer": TOKEN_ISSUER, "rootcertbundle": str(ca.cert_path),
-            }}),
+            (
+                "backup-token",
+                "token",
+                False,
+                {
+                    "token": {
+                        "realm": f"http://127.0.0.1:{token_port}/token",
+                        "service": TOKEN_SERVICE,
+                        "issuer": TOKEN_ISSUER,
+                        "rootcertbundle": str(ca.cert_path),
+                    }
+                },
+            ),
         ]
         for name, auth, tls, auth_config in specs:
             port = procs.free_port()
             config_path = directory / f"{name}.yml"
             tls_config = {"certificate": str(serving.cert), "key": str(serving.key)} if tls else None
             # JSON is YAML; the registry's parser reads it.
-            config_path.write_text(json.dumps(_config(directory / name, port, auth_config, tls_config), indent=2))
-            bed.processes.append(procs.start(
-                f"registry-{name}", [REGISTRY_BINARY, "serve", str(config_path)], logs, procs.port_open(port)
-            ))
+            config_path.write_text(
+                json.dumps(_config(directory / name, port, auth_config, tls_config), indent=2)
+            )
+            bed.processes.append(
+                procs.start(
+                    f"registry-{name}",
+                    [REGISTRY_BINARY, "serve", str(config_path)],
+                    logs,
+                    procs.port_open(port),
+                )
+            )
             bed.by_name[name] = Registry(
-                name=name, host=f"127.0.0.1:{port}", auth=auth, tls=tls,
+                name=name,
+                host=f"127.0.0.1:{port}",
+                auth=auth,
+                tls=tls,
                 ca_cert=ca.cert_path if tls else None,
                 username=USER if auth != "none" else None,
                 password=PASSWORD if auth != "none" else None,

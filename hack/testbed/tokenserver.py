@@ -55,7 +55,7 @@ def grant(
     requested: Sequence[Access], user: str | None, public_prefixes: Sequence[str]
 ) -> list[dict[str, object]]:
     """The access a token carries: all for a known user, pull on public repositories for anyone."""
-    granted = []
+    granted: list[dict[str, object]] = []
     for acc in requested:
         if user is not None:
             actions = acc.actions
@@ -95,7 +95,7 @@ class Signer:
         return f"{signing_input}.{_b64url(signature)}"
 
 
-def _basic_user(header: str | None, users: Mapping[str, str]) -> str | None | bool:
+def _basic_user(header: str | None, users: Mapping[str, str]) -> str | bool | None:
     """The authenticated user, None when no credentials were sent, False when they are wrong."""
     if not header:
         return None
@@ -135,7 +135,9 @@ def make_handler(
             now = time.time()
             token = signer.token(user or "", service, grant(requested, user, public_prefixes), now)
             issued = datetime.datetime.fromtimestamp(now, datetime.UTC).isoformat()
-            self._json(200, {"token": token, "access_token": token, "expires_in": TOKEN_TTL, "issued_at": issued})
+            self._json(
+                200, {"token": token, "access_token": token, "expires_in": TOKEN_TTL, "issued_at": issued}
+            )
 
         def _json(self, status: int, body: object) -> None:
             data = json.dumps(body).encode()

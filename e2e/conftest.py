@@ -1,0 +1,58 @@
+"""Session-scoped, lazily started test bed servers: a test that asks for a fixture starts it once
+for the whole run; a run that asks for none starts nothing. Everything listens on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hack.testbed import cluster, ecr, git, images, registries
+
+
+@pytest.fixture(scope="session")
+def testbed_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("testbed")
+
+
+@pytest.fixture(scope="session")
+def kube(testbed_dir: Path) -> Iterator[cluster.Cluster]:
+    """etcd, kube-apiserver, kube-controller-manager, kube-scheduler and KWOK with Ready fake Nodes."""
+    started = cluster.start(testbed_dir / "cluster")
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="session")
+def registry_bed(testbed_dir: Path) -> Iterator[registries.Registries]:
+    started = registries.start(testbed_dir / "registries")
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="session")
+def source_images(registry_bed: registries.Registries, testbed_dir: Path) -> dict[str, images.Built]:
+    """The fixture images, pushed to the source registry; keyed by `repository:tag`."""
+    return images.push(images.FIXTURES, registry_bed["source"], testbed_dir / "fixture-build")
+
+
+@pytest.fixture(scope="session")
+def ecr_server(testbed_dir: Path) -> Iterator[ecr.ECR]:
+    started = ecr.start(testbed_dir / "ecr")
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="session")
+def ecr_images(ecr_server: ecr.ECR) -> dict[str, dict[str, str]]:
+    """ecr.FIXTURE_IMAGES pushed to the ECR endpoint: repository → tag → digest."""
+    return ecr.populate(ecr_server)
+
+
+@pytest.fixture(scope="session")
+def git_servers(testbed_dir: Path) -> Iterator[git.GitServers]:
+    started = git.start(testbed_dir / "git")
+    yield started
+    started.stop()

@@ -1,0 +1,33 @@
+"""Helpers shared by the e2e tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+from kubernetes_asyncio import client, config
+
+T = TypeVar("T")
+
+
+async def kube_client(kubeconfig: Path) -> client.ApiClient:
+    configuration = client.Configuration()
+    await config.load_kube_config(config_file=str(kubeconfig), client_configuration=configuration)
+    return client.ApiClient(configuration=configuration)
+
+
+async def eventually(check: Callable[[], Awaitable[T | None]], *, within: float = 120, what: str) -> T:
+    """Poll `check` until it returns a value that is not None; fail after `within` seconds.
+
+    The bound only keeps a broken test bed from hanging the run; it is not a performance assertion.
+    """
+    try:
+        async with asyncio.timeout(within):
+            # Polling is right here: the state lives in a server, not in an event of this process.
+            while (result := await check()) is None:  # noqa: ASYNC110
+                await asyncio.sleep(0.2)
+            return result
+    except TimeoutError:
+        raise AssertionError(f"not within {within:.0f} s: {what}") from None
