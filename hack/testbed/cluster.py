@@ -8,8 +8,11 @@ from __future__ import annotations
 import base64
 import json
 import ssl
+import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from hack.testbed import procs
 from hack.testbed.binaries import Binaries
@@ -27,6 +30,9 @@ class Cluster:
     server: str
     etcd_url: str
     processes: list[procs.Process] = field(default_factory=list)
+    _specs: dict[str, tuple[list[str], Path, Callable[[], bool], float]] = field(
+        default_factory=dict, repr=False
+    )
 
     def kubectl(self, *args: str, input: str | None = None) -> str:
         """Run the matching kubectl against this cluster and return its stdout."""
@@ -34,12 +40,47 @@ class Cluster:
             [str(Binaries.locate().kubectl), f"--kubeconfig={self.kubeconfig}", *args], input=input
         )
 
+    def launch(
+        self, name: str, argv: list[str], logdir: Path, ready: Callable[[], bool], timeout: float = 60.0
+    ) -> None:
+        """Start a component and remember how, so `restart` can start it again the same way."""
+        self._specs[name] = (argv, logdir, ready, timeout)
+        self.processes.append(procs.start(name, argv, logdir, ready, timeout=timeout))
+
+    def restart(self, name: str) -> None:
+        """Stop one component (e.g. kube-apiserver) and start it again with the same flags and port."""
+        index = next(i for i, p in enumerate(self.processes) if p.name == name)
+        self.processes[index].stop()
+        argv, logdir, ready, timeout = self._specs[name]
+        self.processes[index] = procs.start(name, argv, logdir, ready, timeout=timeout)
+
+    def compact_etcd(self) -> int:
+        """Compact etcd's history up to its current revision; returns that revision. A watch from an older
+        resourceVersion that the apiserver's watch cache cannot serve then ends in 410 Gone."""
+        revision = int(
+            _etcd_call(self.etcd_url, "range", {"key": base64.b64encode(b"/").decode()})["header"]["revision"]
+        )
+        _etcd_call(self.etcd_url, "compaction", {"revision": str(revision), "physical": True})
+        return revision
+
     def stop(self) -> None:
         for p in reversed(self.processes):
             p.stop()
 
     def env(self) -> dict[str, str]:
         return {"KUBECONFIG": str(self.kubeconfig)}
+
+
+def _etcd_call(etcd_url: str, method: str, body: dict[str, object]) -> dict[str, Any]:
+    """etcd's JSON gateway (/v3/kv/...)."""
+    request = urllib.request.Request(
+        f"{etcd_url}/v3/kv/{method}",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        result: dict[str, Any] = json.load(resp)
+        return result
 
 
 def _b64(path: Path) -> str:
@@ -110,55 +151,51 @@ def start(directory: Path) -> Cluster:
 
     try:
         peer = f"http://127.0.0.1:{ports['etcd-peer']}"
-        cluster.processes.append(
-            procs.start(
-                "etcd",
-                [
-                    str(bins.etcd),
-                    "--name=irc",
-                    f"--data-dir={directory / 'etcd'}",
-                    f"--listen-client-urls={etcd_url}",
-                    f"--advertise-client-urls={etcd_url}",
-                    f"--listen-peer-urls={peer}",
-                    f"--initial-advertise-peer-urls={peer}",
-                    f"--initial-cluster=irc={peer}",
-                    "--unsafe-no-fsync=true",
-                    "--quota-backend-bytes=4294967296",
-                    "--log-level=warn",
-                ],
-                logs,
-                procs.http_ok(f"{etcd_url}/health"),
-            )
+        cluster.launch(
+            "etcd",
+            [
+                str(bins.etcd),
+                "--name=irc",
+                f"--data-dir={directory / 'etcd'}",
+                f"--listen-client-urls={etcd_url}",
+                f"--advertise-client-urls={etcd_url}",
+                f"--listen-peer-urls={peer}",
+                f"--initial-advertise-peer-urls={peer}",
+                f"--initial-cluster=irc={peer}",
+                "--unsafe-no-fsync=true",
+                "--quota-backend-bytes=4294967296",
+                "--log-level=warn",
+            ],
+            logs,
+            procs.http_ok(f"{etcd_url}/health"),
         )
 
         tls = ssl.create_default_context(cafile=str(ca.cert_path))
         tls.load_cert_chain(str(admin.cert), str(admin.key))
-        cluster.processes.append(
-            procs.start(
-                "kube-apiserver",
-                [
-                    str(bins.kube_apiserver),
-                    f"--etcd-servers={etcd_url}",
-                    "--bind-address=127.0.0.1",
-                    f"--secure-port={ports['apiserver']}",
-                    # A loopback advertise address needs the endpoint reconciler off (1.37 refuses to start).
-                    "--advertise-address=127.0.0.1",
-                    "--endpoint-reconciler-type=none",
-                    f"--tls-cert-file={serving.cert}",
-                    f"--tls-private-key-file={serving.key}",
-                    f"--client-ca-file={ca.cert_path}",
-                    "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-                    f"--service-account-key-file={sa_key}",
-                    f"--service-account-signing-key-file={sa_key}",
-                    "--service-cluster-ip-range=10.96.0.0/16",
-                    "--authorization-mode=Node,RBAC",
-                    "--allow-privileged=true",
-                    f"--cert-dir={pki}",
-                ],
-                logs,
-                procs.http_ok(f"{server}/readyz", tls),
-                timeout=120,
-            )
+        cluster.launch(
+            "kube-apiserver",
+            [
+                str(bins.kube_apiserver),
+                f"--etcd-servers={etcd_url}",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={ports['apiserver']}",
+                # A loopback advertise address needs the endpoint reconciler off (1.37 refuses to start).
+                "--advertise-address=127.0.0.1",
+                "--endpoint-reconciler-type=none",
+                f"--tls-cert-file={serving.cert}",
+                f"--tls-private-key-file={serving.key}",
+                f"--client-ca-file={ca.cert_path}",
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                f"--service-account-key-file={sa_key}",
+                f"--service-account-signing-key-file={sa_key}",
+                "--service-cluster-ip-range=10.96.0.0/16",
+                "--authorization-mode=Node,RBAC",
+                "--allow-privileged=true",
+                f"--cert-dir={pki}",
+            ],
+            logs,
+            procs.http_ok(f"{server}/readyz", tls),
+            timeout=120,
         )
 
         component_auth = [
@@ -171,55 +208,49 @@ def start(directory: Path) -> Cluster:
         insecure = ssl.create_default_context()
         insecure.check_hostname = False
         insecure.verify_mode = ssl.CERT_NONE  # their serving certs are self-signed; only liveness is checked
-        cluster.processes.append(
-            procs.start(
-                "kube-controller-manager",
-                [
-                    str(bins.kube_controller_manager),
-                    *component_auth,
-                    f"--secure-port={ports['kcm']}",
-                    f"--root-ca-file={ca.cert_path}",
-                    f"--service-account-private-key-file={sa_key}",
-                    f"--cert-dir={directory / 'kcm'}",
-                ],
-                logs,
-                procs.http_ok(f"https://127.0.0.1:{ports['kcm']}/healthz", insecure),
-                timeout=120,
-            )
+        cluster.launch(
+            "kube-controller-manager",
+            [
+                str(bins.kube_controller_manager),
+                *component_auth,
+                f"--secure-port={ports['kcm']}",
+                f"--root-ca-file={ca.cert_path}",
+                f"--service-account-private-key-file={sa_key}",
+                f"--cert-dir={directory / 'kcm'}",
+            ],
+            logs,
+            procs.http_ok(f"https://127.0.0.1:{ports['kcm']}/healthz", insecure),
+            timeout=120,
         )
-        cluster.processes.append(
-            procs.start(
-                "kube-scheduler",
-                [
-                    str(bins.kube_scheduler),
-                    *component_auth,
-                    f"--secure-port={ports['scheduler']}",
-                    f"--cert-dir={directory / 'scheduler'}",
-                ],
-                logs,
-                procs.http_ok(f"https://127.0.0.1:{ports['scheduler']}/healthz", insecure),
-                timeout=120,
-            )
+        cluster.launch(
+            "kube-scheduler",
+            [
+                str(bins.kube_scheduler),
+                *component_auth,
+                f"--secure-port={ports['scheduler']}",
+                f"--cert-dir={directory / 'scheduler'}",
+            ],
+            logs,
+            procs.http_ok(f"https://127.0.0.1:{ports['scheduler']}/healthz", insecure),
+            timeout=120,
         )
 
-        cluster.processes.append(
-            procs.start(
-                "kwok",
-                [
-                    str(bins.kwok),
-                    f"--kubeconfig={kubeconfig}",
-                    "--manage-all-nodes=true",
-                    "--node-lease-duration-seconds=40",
-                    # Fake addresses reported in Node and Pod status; nothing ever connects to them.
-                    "--cidr=10.0.0.1/24",
-                    "--node-ip=10.0.0.1",
-                    f"--server-address=127.0.0.1:{ports['kwok']}",
-                    *(f"--config={s}" for s in bins.kwok_stages),
-                ],
-                logs,
-                procs.http_ok(f"http://127.0.0.1:{ports['kwok']}/healthz"),
-                timeout=60,
-            )
+        cluster.launch(
+            "kwok",
+            [
+                str(bins.kwok),
+                f"--kubeconfig={kubeconfig}",
+                "--manage-all-nodes=true",
+                "--node-lease-duration-seconds=40",
+                # Fake addresses reported in Node and Pod status; nothing ever connects to them.
+                "--cidr=10.0.0.1/24",
+                "--node-ip=10.0.0.1",
+                f"--server-address=127.0.0.1:{ports['kwok']}",
+                *(f"--config={s}" for s in bins.kwok_stages),
+            ],
+            logs,
+            procs.http_ok(f"http://127.0.0.1:{ports['kwok']}/healthz"),
+            timeout=60,
         )
 
         nodes = [_node_manifest(f"kwok-node-{i}") for i in range(NODE_COUNT)]

@@ -1,0 +1,122 @@
+"""The store behind an informer: objects keyed `namespace/name` (or `name` when cluster-scoped),
+with named indexers kept in step on every write.
+
+Reads return the stored objects themselves, not copies: they are shared with every reader and must
+be treated as read-only (`copy.deepcopy` one before changing it). Copying every read would cost more
+than the reconcile it serves; controller-runtime makes the same trade with UnsafeDisableDeepCopy.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from irc.runtime import labels
+
+Obj = dict[str, Any]
+IndexFunc = Callable[[Obj], Iterable[str]]
+
+
+def key_of(obj: Mapping[str, Any]) -> str:
+    metadata = obj.get("metadata") or {}
+    namespace = metadata.get("namespace")
+    return f"{namespace}/{metadata['name']}" if namespace else str(metadata["name"])
+
+
+def index_by_namespace(obj: Obj) -> list[str]:
+    namespace = (obj.get("metadata") or {}).get("namespace")
+    return [namespace] if namespace else []
+
+
+def index_by_owner_uid(obj: Obj) -> list[str]:
+    return [ref["uid"] for ref in (obj.get("metadata") or {}).get("ownerReferences") or [] if "uid" in ref]
+
+
+NAMESPACE_INDEX = "namespace"
+
+
+class Store:
+    def __init__(self, indexers: Mapping[str, IndexFunc] | None = None) -> None:
+        self._items: dict[str, Obj] = {}
+        self._indexers: dict[str, IndexFunc] = {NAMESPACE_INDEX: index_by_namespace, **(indexers or {})}
+        # index name → indexed value → keys; and key → values it was indexed under, for removal
+        self._indices: dict[str, dict[str, set[str]]] = {name: {} for name in self._indexers}
+        self._indexed: dict[str, dict[str, tuple[str, ...]]] = {name: {} for name in self._indexers}
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._items
+
+    def add_indexer(self, name: str, func: IndexFunc) -> None:
+        """Add an index; existing objects are indexed at once."""
+        if name in self._indexers:
+            raise ValueError(f"indexer {name!r} already exists")
+        self._indexers[name], self._indices[name], self._indexed[name] = func, {}, {}
+        for key, obj in self._items.items():
+            self._index(name, key, obj)
+
+    def get(self, key: str) -> Obj | None:
+        return self._items.get(key)
+
+    def get_by(self, namespace: str | None, name: str) -> Obj | None:
+        return self._items.get(f"{namespace}/{name}" if namespace else name)
+
+    def keys(self) -> builtins.list[str]:
+        return list(self._items)
+
+    def list(
+        self, namespace: str | None = None, label_selector: str | labels.Selector | None = None
+    ) -> list[Obj]:
+        """Objects in `namespace` (all when None) whose labels match the selector."""
+        if namespace:
+            candidates: Iterable[Obj] = (
+                self._items[k] for k in self._indices[NAMESPACE_INDEX].get(namespace, ())
+            )
+        else:
+            candidates = self._items.values()
+        if label_selector is None:
+            return list(candidates)
+        selector = labels.parse(label_selector) if isinstance(label_selector, str) else label_selector
+        return [o for o in candidates if selector.matches((o.get("metadata") or {}).get("labels"))]
+
+    def by_index(self, index: str, value: str) -> builtins.list[Obj]:
+        if index not in self._indices:
+            raise KeyError(f"no indexer {index!r}; known: {', '.join(sorted(self._indices))}")
+        return [self._items[k] for k in self._indices[index].get(value, ())]
+
+    def upsert(self, obj: Obj) -> Obj | None:
+        """Store `obj`; returns the object it replaced, if any."""
+        key = key_of(obj)
+        old = self._items.get(key)
+        self._items[key] = obj
+        for name in self._indexers:
+            self._unindex(name, key)
+            self._index(name, key, obj)
+        return old
+
+    def delete(self, key: str) -> Obj | None:
+        old = self._items.pop(key, None)
+        if old is not None:
+            for name in self._indexers:
+                self._unindex(name, key)
+        return old
+
+    def _index(self, name: str, key: str, obj: Obj) -> None:
+        values = tuple(dict.fromkeys(self._indexers[name](obj)))
+        if values:
+            self._indexed[name][key] = values
+            index = self._indices[name]
+            for v in values:
+                index.setdefault(v, set()).add(key)
+
+    def _unindex(self, name: str, key: str) -> None:
+        index = self._indices[name]
+        for v in self._indexed[name].pop(key, ()):
+            keys = index.get(v)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del index[v]

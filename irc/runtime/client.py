@@ -1,0 +1,436 @@
+"""A Kubernetes client on raw dicts, for any group/version/kind (CRDs included).
+
+Requests are built and responses decoded by small pure functions shared by every verb (like
+lightkube's prepare_request/handle_response) and sent through one `Transport`. Discovery answers
+which resource (plural, namespaced) a kind is, cached per group/version and refreshed once on a
+miss, so a CRD installed after start is found. Errors are the types of irc.runtime.errors.
+
+Writes are direct; reads of watched kinds should go to an informer's cache instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import json
+import logging
+import random
+import urllib.parse
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import aiohttp
+
+from irc.runtime import errors
+from irc.runtime.clock import Clock, RealClock
+from irc.runtime.metrics import RuntimeMetrics
+from irc.runtime.transport import Request, Response, Transport
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+PatchType = Literal["merge", "json", "strategic", "apply"]
+PATCH_CONTENT_TYPES: Mapping[PatchType, str] = {
+    "merge": "application/merge-patch+json",
+    "json": "application/json-patch+json",
+    "strategic": "application/strategic-merge-patch+json",
+    "apply": "application/apply-patch+yaml",
+}
+FIELD_MANAGER = "irc"
+PAGE_SIZE = 500
+REQUEST_TIMEOUT = 60.0
+MAX_RETRIES = 10  # client-go retries 429s and Retry-After 5xx answers up to 10 times
+CONNECTION_RETRIES = 4
+
+
+@dataclass(frozen=True)
+class Resource:
+    """Where a kind lives in the API: /api/v1 or /apis/<group>/<version>, its plural, its scope."""
+
+    api_version: str
+    kind: str
+    plural: str
+    namespaced: bool
+
+    def path(
+        self, namespace: str | None = None, name: str | None = None, subresource: str | None = None
+    ) -> str:
+        base = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
+        parts = [base]
+        if self.namespaced and namespace:
+            parts.append(f"namespaces/{urllib.parse.quote(namespace, safe='')}")
+        parts.append(self.plural)
+        if name is not None:
+            parts.append(urllib.parse.quote(name, safe=""))
+        if subresource:
+            parts.append(subresource)
+        return "/".join(parts)
+
+
+@dataclass(frozen=True)
+class ObjectList:
+    items: list[Obj]
+    resource_version: str
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    type: str  # ADDED, MODIFIED, DELETED, BOOKMARK (ERROR events are raised as ApiError)
+    object: Obj
+
+
+class TokenBucket:
+    """Client-side throttling (client-go's QPS/burst); qps <= 0 disables it, leaving it to APF."""
+
+    def __init__(self, qps: float, burst: int, clock: Clock) -> None:
+        self.qps, self.burst, self._clock = qps, max(1, burst), clock
+        self._tokens = float(self.burst)
+        self._last = clock.now()
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        if self.qps <= 0:
+            return
+        async with self._lock:
+            now = self._clock.now()
+            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.qps)
+            self._last = now
+            self._tokens -= 1
+            if self._tokens < 0:
+                await self._clock.sleep(-self._tokens / self.qps)
+
+
+def _retry_after(response: Response) -> float | None:
+    value = response.headers.get("Retry-After") or response.headers.get("retry-after")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def check(response: Response) -> Response:
+    """The response if 2xx, else the matching ApiError."""
+    if 200 <= response.status < 300:
+        return response
+    raise errors.from_status(response.status, response.body, _retry_after(response))
+
+
+def api_version_of(obj: Mapping[str, Any]) -> tuple[str, str]:
+    try:
+        return str(obj["apiVersion"]), str(obj["kind"])
+    except KeyError as e:
+        raise ValueError(f"object has no {e.args[0]}: {json.dumps(obj)[:200]}") from None
+
+
+def meta(obj: Mapping[str, Any]) -> tuple[str | None, str]:
+    metadata = obj.get("metadata") or {}
+    name = metadata.get("name")
+    if not name:
+        raise ValueError("object has no metadata.name")
+    return metadata.get("namespace"), str(name)
+
+
+class Client:
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        qps: float = -1.0,
+        burst: int = 10,
+        field_manager: str = FIELD_MANAGER,
+        clock: Clock | None = None,
+        metrics: RuntimeMetrics | None = None,
+    ) -> None:
+        self.transport = transport
+        self.field_manager = field_manager
+        self._clock = clock or RealClock()
+        self._throttle = TokenBucket(qps, burst, self._clock)
+        self._metrics = metrics
+        self._discovery: dict[str, dict[str, Resource]] = {}
+        self._discovery_lock = asyncio.Lock()
+
+    @property
+    def host(self) -> str:
+        return self.transport.host
+
+    async def close(self) -> None:
+        await self.transport.close()
+
+    # ---- transport with throttling, retries and metrics
+
+    async def send(self, request: Request) -> Response:
+        """Send with client-side throttling; retry 429 and Retry-After 5xx answers as client-go does."""
+        for attempt in range(MAX_RETRIES + 1):
+            await self._throttle.acquire()
+            response = await self._send_reconnecting(request)
+            if self._metrics is not None:
+                self._metrics.rest_client_requests.labels(
+                    str(response.status), request.method, self.host
+                ).inc()
+            retry_after = _retry_after(response)
+            retryable = response.status == 429 or (response.status >= 500 and retry_after is not None)
+            # The server asked us to come back (429, or a 5xx with Retry-After): it did not act on the
+            # request, so retrying is safe for every verb, as client-go does.
+            if not retryable or attempt == MAX_RETRIES:
+                return check(response)
+            await self._clock.sleep(
+                min(retry_after if retry_after is not None else 1.0, 30.0) * random.uniform(1, 1.2)
+            )
+        raise AssertionError("unreachable")
+
+    async def _send_reconnecting(self, request: Request) -> Response:
+        """Retry a request that failed on the connection (a pooled keep-alive connection the server
+        closed, an apiserver restarting) a few times. A create retried this way may answer
+        AlreadyExists if the first attempt did reach the server."""
+        for attempt in range(CONNECTION_RETRIES):
+            try:
+                return await self.transport.send(request)
+            except aiohttp.ClientConnectionError as e:
+                if attempt == CONNECTION_RETRIES - 1:
+                    raise
+                log.info("%s %s: %s; retrying", request.method, request.path, e or type(e).__name__)
+                await self._clock.sleep(0.2 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    async def _json(self, request: Request) -> Obj:
+        body = (await self.send(request)).json()
+        if not isinstance(body, dict):
+            raise errors.ApiError(0, "BadResponse", f"expected an object from {request.path}")
+        return body
+
+    # ---- discovery
+
+    async def resource(self, api_version: str, kind: str) -> Resource:
+        """The API resource serving `kind` in `api_version`; NotFound if the server has no such kind."""
+        found = self._discovery.get(api_version, {}).get(kind)
+        if found is None:
+            async with self._discovery_lock:
+                found = self._discovery.get(api_version, {}).get(kind)  # another task may have looked
+                if found is None:
+                    await self._discover(api_version)
+                    found = self._discovery.get(api_version, {}).get(kind)
+        if found is None:
+            raise errors.NotFound(404, "NotFound", f"the server has no kind {kind} in {api_version}")
+        return found
+
+    async def _discover(self, api_version: str) -> None:
+        path = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+        try:
+            listing = await self._json(Request("GET", path, timeout=REQUEST_TIMEOUT))
+        except errors.NotFound:
+            listing = {"resources": []}
+        self._discovery[api_version] = {
+            r["kind"]: Resource(api_version, r["kind"], r["name"], bool(r.get("namespaced")))
+            for r in listing.get("resources", [])
+            if "/" not in r["name"]  # subresources such as deployments/status
+        }
+
+    # ---- reads
+
+    async def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Obj:
+        res = await self.resource(api_version, kind)
+        return await self._json(Request("GET", res.path(namespace, name), timeout=REQUEST_TIMEOUT))
+
+    async def list(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        resource_version: str | None = None,
+        limit: int = PAGE_SIZE,
+    ) -> ObjectList:
+        """Every object, fetched in pages of `limit`. `resource_version` "" is a consistent (quorum) read,
+        "0" may be served stale from the watch cache (and unpaged, as the apiserver does then)."""
+        res = await self.resource(api_version, kind)
+        params = _selectors(label_selector, field_selector)
+        if resource_version is not None:
+            params.append(("resourceVersion", resource_version))
+        items: builtins.list[Obj] = []
+        token = ""
+        while True:
+            page_params = [*params, ("limit", str(limit))]
+            if token:
+                page_params.append(("continue", token))
+            page = await self._json(Request("GET", res.path(namespace), page_params, timeout=REQUEST_TIMEOUT))
+            for item in page.get("items") or []:
+                # List items carry no apiVersion/kind; restore them so every object is self-describing.
+                item.setdefault("apiVersion", api_version)
+                item.setdefault("kind", kind)
+                items.append(item)
+            list_meta = page.get("metadata") or {}
+            token = list_meta.get("continue") or ""
+            if not token:
+                return ObjectList(items, str(list_meta.get("resourceVersion", "")))
+
+    async def watch(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        resource_version: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        timeout_seconds: int | None = None,
+        allow_bookmarks: bool = True,
+        send_initial_events: bool = False,
+        read_timeout: float | None = None,
+    ) -> AsyncGenerator[WatchEvent, None]:
+        """Watch events until the server closes the stream. An ERROR event raises its ApiError (410 → Gone);
+        no byte for `read_timeout` seconds raises TimeoutError (a half-open connection)."""
+        res = await self.resource(api_version, kind)
+        params = [("watch", "true"), *_selectors(label_selector, field_selector)]
+        if resource_version is not None:
+            params.append(("resourceVersion", resource_version))
+        if allow_bookmarks:
+            params.append(("allowWatchBookmarks", "true"))
+        if timeout_seconds is not None:
+            params.append(("timeoutSeconds", str(timeout_seconds)))
+        if send_initial_events:
+            params += [("sendInitialEvents", "true"), ("resourceVersionMatch", "NotOlderThan")]
+        await self._throttle.acquire()
+        request = Request("GET", res.path(namespace), params)
+        async with self.transport.stream(request, read_timeout) as stream:
+            if self._metrics is not None:
+                self._metrics.rest_client_requests.labels(str(stream.status), "WATCH", self.host).inc()
+            if stream.status != 200:
+                raise errors.from_status(
+                    stream.status, await stream.read(), _retry_after_headers(stream.headers)
+                )
+            async for line in stream.lines():
+                if not line.strip():
+                    continue
+                event = json.loads(line)
+                if event.get("type") == "ERROR":
+                    status = event.get("object") or {}
+                    raise errors.from_status(int(status.get("code") or 500), status)
+                obj = event.get("object") or {}
+                if event["type"] != "BOOKMARK":
+                    obj.setdefault("apiVersion", api_version)
+                    obj.setdefault("kind", kind)
+                yield WatchEvent(event["type"], obj)
+
+    # ---- writes
+
+    async def create(self, obj: Obj, *, dry_run: bool = False) -> Obj:
+        api_version, kind = api_version_of(obj)
+        res = await self.resource(api_version, kind)
+        namespace = (obj.get("metadata") or {}).get("namespace")
+        return await self._json(
+            Request(
+                "POST",
+                res.path(namespace),
+                self._write_params(dry_run),
+                _encode(obj),
+                timeout=REQUEST_TIMEOUT,
+            )
+        )
+
+    async def update(self, obj: Obj, *, subresource: str | None = None) -> Obj:
+        """PUT the object; its metadata.resourceVersion makes a stale write fail with Conflict."""
+        api_version, kind = api_version_of(obj)
+        res = await self.resource(api_version, kind)
+        namespace, name = meta(obj)
+        return await self._json(
+            Request(
+                "PUT",
+                res.path(namespace, name, subresource),
+                self._write_params(False),
+                _encode(obj),
+                timeout=REQUEST_TIMEOUT,
+            )
+        )
+
+    async def update_status(self, obj: Obj) -> Obj:
+        return await self.update(obj, subresource="status")
+
+    async def patch(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        patch: Obj | Sequence[Obj],
+        *,
+        namespace: str | None = None,
+        patch_type: PatchType = "merge",
+        subresource: str | None = None,
+        force: bool = False,
+    ) -> Obj:
+        """Patch by merge (default), JSON patch, strategic merge (built-in kinds) or server-side apply."""
+        res = await self.resource(api_version, kind)
+        params = self._write_params(False)
+        if patch_type == "apply" and force:
+            params.append(("force", "true"))
+        return await self._json(
+            Request(
+                "PATCH",
+                res.path(namespace, name, subresource),
+                params,
+                _encode(patch),
+                PATCH_CONTENT_TYPES[patch_type],
+                timeout=REQUEST_TIMEOUT,
+            )
+        )
+
+    async def apply(self, obj: Obj, *, force: bool = False, subresource: str | None = None) -> Obj:
+        """Server-side apply of `obj` as this client's field manager."""
+        api_version, kind = api_version_of(obj)
+        namespace, name = meta(obj)
+        return await self.patch(
+            api_version,
+            kind,
+            name,
+            obj,
+            namespace=namespace,
+            patch_type="apply",
+            subresource=subresource,
+            force=force,
+        )
+
+    async def delete(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        namespace: str | None = None,
+        *,
+        resource_version: str | None = None,
+        propagation_policy: Literal["Foreground", "Background", "Orphan"] | None = None,
+    ) -> Obj:
+        """Delete; `resource_version` is a precondition (Conflict if the object changed since)."""
+        res = await self.resource(api_version, kind)
+        options: Obj = {"apiVersion": "v1", "kind": "DeleteOptions"}
+        if resource_version is not None:
+            options["preconditions"] = {"resourceVersion": resource_version}
+        if propagation_policy is not None:
+            options["propagationPolicy"] = propagation_policy
+        return await self._json(
+            Request("DELETE", res.path(namespace, name), (), _encode(options), timeout=REQUEST_TIMEOUT)
+        )
+
+    def _write_params(self, dry_run: bool) -> builtins.list[tuple[str, str]]:
+        params = [("fieldManager", self.field_manager)]
+        if dry_run:
+            params.append(("dryRun", "All"))
+        return params
+
+
+def _retry_after_headers(headers: Mapping[str, str]) -> float | None:
+    return _retry_after(Response(0, b"", headers))
+
+
+def _selectors(label_selector: str | None, field_selector: str | None) -> list[tuple[str, str]]:
+    params = []
+    if label_selector:
+        params.append(("labelSelector", label_selector))
+    if field_selector:
+        params.append(("fieldSelector", field_selector))
+    return params
+
+
+def _encode(body: object) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode()

@@ -1,0 +1,97 @@
+"""The runtime's errors, one tree (like httpx's _exceptions.py):
+
+    ApiError                 any non-2xx answer of the API server (status, reason, message, body)
+    ├── NotFound             404
+    ├── Conflict             409 with reason Conflict (a stale resourceVersion)
+    ├── AlreadyExists        409 with reason AlreadyExists
+    ├── Gone                 410 / Expired: the resourceVersion is too old; relist
+    ├── TooManyRequests      429 (retry_after from Retry-After)
+    └── Invalid              422: the object fails validation
+    TerminalError            raised by a reconciler: record it, do not requeue
+
+`ignore_not_found` mirrors controller-runtime's client.IgnoreNotFound.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+
+class ApiError(Exception):
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        message: str,
+        body: Mapping[str, Any] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(f"{status} {reason}: {message}")
+        self.status, self.reason, self.message = status, reason, message
+        self.body: Mapping[str, Any] = body or {}
+        self.retry_after = retry_after
+
+
+class NotFound(ApiError):
+    pass
+
+
+class Conflict(ApiError):
+    pass
+
+
+class AlreadyExists(ApiError):
+    pass
+
+
+class Gone(ApiError):
+    pass
+
+
+class TooManyRequests(ApiError):
+    pass
+
+
+class Invalid(ApiError):
+    pass
+
+
+class TerminalError(Exception):
+    """A reconcile failure that retrying cannot fix (a bad spec): counted and logged, never requeued."""
+
+
+def from_status(
+    status: int, body: bytes | str | Mapping[str, Any] | None, retry_after: float | None = None
+) -> ApiError:
+    """The ApiError for an HTTP status and a metav1.Status body (or whatever the server sent)."""
+    parsed: Mapping[str, Any] = {}
+    if isinstance(body, Mapping):
+        parsed = body
+    elif body:
+        try:
+            loaded = json.loads(body)
+            parsed = loaded if isinstance(loaded, dict) else {}
+        except ValueError:
+            parsed = {"message": body if isinstance(body, str) else body.decode(errors="replace")}
+    reason = str(parsed.get("reason") or "")
+    message = str(parsed.get("message") or "")
+    cls: type[ApiError] = ApiError
+    if status == 404:
+        cls = NotFound
+    elif status == 409:
+        cls = AlreadyExists if reason == "AlreadyExists" else Conflict
+    elif status == 410 or reason in ("Expired", "Gone"):
+        cls = Gone
+    elif status == 429:
+        cls = TooManyRequests
+    elif status == 422:
+        cls = Invalid
+    return cls(status, reason or "Unknown", message, parsed, retry_after)
+
+
+def ignore_not_found(error: BaseException) -> None:
+    """Swallow NotFound, re-raise anything else: `except ApiError as e: ignore_not_found(e)`."""
+    if not isinstance(error, NotFound):
+        raise error

@@ -1,0 +1,349 @@
+"""Informers: list and watch one kind into a Store, and tell handlers what changed.
+
+The reflector loop follows client-go:
+- list (paged), then watch from the list's resourceVersion with bookmarks and a server timeout
+  drawn from [300, 600) s; where the server supports it, a streaming list (`sendInitialEvents`)
+  replaces the list and the same stream carries on as the watch;
+- a watch the server ends cleanly is re-opened at once from the last resourceVersion, no relist;
+- 410 Gone / Expired → relist with a consistent read; objects that vanished meanwhile are
+  delivered as deletions with `state_unknown=True` (client-go's tombstones);
+- 429, 5xx, connection errors → back off 0.8 s doubling with jitter, capped at 30 s, reset after 2 min
+  of health; a watch that sends nothing (not even a bookmark) for `inactivity_timeout` is treated
+  as half-open and re-opened.
+
+The store is updated before handlers run. Handlers run inline and must not block (they enqueue).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import aiohttp
+
+from irc.runtime import errors
+from irc.runtime.cache import IndexFunc, Store, key_of
+from irc.runtime.client import Client, Obj
+from irc.runtime.clock import Clock, RealClock
+
+log = logging.getLogger(__name__)
+
+INITIAL_EVENTS_END = "k8s.io/initial-events-end"
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+Transform = Callable[[Obj], Obj]
+
+
+@dataclass(frozen=True)
+class CreateEvent:
+    obj: Obj
+    is_initial_list: bool = False
+
+
+@dataclass(frozen=True)
+class UpdateEvent:
+    old: Obj
+    new: Obj
+
+
+@dataclass(frozen=True)
+class DeleteEvent:
+    obj: Obj
+    state_unknown: bool = False  # the deletion was inferred on a relist; obj is the last state seen
+
+
+@dataclass(frozen=True)
+class GenericEvent:
+    obj: Obj
+
+
+class EventHandler(Protocol):
+    def create(self, event: CreateEvent) -> None: ...
+
+    def update(self, event: UpdateEvent) -> None: ...
+
+    def delete(self, event: DeleteEvent) -> None: ...
+
+
+def strip_managed_fields(obj: Obj) -> Obj:
+    """The default transform: drop managedFields and kubectl's last-applied annotation, which are a
+    large share of an object's bytes and no reconciler's business."""
+    metadata = obj.get("metadata")
+    if metadata:
+        metadata.pop("managedFields", None)
+        annotations = metadata.get("annotations")
+        if annotations and LAST_APPLIED in annotations:
+            del annotations[LAST_APPLIED]
+    return obj
+
+
+def _rv(obj: Obj) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion", ""))
+
+
+class Backoff:
+    """client-go's reflector backoff: 0.8 s doubling with full jitter (d..2d), capped at 30 s, forgotten
+    after 2 minutes without a failure."""
+
+    def __init__(
+        self, clock: Clock, initial: float = 0.8, cap: float = 30.0, reset_after: float = 120.0
+    ) -> None:
+        self._clock, self.initial, self.cap, self.reset_after = clock, initial, cap, reset_after
+        self._delay = 0.0
+        self._last_failure = -float("inf")
+
+    def next(self) -> float:
+        now = self._clock.now()
+        if now - self._last_failure > self.reset_after:
+            self._delay = 0.0
+        self._delay = min(self.cap, self._delay * 2 if self._delay else self.initial)
+        self._last_failure = now
+        return self._delay * (1 + random.random())
+
+
+class _Relist(Exception):
+    """Internal: the watch cannot continue from its resourceVersion."""
+
+
+class Informer:
+    def __init__(
+        self,
+        client: Client,
+        api_version: str,
+        kind: str,
+        *,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        transform: Transform | None = strip_managed_fields,
+        indexers: Mapping[str, IndexFunc] | None = None,
+        resync_period: float | None = None,
+        watch_list: bool = True,
+        inactivity_timeout: float = 90.0,
+        watch_timeout: tuple[int, int] = (300, 600),
+        clock: Clock | None = None,
+    ) -> None:
+        self.client, self.api_version, self.kind = client, api_version, kind
+        self.namespace, self.label_selector, self.field_selector = namespace, label_selector, field_selector
+        self.store = Store(indexers)
+        self.resource_version = ""  # the last resourceVersion this informer is in sync with
+        self._transform = transform or (lambda o: o)
+        self._resync_period = resync_period
+        self._watch_list = watch_list
+        self._inactivity_timeout = inactivity_timeout
+        self._watch_timeout = watch_timeout
+        self._clock = clock or RealClock()
+        self._handlers: list[EventHandler] = []
+        self._synced = asyncio.Event()
+        self._running = False
+        self._last_activity = self._clock.now()
+        self._failures = 0
+        self._last_error: BaseException | None = None
+
+    def __repr__(self) -> str:
+        where = f" in {self.namespace}" if self.namespace else ""
+        return f"<Informer {self.kind}.{self.api_version}{where}>"
+
+    # ---- consumers
+
+    def add_handler(self, handler: EventHandler) -> None:
+        """Register a handler; one added after the initial list gets a create for every cached object."""
+        self._handlers.append(handler)
+        if self._synced.is_set():
+            for obj in self.store.list():
+                self._call(handler.create, CreateEvent(obj, is_initial_list=True))
+
+    @property
+    def has_synced(self) -> bool:
+        return self._synced.is_set()
+
+    async def wait_for_sync(self, within: float = 120.0) -> None:
+        """Wait for the initial list; TimeoutError naming the kind if it takes longer than `within` s."""
+        try:
+            async with asyncio.timeout(within):
+                await self._synced.wait()
+        except TimeoutError:
+            raise TimeoutError(f"{self!r} did not sync within {within:.0f} s: {self._last_error!r}") from None
+
+    async def check(self) -> None:
+        """Readiness: synced, running, and the watch alive (events, bookmarks or a fresh list lately)."""
+        if not self._running:
+            raise RuntimeError(f"{self!r} is not running")
+        if not self.has_synced:
+            raise RuntimeError(f"{self!r} has not synced yet")
+        stalled = self._clock.now() - self._last_activity
+        if self._failures >= 3 or stalled > 2 * self._inactivity_timeout:
+            raise RuntimeError(
+                f"{self!r} watch is failing ({self._failures} failures, last {self._last_error!r})"
+            )
+
+    # ---- the loop
+
+    async def run(self) -> None:
+        """List and watch until cancelled. May be run again after cancellation; it resumes from its
+        resourceVersion and store."""
+        self._running = True
+        try:
+            async with asyncio.TaskGroup() as tg:
+                if self._resync_period:
+                    tg.create_task(self._resync_loop(self._resync_period), name=f"{self!r} resync")
+                await self._reflect()
+        finally:
+            self._running = False
+
+    async def _reflect(self) -> None:
+        backoff = Backoff(self._clock)
+        relist = not self.resource_version
+        while True:
+            try:
+                if relist and not self._watch_list:
+                    await self._list()
+                await self._watch(initial=relist)
+                relist = False
+                self._failures = 0
+                continue
+            except asyncio.CancelledError:
+                raise
+            except (errors.Gone, _Relist) as e:
+                log.info("%r: resourceVersion %s is too old (%s); relisting", self, self.resource_version, e)
+                self.resource_version, relist = "", True
+                self._note_failure(e)
+                if self._failures == 1:
+                    continue  # relist at once the first time; back off if it keeps happening
+            except (errors.TooManyRequests, aiohttp.ClientError, TimeoutError, OSError) as e:
+                log.warning("%r: watch interrupted (%s); retrying", self, e or type(e).__name__)
+                self._note_failure(e)
+            except errors.ApiError as e:
+                log.warning("%r: %s; relisting after backoff", self, e)
+                self._note_failure(e)
+                relist = True
+            except Exception as e:  # never let the informer die silently: it is the operator's eyes
+                log.exception("%r: unexpected error; relisting after backoff", self)
+                self._note_failure(e)
+                relist = True
+            await self._clock.sleep(backoff.next())
+
+    def _note_failure(self, error: BaseException) -> None:
+        self._failures += 1
+        self._last_error = error
+
+    async def _list(self) -> None:
+        result = await self.client.list(
+            self.api_version,
+            self.kind,
+            self.namespace,
+            label_selector=self.label_selector,
+            field_selector=self.field_selector,
+            resource_version=self.resource_version or None,
+        )
+        self._replace(result.items, result.resource_version)
+
+    async def _watch(self, *, initial: bool) -> None:
+        streaming_list = initial and self._watch_list
+        timeout = random.randint(*self._watch_timeout)
+        opened = self._clock.now()
+        events = 0
+        pending: list[Obj] | None = [] if streaming_list else None
+        try:
+            stream = self.client.watch(
+                self.api_version,
+                self.kind,
+                self.namespace,
+                resource_version=self.resource_version
+                if not streaming_list
+                else (self.resource_version or ""),
+                label_selector=self.label_selector,
+                field_selector=self.field_selector,
+                timeout_seconds=timeout,
+                allow_bookmarks=True,
+                send_initial_events=streaming_list,
+                read_timeout=self._inactivity_timeout,
+            )
+            async with contextlib.aclosing(stream):
+                async for event in stream:
+                    events += 1
+                    self._last_activity = self._clock.now()
+                    obj = event.object
+                    if pending is not None:  # still receiving the initial state of a streaming list
+                        if event.type == "ADDED":
+                            pending.append(obj)
+                            continue
+                        if (
+                            event.type == "BOOKMARK"
+                            and (obj.get("metadata", {}).get("annotations") or {}).get(INITIAL_EVENTS_END)
+                            == "true"
+                        ):
+                            self._replace(pending, _rv(obj))
+                            pending = None
+                            continue
+                    self._apply(event.type, obj)
+        except errors.ApiError as e:
+            if streaming_list and not isinstance(e, errors.Gone) and e.status in (400, 403, 422, 500):
+                # An apiserver (or etcd) without watch-list support: fall back to list + watch for good.
+                log.info("%r: streaming list not available (%s); using list + watch", self, e)
+                self._watch_list = False
+                raise _Relist(str(e)) from None
+            raise
+        if pending is not None:
+            raise _Relist("the streaming list ended before its initial events did")
+        if events == 0 and self._clock.now() - opened < 1.0:
+            # client-go's VeryShortWatchError: closed at once with nothing is a failure, not a timeout.
+            raise TimeoutError("watch closed immediately with no events")
+
+    def _apply(self, event_type: str, obj: Obj) -> None:
+        if event_type == "BOOKMARK":
+            self.resource_version = _rv(obj)
+            return
+        obj = self._transform(obj)
+        if event_type in ("ADDED", "MODIFIED"):
+            old = self.store.upsert(obj)
+            if old is None:
+                self._dispatch(lambda h: h.create, CreateEvent(obj))
+            else:
+                self._dispatch(lambda h: h.update, UpdateEvent(old, obj))
+        elif event_type == "DELETED":
+            old = self.store.delete(key_of(obj))
+            self._dispatch(lambda h: h.delete, DeleteEvent(obj))
+        self.resource_version = _rv(obj) or self.resource_version
+
+    def _replace(self, items: Iterable[Obj], resource_version: str) -> None:
+        """A fresh list: store it, then tell handlers what it changed (deletions first, as client-go's
+        atomic replace does)."""
+        initial = not self._synced.is_set()
+        fresh = [self._transform(o) for o in items]
+        keys = {key_of(o) for o in fresh}
+        for key in [k for k in self.store.keys() if k not in keys]:  # noqa: SIM118 (a copy: we delete)
+            gone = self.store.delete(key)
+            assert gone is not None
+            self._dispatch(lambda h: h.delete, DeleteEvent(gone, state_unknown=True))
+        for obj in fresh:
+            old = self.store.upsert(obj)
+            if old is None:
+                self._dispatch(lambda h: h.create, CreateEvent(obj, is_initial_list=initial))
+            elif _rv(old) != _rv(obj):
+                self._dispatch(lambda h: h.update, UpdateEvent(old, obj))
+        self.resource_version = resource_version
+        self._last_activity = self._clock.now()
+        self._synced.set()
+
+    async def _resync_loop(self, period: float) -> None:
+        """Replay every cached object as an update to itself, as client-go's resync does (no API call)."""
+        await self._synced.wait()
+        while True:
+            await self._clock.sleep(period * random.uniform(0.9, 1.1))
+            for obj in self.store.list():
+                self._dispatch(lambda h: h.update, UpdateEvent(obj, obj))
+
+    def _dispatch(self, method: Callable[[EventHandler], Callable[[Any], None]], event: Any) -> None:
+        for handler in self._handlers:
+            self._call(method(handler), event)
+
+    def _call(self, fn: Callable[[Any], None], event: Any) -> None:
+        try:
+            fn(event)
+        except Exception:
+            log.exception("%r: event handler %r failed on %s", self, fn, type(event).__name__)
