@@ -247,14 +247,14 @@ class Client:
         "0" may be served stale from the watch cache (and unpaged, as the apiserver does then)."""
         res = await self.resource(api_version, kind)
         params = _selectors(label_selector, field_selector)
-        if resource_version is not None:
-            params.append(("resourceVersion", resource_version))
         items: builtins.list[Obj] = []
         token = ""
         while True:
             page_params = [*params, ("limit", str(limit))]
             if token:
                 page_params.append(("continue", token))
+            elif resource_version is not None:
+                page_params.append(("resourceVersion", resource_version))
             page = await self._json(Request("GET", res.path(namespace), page_params, timeout=REQUEST_TIMEOUT))
             for item in page.get("items") or []:
                 # List items carry no apiVersion/kind; restore them so every object is self-describing.

@@ -1,6 +1,8 @@
 """The runtime's errors, one tree (like httpx's _exceptions.py):
 
     ApiError                 any non-2xx answer of the API server (status, reason, message, body)
+    ├── Unauthorized         401: no or bad credentials
+    ├── Forbidden            403: RBAC denies it
     ├── NotFound             404
     ├── Conflict             409 with reason Conflict (a stale resourceVersion)
     ├── AlreadyExists        409 with reason AlreadyExists
@@ -32,6 +34,14 @@ class ApiError(Exception):
         self.status, self.reason, self.message = status, reason, message
         self.body: Mapping[str, Any] = body or {}
         self.retry_after = retry_after
+
+
+class Unauthorized(ApiError):
+    pass
+
+
+class Forbidden(ApiError):
+    pass
 
 
 class NotFound(ApiError):
@@ -78,7 +88,11 @@ def from_status(
     reason = str(parsed.get("reason") or "")
     message = str(parsed.get("message") or "")
     cls: type[ApiError] = ApiError
-    if status == 404:
+    if status == 401:
+        cls = Unauthorized
+    elif status == 403:
+        cls = Forbidden
+    elif status == 404:
         cls = NotFound
     elif status == 409:
         cls = AlreadyExists if reason == "AlreadyExists" else Conflict

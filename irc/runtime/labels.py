@@ -10,13 +10,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+_TOKEN = r"[A-Za-z0-9_./-]"
 _REQUIREMENT = re.compile(
-    r"""\s*(?:
-        (?P<not>!)\s*(?P<nkey>[^\s,=!()]+)
-      | (?P<skey>[^\s,=!()]+)\s+(?P<setop>in|notin)\s*\((?P<values>[^)]*)\)
-      | (?P<ekey>[^\s,=!()]+)\s*(?P<op>==|=|!=)\s*(?P<value>[^\s,=!()]*)
-      | (?P<key>[^\s,=!()]+)
-    )\s*(?:,|$)""",
+    rf"""\s*(?:
+        (?P<not>!)\s*(?P<nkey>{_TOKEN}+)
+      | (?P<skey>{_TOKEN}+)\s+(?P<setop>in|notin)\s*\((?P<values>\s*{_TOKEN}*(?:\s*,\s*{_TOKEN}*)*)\s*\)
+      | (?P<ekey>{_TOKEN}+)\s*(?P<op>==|=|!=)\s*(?P<value>{_TOKEN}*)
+      | (?P<key>{_TOKEN}+)
+    )\s*(?:,(?!\s*$)|$)""",
     re.VERBOSE,
 )
 
