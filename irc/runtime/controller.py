@@ -1,0 +1,205 @@
+"""Controllers: watches feed a rate-limited queue of Requests; N workers reconcile them.
+
+A reconciler is one async method, `reconcile(request) -> Result | None` (controller-runtime's
+Reconciler). Its outcome decides what happens to the request, in controller-runtime's order:
+
+    raises TerminalError        → counted and logged, not requeued
+    raises anything else        → requeued with the rate limiter's backoff
+    Result(requeue_after=d)     → backoff forgotten, requeued in d seconds
+    returns (None or Result())  → backoff forgotten
+
+One key is never reconciled by two workers at once (the queue guarantees it); an exception never
+kills a worker. Every log line of a reconcile carries controller, namespace, name and reconcile_id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import structlog
+
+from irc.runtime import errors
+from irc.runtime.clock import Clock, RealClock
+from irc.runtime.handlers import Handler, Request
+from irc.runtime.informer import CreateEvent, DeleteEvent, GenericEvent, Informer, UpdateEvent
+from irc.runtime.metrics import RuntimeMetrics
+from irc.runtime.predicates import Predicate
+from irc.runtime.ratelimiter import RateLimiter
+from irc.runtime.workqueue import ShutDown, WorkQueue
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Result:
+    requeue_after: float | None = None  # seconds; reconcile again then even if nothing changes
+
+
+class Reconciler(Protocol):
+    async def reconcile(self, request: Request) -> Result | None: ...
+
+
+@dataclass(frozen=True)
+class ControllerOptions:
+    max_concurrent_reconciles: int = 1
+    """Workers, each reconciling one request at a time. Defaults to 1."""
+    cache_sync_timeout: float = 120.0
+    """Seconds the watched informers may take to sync before start fails. Defaults to 2 minutes."""
+    rate_limiter: RateLimiter[Any] | None = None
+    """Backoff for failed requests. Defaults to max(5 ms → 1000 s per item, 10 qps burst 100)."""
+    reconcile_timeout: float | None = None
+    """Seconds one reconcile may take before it is cancelled and counted as an error. Defaults to none."""
+
+
+@dataclass
+class _Watch:
+    informer: Informer
+    handler: Handler
+    predicates: Sequence[Predicate]
+
+
+class _Source:
+    """Adapts an informer's events through predicates and a handler into queue adds."""
+
+    def __init__(self, queue: WorkQueue[Request], watch: _Watch) -> None:
+        self._queue, self._handler, self._predicates = queue, watch.handler, watch.predicates
+
+    def _enqueue(self, requests: Iterable[Request]) -> None:
+        for request in requests:
+            self._queue.add(request)
+
+    def create(self, event: CreateEvent) -> None:
+        if all(p.create(event) for p in self._predicates):
+            self._enqueue(self._handler.create(event))
+
+    def update(self, event: UpdateEvent) -> None:
+        if all(p.update(event) for p in self._predicates):
+            self._enqueue(self._handler.update(event))
+
+    def delete(self, event: DeleteEvent) -> None:
+        if all(p.delete(event) for p in self._predicates):
+            self._enqueue(self._handler.delete(event))
+
+    def generic(self, event: GenericEvent) -> None:
+        if all(p.generic(event) for p in self._predicates):
+            self._enqueue(self._handler.generic(event))
+
+
+@dataclass
+class Controller:
+    name: str
+    reconciler: Reconciler
+    options: ControllerOptions = field(default_factory=ControllerOptions)
+    metrics: RuntimeMetrics = field(default_factory=RuntimeMetrics)
+    clock: Clock = field(default_factory=RealClock)
+    needs_leader_election: bool = True
+
+    def __post_init__(self) -> None:
+        if self.options.max_concurrent_reconciles < 1:
+            raise ValueError(f"controller {self.name}: max_concurrent_reconciles must be at least 1")
+        self.queue: WorkQueue[Request] = WorkQueue(
+            self.name, rate_limiter=self.options.rate_limiter, clock=self.clock, metrics=self.metrics
+        )
+        self._watches: list[_Watch] = []
+        self._started = False
+
+    def watch(self, informer: Informer, handler: Handler, predicates: Sequence[Predicate] = ()) -> None:
+        """Feed `informer`'s events through `predicates` and `handler` into this controller's queue."""
+        if self._started:
+            raise RuntimeError(f"controller {self.name}: watches must be added before start")
+        self._watches.append(_Watch(informer, handler, predicates))
+
+    def enqueue(self, request: Request) -> None:
+        """Queue a request directly (a GenericEvent from outside any watch)."""
+        self.queue.add(request)
+
+    async def start(self) -> None:
+        """Wait for the watched informers to sync, then reconcile with N workers until cancelled."""
+        if self._started:
+            raise RuntimeError(f"controller {self.name} was already started")
+        self._started = True
+        workers = self.options.max_concurrent_reconciles
+        self.metrics.init_controller(self.name, workers)
+        for w in self._watches:
+            w.informer.add_handler(_Source(self.queue, w))
+        try:
+            async with asyncio.timeout(self.options.cache_sync_timeout):
+                await asyncio.gather(
+                    *(w.informer.wait_for_sync(self.options.cache_sync_timeout) for w in self._watches)
+                )
+        except TimeoutError:
+            raise TimeoutError(
+                f"controller {self.name}: caches did not sync within {self.options.cache_sync_timeout:.0f} s"
+            ) from None
+        log.info("starting workers", extra={"controller": self.name, "workers": workers})
+        try:
+            async with asyncio.TaskGroup() as tg:
+                for i in range(workers):
+                    tg.create_task(self._worker(), name=f"{self.name}-worker-{i}")
+                tg.create_task(self._refresh_metrics(), name=f"{self.name}-queue-metrics")
+        finally:
+            self.queue.shutdown()
+
+    async def _refresh_metrics(self) -> None:
+        while True:  # client-go refreshes the unfinished-work gauges every 500 ms
+            self.queue.update_unfinished_metrics()
+            await self.clock.sleep(0.5)
+
+    async def _worker(self) -> None:
+        while True:
+            try:
+                request = await self.queue.get()
+            except ShutDown:
+                return
+            active = self.metrics.active_workers.labels(self.name)
+            active.inc()
+            try:
+                await self._reconcile(request)
+            finally:
+                active.dec()
+                self.queue.done(request)
+
+    async def _reconcile(self, request: Request) -> None:
+        m, name = self.metrics, self.name
+        with structlog.contextvars.bound_contextvars(
+            controller=name, namespace=request.namespace, name=request.name, reconcile_id=str(uuid.uuid4())
+        ):
+            start = self.clock.now()
+            try:
+                async with asyncio.timeout(self.options.reconcile_timeout):
+                    result = await self.reconciler.reconcile(request) or Result()
+            except errors.TerminalError as e:
+                m.terminal_reconcile_errors.labels(name).inc()
+                m.reconcile_errors.labels(name).inc()
+                m.reconcile_total.labels(name, "error").inc()
+                log.error("reconcile failed terminally, not requeued: %s", e)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                m.reconcile_errors.labels(name).inc()
+                m.reconcile_total.labels(name, "error").inc()
+                if isinstance(e, TimeoutError):
+                    log.error("reconcile timed out after %s s; requeued", self.options.reconcile_timeout)
+                else:
+                    log.error(
+                        "reconcile failed; requeued with backoff", exc_info=not isinstance(e, errors.ApiError)
+                    )
+                    if isinstance(e, errors.ApiError):
+                        log.error("API error: %s", e)
+                self.queue.add_rate_limited(request)
+                return
+            finally:
+                m.reconcile_time.labels(name).observe(self.clock.now() - start)
+            if result.requeue_after is not None and result.requeue_after > 0:
+                self.queue.forget(request)
+                self.queue.add_after(request, result.requeue_after)
+                m.reconcile_total.labels(name, "requeue_after").inc()
+            else:
+                self.queue.forget(request)
+                m.reconcile_total.labels(name, "success").inc()

@@ -1,0 +1,357 @@
+"""The manager runs everything a controller needs, in controller-runtime's order:
+
+    1. health-probe and metrics servers
+    2. informers (the cache), waiting until every one has synced
+    3. runnables that do not need leadership (the Event broadcaster, user runnables)
+    4. leader election, if enabled
+    5. leader-only runnables: the controllers
+
+One TaskGroup owns every task: the first failure cancels the rest and ends `start()` with it.
+`run()` adds signal handling: SIGTERM or SIGINT cancels gracefully (bounded by
+`graceful_shutdown_timeout`), a second signal exits 1 at once. Losing leadership raises
+LeaderElectionLost out of `start()`: the process must exit, as controller-runtime's does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import logging
+import os
+import signal
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from irc.runtime import errors
+from irc.runtime.builder import ControllerBuilder, PendingController
+from irc.runtime.cache import IndexFunc
+from irc.runtime.client import Client, Obj
+from irc.runtime.clock import Clock, RealClock
+from irc.runtime.events import EventBroadcaster, EventRecorder
+from irc.runtime.health import HealthProbes, HttpServer, health_server, metrics_server
+from irc.runtime.informer import Informer
+from irc.runtime.leaderelection import LeaderElectionConfig, LeaderElector
+from irc.runtime.metrics import RuntimeMetrics
+from irc.runtime.transport import KubeTransport
+
+log = logging.getLogger(__name__)
+
+IN_CLUSTER_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+
+class Runnable(Protocol):
+    """Something the manager runs: `start()` runs until cancelled."""
+
+    needs_leader_election: bool
+
+    async def start(self) -> None: ...
+
+
+@dataclass
+class RunnableFunc:
+    """A runnable from an async function."""
+
+    fn: Callable[[], Any]
+    needs_leader_election: bool = True
+
+    async def start(self) -> None:
+        await self.fn()
+
+
+@dataclass(frozen=True)
+class LeaderElectionOptions:
+    enabled: bool = False
+    """Run leader-only runnables only while holding the Lease. Defaults to off."""
+    id: str = "irc-manager"
+    """The Lease's name."""
+    namespace: str | None = None
+    """The Lease's namespace. Defaults to the pod's namespace in a cluster, else "default"."""
+    lease_duration: float = 15.0
+    renew_deadline: float = 10.0
+    retry_period: float = 2.0
+    release_on_cancel: bool = True
+    """Release the Lease on graceful shutdown so a standby takes over at once. Defaults to on."""
+
+
+@dataclass(frozen=True)
+class ManagerOptions:
+    namespaces: tuple[str, ...] = ()
+    """Watch only these namespaces (one informer each). Defaults to all."""
+    metrics_bind_address: str = ":8080"
+    """Where /metrics is served; "0" disables it. Defaults to :8080."""
+    health_probe_bind_address: str = ":8081"
+    """Where /healthz and /readyz are served; "0" disables them. Defaults to :8081."""
+    leader_election: LeaderElectionOptions = field(default_factory=LeaderElectionOptions)
+    graceful_shutdown_timeout: float = 30.0
+    """Seconds runnables get to stop after a signal before the process exits 1. Defaults to 30."""
+    cache_sync_timeout: float = 120.0
+    """Seconds the informers get to sync before start fails. Defaults to 2 minutes."""
+    sync_period: float | None = None
+    """Resync period of every informer (replay the cache to handlers). Defaults to none."""
+    watch_list: bool = True
+    """Use streaming lists where the server supports them. Defaults to on."""
+    max_concurrent_reconciles: Mapping[str, int] = field(default_factory=dict)
+    """Workers per controller name, overriding what the controller was built with."""
+
+
+def _default_lease_namespace() -> str:
+    try:
+        with open(IN_CLUSTER_NAMESPACE) as f:
+            return f.read().strip()
+    except OSError:
+        return os.environ.get("POD_NAMESPACE", "default")
+
+
+class Cache:
+    """Reads from the manager's informers (no API call). Objects are shared: do not mutate them."""
+
+    def __init__(self, manager: Manager) -> None:
+        self._mgr = manager
+
+    async def _informers(self, api_version: str, kind: str, namespace: str | None) -> list[Informer]:
+        found = [
+            i
+            for i in self._mgr.informers_of(api_version, kind)
+            if i.namespace is None or namespace is None or i.namespace == namespace
+        ]
+        if not found:
+            raise LookupError(
+                f"no informer for {kind}.{api_version}: watch it (For/Owns/Watches or "
+                "mgr.informer()) before reading it from the cache"
+            )
+        return found
+
+    async def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Obj:
+        for informer in await self._informers(api_version, kind, namespace):
+            obj = informer.store.get_by(namespace, name)
+            if obj is not None:
+                return obj
+        raise errors.NotFound(
+            404, "NotFound", f"{kind} {namespace + '/' if namespace else ''}{name} not found"
+        )
+
+    async def list(
+        self, api_version: str, kind: str, namespace: str | None = None, label_selector: str | None = None
+    ) -> list[Obj]:
+        return [
+            o
+            for i in await self._informers(api_version, kind, namespace)
+            for o in i.store.list(namespace, label_selector)
+        ]
+
+    async def by_index(self, api_version: str, kind: str, index: str, value: str) -> builtins.list[Obj]:
+        return [
+            o for i in await self._informers(api_version, kind, None) for o in i.store.by_index(index, value)
+        ]
+
+
+class Manager:
+    def __init__(
+        self,
+        client: Client,
+        options: ManagerOptions | None = None,
+        *,
+        clock: Clock | None = None,
+        metrics: RuntimeMetrics | None = None,
+    ) -> None:
+        self.client = client
+        self.options = options or ManagerOptions()
+        self.clock = clock or RealClock()
+        self.metrics = metrics or RuntimeMetrics()
+        self.probes = HealthProbes()
+        self.cache = Cache(self)
+        self.broadcaster = EventBroadcaster(client, clock=self.clock)
+        self.elector: LeaderElector | None = None
+        self.elected = asyncio.Event()
+        self.http_servers: list[HttpServer] = []
+        self._informers: dict[tuple[Any, ...], Informer] = {}
+        self._indexers: dict[tuple[str, str], dict[str, IndexFunc]] = {}
+        self._runnables: list[Runnable] = []
+        self._pending: list[PendingController] = []
+        self._started = False
+
+    @classmethod
+    async def from_kubeconfig(
+        cls,
+        kubeconfig: str | None = None,
+        context: str | None = None,
+        options: ManagerOptions | None = None,
+        *,
+        qps: float = -1.0,
+        burst: int = 10,
+    ) -> Manager:
+        """A manager whose client uses the kubeconfig (or in-cluster config, or ~/.kube/config)."""
+        metrics = RuntimeMetrics()
+        client = Client(
+            await KubeTransport.from_config(kubeconfig, context), qps=qps, burst=burst, metrics=metrics
+        )
+        return cls(client, options, metrics=metrics)
+
+    # ---- building
+
+    def add(self, runnable: Runnable) -> None:
+        if self._started:
+            raise RuntimeError("runnables must be added before the manager starts")
+        self._runnables.append(runnable)
+
+    def controller(self, name: str) -> ControllerBuilder:
+        """Start building a controller: `mgr.controller("x").for_(...).owns(...).complete(reconciler)`."""
+        return ControllerBuilder(self, name)
+
+    def _add_pending(self, pending: PendingController) -> None:
+        if any(p.controller.name == pending.controller.name for p in self._pending):
+            raise ValueError(f"a controller named {pending.controller.name!r} already exists")
+        self._pending.append(pending)
+
+    def recorder(self, name: str) -> EventRecorder:
+        return self.broadcaster.recorder(name)
+
+    def add_index(self, api_version: str, kind: str, name: str, func: IndexFunc) -> None:
+        """Index every informer of a kind by `func` (read with cache.by_index)."""
+        self._indexers.setdefault((api_version, kind), {})[name] = func
+        for informer in self.informers_of(api_version, kind):
+            informer.store.add_indexer(name, func)
+
+    async def informers(
+        self,
+        api_version: str,
+        kind: str,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> list[Informer]:
+        """The shared informers of a kind: one per configured namespace for namespaced kinds, else one."""
+        resource = await self.client.resource(api_version, kind)
+        namespaces: Sequence[str | None] = (
+            self.options.namespaces if resource.namespaced and self.options.namespaces else [None]
+        )
+        out = []
+        for ns in namespaces:
+            key = (api_version, kind, ns, label_selector, field_selector)
+            if key not in self._informers:
+                if self._started:
+                    raise RuntimeError(f"informer for {kind} requested after the manager started")
+                self._informers[key] = Informer(
+                    self.client,
+                    api_version,
+                    kind,
+                    namespace=ns,
+                    label_selector=label_selector,
+                    field_selector=field_selector,
+                    indexers=self._indexers.get((api_version, kind)),
+                    resync_period=self.options.sync_period,
+                    watch_list=self.options.watch_list,
+                    clock=self.clock,
+                )
+            out.append(self._informers[key])
+        return out
+
+    def informers_of(self, api_version: str, kind: str) -> list[Informer]:
+        return [i for k, i in self._informers.items() if k[:2] == (api_version, kind)]
+
+    # ---- running
+
+    async def start(self) -> None:
+        """Run until cancelled (or a runnable fails, or leadership is lost)."""
+        if self._started:
+            raise RuntimeError("a manager can be started once")
+        for pending in self._pending:
+            await pending.resolve()
+        self._started = True
+        controllers = [p.controller for p in self._pending]
+        leader_work = [r for r in [*controllers, *self._runnables] if r.needs_leader_election]
+        others = [r for r in self._runnables if not r.needs_leader_election]
+        for informer in self._informers.values():
+            self.probes.add_readyz(
+                f"informer:{informer.kind.lower()}:{informer.namespace or '*'}", informer.check
+            )
+        if self.options.leader_election.enabled:
+            le = self.options.leader_election
+            self.elector = LeaderElector(
+                self.client,
+                LeaderElectionConfig(
+                    lease_name=le.id,
+                    lease_namespace=le.namespace or _default_lease_namespace(),
+                    lease_duration=le.lease_duration,
+                    renew_deadline=le.renew_deadline,
+                    retry_period=le.retry_period,
+                    release_on_cancel=le.release_on_cancel,
+                ),
+                clock=self.clock,
+                metrics=self.metrics,
+            )
+            self.probes.add_healthz("leader-election", self.elector.check)
+
+        self.http_servers = [
+            health_server(self.options.health_probe_bind_address, self.probes),
+            metrics_server(self.options.metrics_bind_address, self.metrics.registry, process_collectors=True),
+        ]
+        try:
+            async with asyncio.TaskGroup() as tg:
+                for server in self.http_servers:  # 1
+                    await server.start()
+                for informer in self._informers.values():  # 2
+                    tg.create_task(informer.run(), name=f"informer {informer!r}")
+                await self._wait_for_caches()
+                tg.create_task(self.broadcaster.run(), name="event-broadcaster")  # 3
+                for r in others:
+                    tg.create_task(r.start(), name=f"runnable {r!r}")
+                if self.elector is not None:  # 4, 5
+                    tg.create_task(self.elector.run(lambda: self._lead(leader_work)), name="leader-election")
+                else:
+                    tg.create_task(self._lead(leader_work), name="leader-runnables")
+        finally:
+            for server in self.http_servers:
+                await server.stop()
+
+    async def _wait_for_caches(self) -> None:
+        timeout = self.options.cache_sync_timeout
+        await asyncio.gather(*(i.wait_for_sync(timeout) for i in self._informers.values()))
+        log.info("caches synced (%d informers)", len(self._informers))
+
+    async def _lead(self, runnables: list[Runnable]) -> None:
+        self.elected.set()
+        async with asyncio.TaskGroup() as tg:
+            for r in runnables:
+                tg.create_task(r.start(), name=getattr(r, "name", repr(r)))
+
+    async def run(self) -> None:
+        """`start()` with signal handling: the first SIGTERM/SIGINT stops gracefully, a second exits 1."""
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        stopping = False
+
+        def on_signal(signum: int) -> None:
+            nonlocal stopping
+            if stopping:
+                log.error("second signal %s: exiting now", signal.Signals(signum).name)
+                os._exit(1)
+            stopping = True
+            log.info(
+                "signal %s: shutting down (grace %s s)",
+                signal.Signals(signum).name,
+                self.options.graceful_shutdown_timeout,
+            )
+            loop.call_later(self.options.graceful_shutdown_timeout, self._overrun)
+            task.cancel()
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, on_signal, signum)
+        try:
+            await self.start()
+        except asyncio.CancelledError:
+            if not stopping:
+                raise
+        finally:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(signum)
+            await self.client.close()
+        log.info("stopped")
+
+    def _overrun(self) -> None:
+        log.error(
+            "runnables did not stop within the grace period of %s s", self.options.graceful_shutdown_timeout
+        )
+        os._exit(1)
