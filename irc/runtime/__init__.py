@@ -81,6 +81,7 @@ __all__ = [
     "Request",
     "Resource",
     "Result",
+    "RunnableFunc",
     "TerminalError",
     "UpdateEvent",
     "WatchEvent",

@@ -1,0 +1,213 @@
+"""The controller's outcome handling, in controller-runtime's order, without an API server:
+requests are fed with `enqueue`, time is a FakeClock."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+import structlog
+
+from irc.runtime import errors
+from irc.runtime.controller import Controller, ControllerOptions, Result
+from irc.runtime.handlers import Request
+from irc.runtime.metrics import RuntimeMetrics
+from irc.runtime.testing import FakeClock
+
+A, B = Request("ns", "a"), Request("ns", "b")
+
+
+class Scripted:
+    """A reconciler that answers each call from a script and records what it saw."""
+
+    def __init__(self, outcome: Callable[[Request, int], Awaitable[Result | None]]) -> None:
+        self.outcome = outcome
+        self.calls: list[Request] = []
+        self.contexts: list[dict[str, object]] = []
+        self.called = asyncio.Event()
+
+    async def reconcile(self, request: Request) -> Result | None:
+        self.calls.append(request)
+        self.contexts.append(structlog.contextvars.get_contextvars())
+        self.called.set()
+        return await self.outcome(request, len(self.calls))
+
+
+@contextlib.asynccontextmanager
+async def started(controller: Controller) -> AsyncIterator[None]:
+    task = asyncio.create_task(controller.start())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def settle() -> None:
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+def sample(metrics: RuntimeMetrics, name: str, **labels: str) -> float:
+    return metrics.registry.get_sample_value(name, {"controller": "test", **labels}) or 0.0
+
+
+def make(reconciler: Scripted, clock: FakeClock, workers: int = 1) -> Controller:
+    return Controller("test", reconciler, ControllerOptions(max_concurrent_reconciles=workers), clock=clock)
+
+
+async def test_success_forgets_backoff_and_counts() -> None:
+    async def ok(request: Request, n: int) -> None:
+        return None
+
+    clock, r = FakeClock(), Scripted(ok)
+    c = make(r, clock)
+    async with started(c):
+        c.enqueue(A)
+        await settle()
+    assert r.calls == [A]
+    assert c.queue.num_requeues(A) == 0
+    assert sample(c.metrics, "controller_runtime_reconcile_total", result="success") == 1
+    assert sample(c.metrics, "controller_runtime_reconcile_total", result="error") == 0  # series pre-set
+
+
+async def test_error_requeues_with_growing_backoff_then_success_resets() -> None:
+    async def fail_twice(request: Request, n: int) -> None:
+        if n <= 2:
+            raise RuntimeError(f"attempt {n}")
+
+    clock, r = FakeClock(), Scripted(fail_twice)
+    c = make(r, clock)
+    async with started(c):
+        c.enqueue(A)
+        await settle()
+        assert len(r.calls) == 1 and c.queue.num_requeues(A) == 1
+        clock.advance(0.004)  # the first retry waits 5 ms: not yet
+        await settle()
+        assert len(r.calls) == 1
+        clock.advance(0.001)
+        await settle()
+        assert len(r.calls) == 2 and c.queue.num_requeues(A) == 2
+        clock.advance(0.01)  # the second waits 10 ms
+        await settle()
+        assert len(r.calls) == 3
+    assert c.queue.num_requeues(A) == 0  # forgotten after the success
+    assert sample(c.metrics, "controller_runtime_reconcile_errors_total") == 2
+    assert sample(c.metrics, "controller_runtime_reconcile_total", result="error") == 2
+    assert sample(c.metrics, "controller_runtime_reconcile_total", result="success") == 1
+
+
+async def test_terminal_error_is_counted_not_requeued() -> None:
+    async def bad_spec(request: Request, n: int) -> None:
+        raise errors.TerminalError("spec.image is empty")
+
+    clock, r = FakeClock(), Scripted(bad_spec)
+    c = make(r, clock)
+    async with started(c):
+        c.enqueue(A)
+        await settle()
+        clock.advance(2000)
+        await settle()
+    assert r.calls == [A]
+    assert sample(c.metrics, "controller_runtime_terminal_reconcile_errors_total") == 1
+    assert len(c.queue) == 0 and c.queue.statistics().waiting == 0
+
+
+async def test_requeue_after_forgets_backoff_and_comes_back_on_time() -> None:
+    async def poll(request: Request, n: int) -> Result | None:
+        if n == 1:
+            raise RuntimeError("transient")
+        return Result(requeue_after=30) if n == 2 else None
+
+    clock, r = FakeClock(), Scripted(poll)
+    c = make(r, clock)
+    async with started(c):
+        c.enqueue(A)
+        await settle()
+        clock.advance(0.005)
+        await settle()
+        assert len(r.calls) == 2 and c.queue.num_requeues(A) == 0  # forgotten before add_after
+        clock.advance(29.9)
+        await settle()
+        assert len(r.calls) == 2
+        clock.advance(0.1)
+        await settle()
+        assert len(r.calls) == 3
+    assert sample(c.metrics, "controller_runtime_reconcile_total", result="requeue_after") == 1
+
+
+async def test_an_exception_never_kills_a_worker_and_logs_carry_the_request() -> None:
+    async def explode_on_a(request: Request, n: int) -> None:
+        if request == A:
+            raise KeyError("boom")
+
+    clock, r = FakeClock(), Scripted(explode_on_a)
+    c = make(r, clock)
+    async with started(c):
+        c.enqueue(A)
+        c.enqueue(B)
+        await settle()
+    assert r.calls == [A, B]
+    assert [(ctx["controller"], ctx["namespace"], ctx["name"]) for ctx in r.contexts] == [
+        ("test", "ns", "a"),
+        ("test", "ns", "b"),
+    ]
+    ids = [ctx["reconcile_id"] for ctx in r.contexts]
+    assert len(set(ids)) == 2
+    assert structlog.contextvars.get_contextvars() == {}  # nothing leaks out of a reconcile
+
+
+async def test_workers_run_different_keys_concurrently_but_never_one_key_twice() -> None:
+    release = asyncio.Event()
+    running: set[Request] = set()
+    overlap: list[Request] = []
+    peak = 0
+
+    async def slow(request: Request, n: int) -> None:
+        nonlocal peak
+        if request in running:
+            overlap.append(request)
+        running.add(request)
+        peak = max(peak, len(running))
+        await release.wait()
+        running.discard(request)
+
+    clock, r = FakeClock(), Scripted(slow)
+    c = make(r, clock, workers=2)
+    async with started(c):
+        c.enqueue(A)
+        c.enqueue(B)
+        await settle()
+        c.enqueue(A)  # parked until the running reconcile of A is done
+        await settle()
+        assert peak == 2 and len(r.calls) == 2
+        release.set()
+        await settle()
+    assert r.calls.count(A) == 2 and overlap == []
+    assert sample(c.metrics, "controller_runtime_max_concurrent_reconciles") == 2
+
+
+async def test_reconcile_timeout_counts_as_an_error() -> None:
+    async def hang(request: Request, n: int) -> None:
+        if n == 1:
+            await asyncio.Event().wait()
+
+    r = Scripted(hang)
+    c = Controller("test", r, ControllerOptions(reconcile_timeout=0.01), clock=FakeClock())
+    async with started(c):
+        c.enqueue(A)
+        async with asyncio.timeout(5):  # hang guard: the reconcile timeout runs on the real loop clock
+            while sample(c.metrics, "controller_runtime_reconcile_errors_total") < 1:  # noqa: ASYNC110 (a metric has no event)
+                await asyncio.sleep(0.01)
+    assert c.queue.num_requeues(A) == 1
+
+
+def test_options_are_validated() -> None:
+    async def ok(request: Request, n: int) -> None:
+        return None
+
+    with pytest.raises(ValueError, match="max_concurrent_reconciles"):
+        Controller("test", Scripted(ok), ControllerOptions(max_concurrent_reconciles=0))
