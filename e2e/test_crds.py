@@ -1,0 +1,100 @@
+"""The generated CRDs in a real apiserver: they install, validate, and serve the status subresource."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from hack.testbed import cluster
+from irc.api import API_VERSION, KINDS
+from irc.runtime import errors
+from irc.runtime.client import Client, Obj
+from irc.runtime.transport import KubeTransport
+
+MANIFESTS = Path(__file__).resolve().parent.parent / "manifests" / "crds"
+
+
+@pytest.fixture(scope="module")
+async def crds_installed(kube: cluster.Cluster) -> None:
+    kube.kubectl("apply", "--server-side", "-f", str(MANIFESTS))
+    for kind in KINDS:
+        kube.kubectl(
+            "wait",
+            "--for=condition=Established",
+            f"crd/{kind.plural}.{API_VERSION.split('/')[0]}",
+            "--timeout=60s",
+        )
+
+
+@pytest.fixture
+async def client(kube: cluster.Cluster, crds_installed: None) -> AsyncIterator[Client]:
+    c = Client(await KubeTransport.from_config(str(kube.kubeconfig)))
+    yield c
+    await c.close()
+
+
+def backup(name: str, **spec: object) -> Obj:
+    return {"apiVersion": API_VERSION, "kind": "ImageBackup", "metadata": {"name": name}, "spec": spec}
+
+
+async def test_image_backup_roundtrip_with_status(client: Client, kube: cluster.Cluster) -> None:
+    created = await client.create(
+        backup("nginx-e2e", source="docker.io/library/nginx:1.25", platforms=["linux/amd64", "linux/arm64"])
+    )
+    assert "namespace" not in created["metadata"]  # cluster-scoped
+    created["status"] = {
+        "phase": "Copying",
+        "bytesTotal": 100,
+        "bytesCopied": 40,
+        "conditions": [
+            {
+                "type": "Ready",
+                "status": "False",
+                "reason": "Copying",
+                "message": "40 of 100 bytes",
+                "lastTransitionTime": "2026-11-22T00:00:00Z",
+                "observedGeneration": 1,
+            }
+        ],
+    }
+    updated = await client.update_status(created)
+    assert updated["status"]["bytesCopied"] == 40
+    table = await asyncio.to_thread(kube.kubectl, "get", "imagebackups", "nginx-e2e", "-o", "wide")
+    assert "docker.io/library/nginx:1.25" in table and "Copying" in table and "40" in table
+    # The main resource ignores status and the status subresource ignores spec.
+    updated["spec"]["source"] = "changed:1"
+    updated["status"]["phase"] = "Completed"
+    again = await client.update_status(updated)
+    assert (
+        again["spec"]["source"] == "docker.io/library/nginx:1.25" and again["status"]["phase"] == "Completed"
+    )
+    await client.delete(API_VERSION, "ImageBackup", "nginx-e2e")
+
+
+@pytest.mark.parametrize(
+    ("spec", "complaint"),
+    [
+        ({}, "spec.source: Required value"),
+        ({"source": ""}, "spec.source"),
+        ({"source": "nginx:1", "platforms": ["Linux/AMD64"]}, "spec.platforms[0]"),
+        ({"source": "nginx:1", "targetCredentials": {"name": "x"}}, "spec.targetCredentials.namespace"),
+        ({"source": "nginx:1", "resyncInterval": "daily"}, "spec.resyncInterval"),
+    ],
+)
+async def test_invalid_image_backups_are_rejected(
+    client: Client, spec: dict[str, object], complaint: str
+) -> None:
+    with pytest.raises(errors.Invalid) as e:
+        await client.create(backup("invalid", **spec))
+    assert complaint in e.value.message
+
+
+async def test_short_name_and_category_list_image_backups(client: Client, kube: cluster.Cluster) -> None:
+    await client.create(backup("listed-e2e", source="ghcr.io/org/app@sha256:" + "a" * 64))
+    for resource in ("ib", "irc"):
+        out = await asyncio.to_thread(kube.kubectl, "get", resource, "-o", "name")
+        assert "imagebackup.automation.gitops.io/listed-e2e" in out.split()
+    await client.delete(API_VERSION, "ImageBackup", "listed-e2e")
