@@ -1,0 +1,368 @@
+"""Image references: `[registry/]repository[:tag][@digest]`, parsed and normalised.
+
+The grammar is distribution/reference's (regexp.go), which containerd, CRI-O and Docker use, so a
+reference means here what it means to the kubelet::
+
+    reference  := name [":" tag] ["@" digest]
+    name       := [registry "/"] path         at most 255 characters once normalised
+    registry   := host [":" port]
+    host       := label ("." label)* | "[" ipv6 "]"
+    label      := [A-Za-z0-9] | [A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]
+    path       := component ("/" component)*
+    component  := [a-z0-9]+ (separator [a-z0-9]+)*
+    separator  := "." | "_" | "__" | "-"+
+    tag        := [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}
+    digest     := algorithm ":" hex
+    algorithm  := [A-Za-z][A-Za-z0-9]* ([-_+.][A-Za-z][A-Za-z0-9]*)*
+    hex        := [0-9a-fA-F]{32,}            sha256: 64, sha384: 96, sha512: 128, all lowercase
+
+Normalisation follows ParseNormalizedNamed (normalize.go):
+
+- the first component names the registry only when the name has a "/" and that component contains
+  "." or ":" or is "localhost"; otherwise the registry is Docker Hub (`user/app`, and also the single
+  component `localhost:5000`, which is `docker.io/library/localhost` tagged `5000`);
+- `index.docker.io` is `docker.io`, and a one-component Docker Hub path gets `library/`
+  (`nginx` → `docker.io/library/nginx`);
+- a tag and a digest may both be written and are both kept (`nginx:1.25@sha256:…`);
+- a 64-character lowercase hex string alone is an image ID, not a reference.
+
+Deliberate differences, each making more spellings name the same thing:
+
+- registry hosts are lowercased (DNS is case-insensitive), ports lose leading zeros and must be
+  1-65535, IPv6 literals must be real addresses and are written in RFC 5952 form (`[::1]`).
+  Hence `Foo/bar` is a Docker Hub path with an uppercase letter (rejected, as Docker did for years),
+  where distribution/reference ≥ 0.6 would take `Foo` for a host;
+- digests of algorithms other than sha256/384/512 are accepted when they match the grammar
+  (go-digest refuses them as unsupported); whoever fetches content verifies it.
+
+`ImageReference` is always in normal form (its constructor checks), so `parse_reference(str(r)) == r`
+and `parse_reference(r.familiar) == r` for every instance.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+__all__ = [
+    "DEFAULT_TAG",
+    "DOCKER_HUB",
+    "NAME_TOTAL_LENGTH_MAX",
+    "EcrRegistry",
+    "ImageReference",
+    "check_path",
+    "ecr_registry",
+    "normalize_registry",
+    "parse_reference",
+]
+
+DOCKER_HUB = "docker.io"
+LEGACY_DOCKER_HUB = "index.docker.io"
+OFFICIAL_PREFIX = "library/"
+DEFAULT_TAG = "latest"
+NAME_TOTAL_LENGTH_MAX = 255
+TAG_LENGTH_MAX = 128
+
+_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
+_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+_ALGORITHM = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*")
+_HEX = re.compile(r"[0-9a-fA-F]+")
+_IDENTIFIER = re.compile(r"[0-9a-f]{64}")
+_PORT = re.compile(r"[0-9]+")
+_IPV6 = re.compile(r"[0-9a-fA-F:]+")
+_KNOWN_DIGESTS = {"sha256": 64, "sha384": 96, "sha512": 128}
+_PATH_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-/")
+
+# ECR registry hosts: <account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn] (and the ISO partitions),
+# and the dual-stack <account>.dkr-ecr[-fips].<region>.on.aws / .on.amazonwebservices.com.cn.
+_ECR = re.compile(
+    r"(?P<account>[0-9]{12})\."
+    r"(?:dkr\.ecr(?P<fips>-fips)?\.(?P<region>[a-z]{2}(?:-[a-z]+)+-[0-9]+)"
+    r"\.(?:amazonaws\.com(?:\.cn)?|c2s\.ic\.gov|sc2s\.sgov\.gov)"
+    r"|dkr-ecr(?P<fips2>-fips)?\.(?P<region2>[a-z]{2}(?:-[a-z]+)+-[0-9]+)"
+    r"\.on\.(?:aws|amazonwebservices\.com\.cn))"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EcrRegistry:
+    """The parts of an Amazon ECR registry host."""
+
+    account: str
+    """The 12-digit AWS account ID."""
+    region: str
+    """The AWS region, e.g. `us-east-1`."""
+    fips: bool
+    """Whether the host is a FIPS endpoint (`dkr.ecr-fips`)."""
+
+
+def ecr_registry(registry: str) -> EcrRegistry | None:
+    """The account and region of an ECR registry host (no port), or None for any other registry."""
+    match = _ECR.fullmatch(registry)
+    if match is None:
+        return None
+    return EcrRegistry(
+        account=match["account"],
+        region=match["region"] or match["region2"],
+        fips=bool(match["fips"] or match["fips2"]),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ImageReference:
+    """A normalised image reference; construct it with `parse_reference` or with normal-form parts."""
+
+    registry: str
+    """Registry host with optional port, lowercase: `docker.io`, `localhost:5000`, `[::1]:5000`."""
+    repository: str
+    """Path within the registry: `library/nginx` (never just `nginx` on Docker Hub)."""
+    tag: str | None = None
+    """The tag as written, or None when none was written (the runtime then pulls `latest`)."""
+    digest: str | None = None
+    """`algorithm:hex` as written, or None."""
+
+    def __post_init__(self) -> None:
+        try:
+            if normalize_registry(self.registry) != self.registry:
+                raise ValueError(
+                    f"registry {self.registry!r} is not in normal form "
+                    f"({normalize_registry(self.registry)!r}); use parse_reference()"
+                )
+            if not _names_registry(self.registry):
+                raise ValueError(
+                    f"registry {self.registry!r} would read as a Docker Hub namespace: "
+                    "a registry host contains '.' or ':' or is 'localhost'"
+                )
+            _check_name(self.registry, self.repository)
+            if self.tag is not None:
+                _check_tag(self.tag)
+            if self.digest is not None:
+                _check_digest(self.digest)
+        except ValueError as error:
+            raise ValueError(f"invalid image reference {str(self)!r}: {error}") from None
+
+    @property
+    def name(self) -> str:
+        """`registry/repository`, without tag or digest."""
+        return f"{self.registry}/{self.repository}"
+
+    @property
+    def familiar_name(self) -> str:
+        """The name as Docker prints it: `nginx`, `user/app`, `ghcr.io/x/y`."""
+        if self.registry != DOCKER_HUB:
+            return self.name
+        path = self.repository
+        if path.startswith(OFFICIAL_PREFIX) and "/" not in path[len(OFFICIAL_PREFIX) :]:
+            return path[len(OFFICIAL_PREFIX) :]
+        if _names_registry(path.split("/", 1)[0]):
+            # `docker.io/example.com/app` written as `example.com/app` would name another registry
+            # (distribution/reference shortens it anyway, and its result no longer parses back).
+            return self.name
+        return path
+
+    @property
+    def familiar(self) -> str:
+        """The short form Docker prints: `nginx:1.25`, `user/app:tag`, `ghcr.io/x/y@sha256:…`."""
+        return self._suffixed(self.familiar_name)
+
+    def with_default_tag(self) -> ImageReference:
+        """This reference, tagged `latest` when it has neither tag nor digest (what a runtime pulls)."""
+        if self.tag is None and self.digest is None:
+            return replace(self, tag=DEFAULT_TAG)
+        return self
+
+    def is_ecr(self) -> EcrRegistry | None:
+        """The ECR account and region when the registry is Amazon ECR, else None (falsy)."""
+        return ecr_registry(self.registry)
+
+    def __str__(self) -> str:
+        return self._suffixed(self.name)
+
+    def _suffixed(self, name: str) -> str:
+        tag = f":{self.tag}" if self.tag is not None else ""
+        digest = f"@{self.digest}" if self.digest is not None else ""
+        return f"{name}{tag}{digest}"
+
+
+def parse_reference(text: str) -> ImageReference:
+    """Parse and normalise an image reference; ValueError says what is wrong with an invalid one."""
+    try:
+        registry, repository, tag, digest = _split(text)
+        _check_name(registry, repository)
+    except ValueError as error:
+        raise ValueError(f"invalid image reference {text!r}: {error}") from None
+    return ImageReference(registry, repository, tag, digest)
+
+
+def normalize_registry(registry: str) -> str:
+    """Validate a registry `host[:port]` and return its normal form (see the module docstring)."""
+    if not registry:
+        raise ValueError("empty registry host")
+    if registry.startswith("["):
+        literal, bracket, rest = registry[1:].partition("]")
+        if not bracket:
+            raise ValueError(f"registry {registry!r}: IPv6 literal lacks its closing ']'")
+        host = f"[{_ipv6(literal)}]"
+        if rest and not rest.startswith(":"):
+            raise ValueError(f"registry {registry!r}: unexpected {rest!r} after the IPv6 literal")
+        port = rest[1:] if rest else None
+    else:
+        host, colon, port_text = registry.partition(":")
+        host = _domain(host.lower(), registry)
+        port = port_text if colon else None
+    if port is not None:
+        if not _PORT.fullmatch(port):
+            raise ValueError(f"registry {registry!r}: port {port!r} must be a decimal number")
+        if not 1 <= int(port) <= 65535:
+            raise ValueError(f"registry {registry!r}: port {port} is outside 1-65535")
+        host = f"{host}:{int(port)}"
+    return DOCKER_HUB if host == LEGACY_DOCKER_HUB else host
+
+
+def _split(text: str) -> tuple[str, str, str | None, str | None]:
+    """Split and normalise into registry, repository, tag and digest; the name is checked later."""
+    if not text:
+        raise ValueError("empty reference")
+    if any(c.isspace() for c in text):
+        raise ValueError("contains whitespace")
+    if _IDENTIFIER.fullmatch(text):
+        raise ValueError("a 64-character hexadecimal string is an image ID, not a reference")
+    rest, at, digest = text.partition("@")
+    if at:
+        if "@" in digest:
+            raise ValueError("more than one '@'")
+        _check_digest(digest)
+    if not rest:
+        raise ValueError("no repository name")
+    colon, slash = rest.rfind(":"), rest.rfind("/")
+    tag = None
+    if colon > slash:
+        rest, tag = rest[:colon], rest[colon + 1 :]
+        _check_tag(tag)
+        if not rest:
+            raise ValueError("no repository name before the tag")
+    first, has_slash, remainder = rest.partition("/")
+    if has_slash and _names_registry(first):
+        registry, repository = normalize_registry(first), remainder
+    else:
+        registry, repository = DOCKER_HUB, rest
+    if registry == DOCKER_HUB and "/" not in repository:
+        repository = OFFICIAL_PREFIX + repository
+    return registry, repository, tag, digest if at else None
+
+
+def _names_registry(component: str) -> bool:
+    return "." in component or ":" in component or component.lower() == "localhost"
+
+
+def _check_name(registry: str, repository: str) -> None:
+    check_path(repository)
+    if registry == DOCKER_HUB and "/" not in repository:
+        raise ValueError(f"a Docker Hub repository has a namespace: write 'library/{repository}'")
+    name = f"{registry}/{repository}"
+    if len(name) > NAME_TOTAL_LENGTH_MAX:
+        raise ValueError(
+            f"name {name[:40]}… is {len(name)} characters, more than the {NAME_TOTAL_LENGTH_MAX} allowed"
+        )
+
+
+def check_path(path: str) -> None:
+    """Raise ValueError, saying why, unless `path` is a valid repository path (`library/nginx`)."""
+    if not path:
+        raise ValueError("empty repository path")
+    for char in path:
+        if char not in _PATH_CHARS:
+            if "A" <= char <= "Z":
+                raise ValueError(f"repository path {path!r} must be lowercase")
+            raise ValueError(
+                f"repository path {path!r} contains {char!r}; "
+                "only a-z, 0-9, '/' and the separators '.', '_', '-' are allowed"
+            )
+    for component in path.split("/"):
+        if not component:
+            raise ValueError(
+                f"repository path {path!r} has an empty component (a leading, trailing or double '/')"
+            )
+        if not _COMPONENT.fullmatch(component):
+            raise ValueError(
+                f"repository path component {component!r} must start and end with a letter or digit, "
+                "with one '.', one or two '_', or any number of '-' between them"
+            )
+
+
+def _check_tag(tag: str) -> None:
+    if not tag:
+        raise ValueError("empty tag after ':'")
+    if len(tag) > TAG_LENGTH_MAX:
+        raise ValueError(f"tag is {len(tag)} characters, more than the {TAG_LENGTH_MAX} allowed")
+    if not _TAG.fullmatch(tag):
+        if _TAG.fullmatch("x" + tag[1:]):
+            raise ValueError(f"tag {tag!r} must start with a letter, digit or '_'")
+        raise ValueError(f"tag {tag!r} may only contain letters, digits, '_', '.' and '-'")
+
+
+def _check_digest(digest: str) -> None:
+    algorithm, colon, encoded = digest.partition(":")
+    if not colon or not algorithm or not encoded:
+        raise ValueError(f"digest {digest!r} must be 'algorithm:hex', e.g. 'sha256:<64 hex digits>'")
+    if not _ALGORITHM.fullmatch(algorithm):
+        raise ValueError(f"digest algorithm {algorithm!r} is not valid")
+    if algorithm.lower() in _KNOWN_DIGESTS and algorithm != algorithm.lower():
+        raise ValueError(f"digest algorithm {algorithm!r} must be written {algorithm.lower()!r}")
+    if not _HEX.fullmatch(encoded):
+        raise ValueError(f"digest {digest!r}: the encoded part must be hexadecimal")
+    length = _KNOWN_DIGESTS.get(algorithm)
+    if length is not None:
+        if len(encoded) != length or encoded != encoded.lower():
+            raise ValueError(
+                f"a {algorithm} digest has exactly {length} lowercase hex digits, not {len(encoded)}"
+                + ("" if encoded == encoded.lower() else " with uppercase")
+            )
+    elif len(encoded) < 32:
+        raise ValueError(f"digest {digest!r} has {len(encoded)} hex digits; at least 32 are required")
+
+
+def _domain(host: str, registry: str) -> str:
+    if not host:
+        raise ValueError(f"registry {registry!r} has an empty host")
+    for label in host.split("."):
+        if not _LABEL.fullmatch(label):
+            if not label:
+                raise ValueError(f"registry host {host!r} has an empty label")
+            bad = next((c for c in label if not (c.isascii() and (c.isalnum() or c == "-"))), None)
+            if bad is not None:
+                raise ValueError(f"registry host {host!r} contains {bad!r}")
+            raise ValueError(f"registry host {host!r}: label {label!r} starts or ends with '-'")
+    return host
+
+
+def _ipv6(literal: str) -> str:
+    """The RFC 5952 text of an IPv6 address written in hex-and-colon form (no zone, no dotted quad)."""
+    if not _IPV6.fullmatch(literal):
+        raise ValueError(f"{literal!r} is not an IPv6 address in hexadecimal form")
+    head, double, tail = literal.partition("::")
+    if "::" in tail:
+        raise ValueError(f"IPv6 address {literal!r} has more than one '::'")
+    left = head.split(":") if head else []
+    right = tail.split(":") if tail else []
+    missing = 8 - len(left) - len(right)
+    if (double and missing < 1) or (not double and missing != 0):
+        raise ValueError(f"IPv6 address {literal!r} does not have 8 groups")
+    groups = [*left, *(["0"] * missing), *right]
+    if not all(1 <= len(group) <= 4 for group in groups):
+        raise ValueError(f"IPv6 address {literal!r} has an empty or overlong group")
+    values = [int(group, 16) for group in groups]
+    # RFC 5952: compress the longest run (the first of equals) of two or more zero groups.
+    best_start, best_length, start = -1, 1, None
+    for index, value in enumerate([*values, 1]):
+        if value == 0 and start is None:
+            start = index
+        elif value != 0 and start is not None:
+            if index - start > best_length:
+                best_start, best_length = start, index - start
+            start = None
+    text = [format(value, "x") for value in values]
+    if best_start < 0:
+        return ":".join(text)
+    return ":".join(text[:best_start]) + "::" + ":".join(text[best_start + best_length :])
