@@ -13,7 +13,10 @@ import yaml
 
 from irc import __version__
 from irc.api import GROUP, KINDS
+from irc.images import TargetNaming
+from irc.images.auth import RegistryOptions
 from irc.reconcilers import CONTROLLERS
+from irc.reconcilers.settings import SecretKey, Settings, parse_duration
 from irc.runtime import LeaderElectionLost, LeaderElectionOptions, Manager, ManagerOptions
 from irc.runtime import logging as irc_logging
 
@@ -34,6 +37,39 @@ def select_controllers(spec: Sequence[str], known: Collection[str]) -> list[str]
         raise UsageError(f"unknown controller(s) {', '.join(unknown)}; valid: {valid}")
     chosen = set(items)
     return [name for name in sorted(known) if f"-{name}" not in chosen and (name in chosen or "*" in chosen)]
+
+
+def build_settings(args: argparse.Namespace) -> Settings:
+    """Settings from the manager's flags; UsageError naming the flag when one is malformed."""
+    try:
+        backup = (
+            TargetNaming.from_location(args.backup_registry, mode=args.backup_naming)
+            if args.backup_registry
+            else None
+        )
+    except ValueError as e:
+        raise UsageError(f"--backup-registry: {e}") from None
+    try:
+        credentials = SecretKey.parse(args.backup_credentials) if args.backup_credentials else None
+    except ValueError as e:
+        raise UsageError(f"--backup-credentials: {e}") from None
+    try:
+        retention = parse_duration(args.backup_retention)
+    except ValueError as e:
+        raise UsageError(f"--backup-retention: {e}") from None
+    options: dict[str, RegistryOptions] = {}
+    for host in args.registry_plain_http:
+        options[host] = RegistryOptions(plain_http=True)
+    for host in args.registry_insecure:
+        options[host] = RegistryOptions(insecure=True)
+    for value in args.registry_ca:
+        host, sep, path = value.partition("=")
+        if not sep or not host or not Path(path).is_file():
+            raise UsageError(f"--registry-ca expects HOST=PATH to a PEM file, got {value!r}")
+        options[host] = RegistryOptions(ca_file=path)
+    return Settings(
+        backup=backup, backup_credentials=credentials, backup_retention=retention, registries=options
+    )
 
 
 def parse_workers(values: Sequence[str], known: Collection[str]) -> dict[str, int]:
@@ -95,6 +131,49 @@ def build_parser() -> argparse.ArgumentParser:
         help="client-side request rate limit; <= 0 leaves it to the server (default)",
     )
     m.add_argument("--kube-api-burst", type=int, default=10)
+    b = m.add_argument_group("image backup")
+    b.add_argument(
+        "--backup-registry",
+        metavar="HOST[/PREFIX]",
+        help="where image-backup copies images, e.g. registry.example.com/mirror",
+    )
+    b.add_argument(
+        "--backup-naming",
+        choices=["nested", "flat"],
+        default="nested",
+        help="nested keeps <host>/<path> under the prefix; flat makes one path component",
+    )
+    b.add_argument(
+        "--backup-credentials",
+        metavar="NAMESPACE/NAME",
+        help="a dockerconfigjson Secret with push credentials for the backup registry",
+    )
+    b.add_argument(
+        "--backup-retention",
+        default="168h",
+        help="delete ImageBackups no workload has used for this long (default 168h)",
+    )
+    b.add_argument(
+        "--registry-plain-http",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="speak plain HTTP to this registry (repeatable; never implied)",
+    )
+    b.add_argument(
+        "--registry-insecure",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="skip TLS verification for this registry (repeatable)",
+    )
+    b.add_argument(
+        "--registry-ca",
+        action="append",
+        default=[],
+        metavar="HOST=PATH",
+        help="trust this PEM bundle for the registry (repeatable)",
+    )
     m.add_argument("--log-format", choices=["json", "console"], default="console")
     m.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
     c = commands.add_parser(
@@ -117,7 +196,9 @@ def write_crds(output_dir: Path | None) -> int:
     return 0
 
 
-async def run_manager(args: argparse.Namespace, names: Sequence[str], workers: Mapping[str, int]) -> int:
+async def run_manager(
+    args: argparse.Namespace, names: Sequence[str], workers: Mapping[str, int], settings: Settings
+) -> int:
     options = ManagerOptions(
         namespaces=tuple(args.namespaces),
         metrics_bind_address=args.metrics_bind_address,
@@ -131,7 +212,7 @@ async def run_manager(args: argparse.Namespace, names: Sequence[str], workers: M
         args.kubeconfig, args.context, options, qps=args.kube_api_qps, burst=args.kube_api_burst
     )
     for name in names:
-        CONTROLLERS[name](mgr)
+        CONTROLLERS[name](mgr, settings)
     log.info("starting manager %s with controllers: %s", __version__, ", ".join(names) or "none")
     try:
         await mgr.run()
@@ -152,11 +233,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         names = select_controllers(args.controllers or ["*"], CONTROLLERS)
         workers = parse_workers(args.max_concurrent_reconciles, CONTROLLERS)
+        settings = build_settings(args)
     except UsageError as e:
         parser.error(str(e))  # exits 2
     irc_logging.configure(args.log_format, args.log_level)
     try:
-        return asyncio.run(run_manager(args, names, workers))
+        return asyncio.run(run_manager(args, names, workers, settings))
     except Exception as e:  # a startup failure (bad kubeconfig, caches not syncing): one clear line
         log.error("manager failed: %s", e, exc_info=args.log_level == "debug")
         return 1

@@ -1,10 +1,13 @@
+import argparse
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from irc import __version__
-from irc.cli import UsageError, main, parse_workers, select_controllers
+from irc.cli import UsageError, build_parser, build_settings, main, parse_workers, select_controllers
+from irc.reconcilers.settings import parse_duration
 
 KNOWN = ["creation", "detection", "image-backup", "policy", "workload-rewrite"]
 
@@ -73,3 +76,61 @@ def test_unknown_flag_exits_2() -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["manager", "--no-such-flag"])
     assert exit_info.value.code == 2
+
+
+def _manager_args(*flags: str) -> argparse.Namespace:
+    return build_parser().parse_args(["manager", *flags])
+
+
+def test_backup_flags_become_settings(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    settings = build_settings(
+        _manager_args(  # type: ignore[arg-type]
+            "--backup-registry=registry.example.com/mirror",
+            "--backup-naming=flat",
+            "--backup-credentials=irc-system/push",
+            "--backup-retention=36h",
+            "--registry-plain-http=127.0.0.1:5000",
+            "--registry-insecure=self.signed",
+            f"--registry-ca=corp.example={ca}",
+        )
+    )
+    assert settings.backup is not None
+    assert (settings.backup.registry, settings.backup.prefix, settings.backup.mode) == (
+        "registry.example.com",
+        "mirror",
+        "flat",
+    )
+    assert (settings.backup_credentials.namespace, settings.backup_credentials.name) == ("irc-system", "push")  # type: ignore[union-attr]
+    assert settings.backup_retention == 36 * 3600
+    assert settings.registry_options("127.0.0.1:5000").plain_http
+    assert settings.registry_options("self.signed").insecure
+    assert settings.registry_options("corp.example").ca_file == str(ca)
+    assert settings.registry_options("elsewhere.example") == type(settings.registry_options("x"))()
+
+
+@pytest.mark.parametrize(
+    ("flag", "complaint"),
+    [
+        ("--backup-credentials=no-slash", "--backup-credentials"),
+        ("--backup-retention=a week", "--backup-retention"),
+        ("--registry-ca=host-without-path", "--registry-ca"),
+        ("--backup-registry=UPPER.example/Bad", "--backup-registry"),
+    ],
+)
+def test_bad_backup_flags_exit_2(flag: str, complaint: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["manager", flag])
+    assert exit_info.value.code == 2
+    assert complaint in capsys.readouterr().err
+
+
+def test_durations() -> None:
+    assert parse_duration("90s") == 90
+    assert parse_duration("1h30m") == 5400
+    assert parse_duration("7d") == 7 * 86400
+    assert parse_duration("250ms") == 0.25
+    for bad in ["", "1", "1x", "h1", "1h 30m"]:
+        with pytest.raises(ValueError):
+            parse_duration(bad)

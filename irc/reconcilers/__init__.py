@@ -1,14 +1,17 @@
-"""The reconcilers irc ships, by controller name. Each entry is a module-level `setup(mgr)` that
-builds the reconciler and declares its watches; `irc manager --controllers` picks which run.
-The table is filled as the reconcilers land (policy, detection, creation, image-backup,
-workload-rewrite)."""
+"""The reconcilers irc ships, by controller name. Each entry is a module-level `setup(mgr, settings)`
+that builds the reconciler and declares its watches; `irc manager --controllers` picks which run.
+More land with their issues (policy, detection, creation, workload-rewrite)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from irc.reconcilers import imagebackup
+from irc.reconcilers.settings import Settings
 from irc.runtime import Manager
 
-Setup = Callable[[Manager], None]
+Setup = Callable[[Manager, Settings], None]
 
-CONTROLLERS: dict[str, Setup] = {}
+CONTROLLERS: dict[str, Setup] = {
+    imagebackup.NAME: imagebackup.setup,
+}

@@ -1,0 +1,156 @@
+"""The image-backup reconciler in a manager against the test bed: ImageBackups are copied byte for
+byte into the backup registry, show progress and results in status and Events, are not copied twice,
+and fail with a clear reason."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from e2e.support import eventually
+from hack.testbed import cluster, images, procs, registries
+from irc.api import API_VERSION
+from irc.images import TargetNaming
+from irc.images.auth import RegistryOptions
+from irc.reconcilers import imagebackup
+from irc.reconcilers.settings import Settings
+from irc.runtime import Manager, ManagerOptions
+from irc.runtime.client import Obj
+
+MANIFESTS = Path(__file__).resolve().parent.parent / "manifests" / "crds"
+
+
+@pytest.fixture(scope="module")
+def crds(kube: cluster.Cluster) -> None:
+    kube.kubectl("apply", "--server-side", "-f", str(MANIFESTS))
+    kube.kubectl(
+        "wait", "--for=condition=Established", "crd/imagebackups.automation.gitops.io", "--timeout=60s"
+    )
+
+
+def settings_for(bed: registries.Registries, backup: str = "backup") -> Settings:
+    options: dict[str, RegistryOptions] = {}
+    for r in bed.by_name.values():
+        options[r.host] = (
+            RegistryOptions(ca_file=str(r.ca_cert)) if r.tls else RegistryOptions(plain_http=True)
+        )
+    prefix = f"e2e-{uuid.uuid4().hex[:6]}"
+    return Settings(backup=TargetNaming(bed[backup].host, prefix), registries=options, progress_interval=0.2)
+
+
+@contextlib.asynccontextmanager
+async def manager(kube: cluster.Cluster, settings: Settings) -> AsyncIterator[Manager]:
+    mgr = await Manager.from_kubeconfig(
+        str(kube.kubeconfig), options=ManagerOptions(metrics_bind_address="0", health_probe_bind_address="0")
+    )
+    imagebackup.setup(mgr, settings)
+    task = asyncio.create_task(mgr.start())
+    try:
+        yield mgr
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await mgr.client.close()
+
+
+async def create_backup(mgr: Manager, source: str, **spec: Any) -> str:
+    name = f"e2e-{uuid.uuid4().hex[:8]}"
+    await mgr.client.create(
+        {
+            "apiVersion": API_VERSION,
+            "kind": "ImageBackup",
+            "metadata": {"name": name},
+            "spec": {"source": source, **spec},
+        }
+    )
+    return name
+
+
+async def wait_phase(mgr: Manager, name: str, *phases: str) -> Obj:
+    async def reached() -> Obj | None:
+        obj = await mgr.client.get(API_VERSION, "ImageBackup", name)
+        return obj if (obj.get("status") or {}).get("phase") in phases else None
+
+    return await eventually(reached, within=120, what=f"ImageBackup {name} reaches {phases}")
+
+
+def raw_digest(registry: registries.Registry, reference: str) -> str:
+    raw = procs.run(["skopeo", "inspect", "--raw", *registry.skopeo_flags(), f"docker://{reference}"])
+    return f"sha256:{hashlib.sha256(raw.encode()).hexdigest()}"
+
+
+async def test_multiarch_backup_is_byte_exact_and_not_copied_twice(
+    kube: cluster.Cluster,
+    crds: None,
+    registry_bed: registries.Registries,
+    source_images: dict[str, images.Built],
+) -> None:
+    built = source_images["testbed/oci-multiarch:1.0.0"]
+    settings = settings_for(registry_bed)
+    async with manager(kube, settings) as mgr:
+        name = await create_backup(mgr, built.reference(registry_bed["source"]))
+        obj = await wait_phase(mgr, name, "Completed", "Failed")
+        status = obj["status"]
+        assert status["phase"] == "Completed", status
+        assert status["sourceDigest"] == status["targetDigest"] == built.digest
+        assert sorted(status["platforms"]) == ["linux/amd64", "linux/arm64"]
+        assert status["bytesTotal"] == status["bytesCopied"] == built.blob_bytes
+        ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+        assert (ready["status"], ready["reason"]) == ("True", "Copied")
+        assert status["target"].startswith(f"{registry_bed['backup'].host}/{settings.backup.prefix}/")  # type: ignore[union-attr]
+        assert raw_digest(registry_bed["backup"], status["target"]) == built.digest
+        sent = mgr.metrics.registry.get_sample_value("irc_image_backup_bytes_total")
+
+        # A change that does not touch the image (a label) makes it reconcile again: nothing is sent.
+        await mgr.client.patch(API_VERSION, "ImageBackup", name, {"metadata": {"labels": {"touched": "yes"}}})
+        await asyncio.sleep(2)
+        assert mgr.metrics.registry.get_sample_value("irc_image_backup_bytes_total") == sent
+        events = await mgr.client.list("v1", "Event", "default")
+        reasons = [e["reason"] for e in events.items if e["involvedObject"]["name"] == name]
+        assert reasons.count("Copied") == 1 and "Copying" in reasons
+
+
+async def test_platform_filter_and_docker_media_types(
+    kube: cluster.Cluster,
+    crds: None,
+    registry_bed: registries.Registries,
+    source_images: dict[str, images.Built],
+) -> None:
+    built = source_images["testbed/docker-multiarch:1.0.0"]
+    async with manager(kube, settings_for(registry_bed)) as mgr:
+        name = await create_backup(mgr, built.reference(registry_bed["source"]), platforms=["linux/arm64"])
+        status = (await wait_phase(mgr, name, "Completed", "Failed"))["status"]
+    assert status["phase"] == "Completed", status
+    assert status["platforms"] == ["linux/arm64"]
+    assert status["sourceDigest"] == built.digest
+
+
+async def test_failures_carry_a_reason(
+    kube: cluster.Cluster,
+    crds: None,
+    registry_bed: registries.Registries,
+    source_images: dict[str, images.Built],
+) -> None:
+    source = registry_bed["source"]
+    async with manager(kube, settings_for(registry_bed, backup="backup-basic")) as mgr:
+        missing = await create_backup(mgr, f"{source.host}/testbed/does-not-exist:1.0.0")
+        no_credentials = await create_backup(mgr, source_images["testbed/oci-single:1.0.0"].reference(source))
+        invalid = await create_backup(mgr, "UPPER/case:tag")
+        expected = {missing: "SourceNotFound", no_credentials: "TargetUnauthorized", invalid: "InvalidSpec"}
+        for name, reason in expected.items():
+            status = (await wait_phase(mgr, name, "Failed"))["status"]
+            ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+            assert (ready["status"], ready["reason"]) == ("False", reason), status
+            assert ready["message"]
+        failures = mgr.metrics.registry.get_sample_value(
+            "irc_image_backup_failures_total", {"reason": "InvalidSpec"}
+        )
+        assert failures == 1  # terminal: not retried until the spec changes

@@ -1,0 +1,378 @@
+"""The image-backup reconciler (controller name `image-backup`): copies each ImageBackup's source
+image into the backup registry, byte for byte, and reports progress in its status.
+
+    ImageBackup ──▶ validate spec ──▶ target already holds the digest? ──yes──▶ Completed (no copy)
+                                            │ no
+                                            ▼
+                    Copying (status: bytes, layers, at most every progress_interval) ──▶ Completed
+                                            │ error
+                                            ▼
+                    Failed, Ready=False with a reason (SourceNotFound, SourceUnauthorized,
+                    TargetUnauthorized, RateLimited, NetworkError, ...) ──▶ retried with backoff
+
+A bad spec (an unparsable reference, no matching platform) is terminal until the spec changes.
+Registry content is never deleted; an ImageBackup that workloads stopped referencing for the
+retention period is (its lastReferencedAt is kept by the workload-rewrite controller).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from irc.api import API_VERSION
+from irc.api.conditions import rfc3339, set_condition
+from irc.api.imagebackup import ImageBackupSpec, SecretRef
+from irc.images import ImageReference, ecr_registry, parse_reference
+from irc.images.auth import Authenticator, EcrTokenProvider, Keychain
+from irc.images.copy import (
+    BlobLocationCache,
+    CopyResult,
+    NoMatchingPlatform,
+    Progress,
+    UnsupportedManifest,
+    copy_image,
+)
+from irc.images.registry import Denied, NotFound, RateLimited, RegistryClient, RegistryError, Unauthorized
+from irc.reconcilers.settings import SecretKey, Settings, parse_duration
+from irc.runtime import Manager, Request, Result, TerminalError, errors
+from irc.runtime.client import Obj
+
+log = logging.getLogger(__name__)
+KIND = "ImageBackup"
+NAME = "image-backup"
+TERMINAL = frozenset({"InvalidSpec", "NoMatchingPlatform", "UnsupportedManifest"})  # until the spec changes
+REGISTRY_ERRORS = (RegistryError, aiohttp.ClientError, OSError, TimeoutError)
+
+
+@dataclass
+class _Metrics:
+    copies: Counter
+    bytes: Counter
+    duration: Histogram
+    failures: Counter
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> _Metrics:
+        return cls(
+            Counter(
+                "irc_image_backup_copies_total",
+                "Image copies finished, by result",
+                ["result"],
+                registry=registry,
+            ),
+            Counter(
+                "irc_image_backup_bytes_total",
+                "Blob bytes streamed into the backup registry",
+                registry=registry,
+            ),
+            Histogram(
+                "irc_image_backup_copy_duration_seconds",
+                "Wall time of one image copy",
+                buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800),
+                registry=registry,
+            ),
+            Counter(
+                "irc_image_backup_failures_total", "Failed copies, by reason", ["reason"], registry=registry
+            ),
+        )
+
+
+class _Failure(Exception):
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def _reason(error: BaseException, side: str) -> str:
+    """The condition reason for an error met while talking to the Source or the Target registry."""
+    if isinstance(error, NotFound):  # a manifest or blob of the source is missing
+        return "SourceNotFound"
+    if isinstance(error, Unauthorized | Denied):
+        return f"{side}Unauthorized"
+    if isinstance(error, RateLimited):
+        return "RateLimited"
+    if isinstance(error, aiohttp.ClientError | OSError | TimeoutError):
+        return "NetworkError"
+    return "RegistryError"
+
+
+class ImageBackupReconciler:
+    def __init__(
+        self, mgr: Manager, settings: Settings, session: aiohttp.ClientSession | None = None
+    ) -> None:
+        self.client, self.cache, self.clock, self.settings = mgr.client, mgr.cache, mgr.clock, settings
+        self.recorder = mgr.recorder(NAME)
+        self.metrics = _Metrics.create(mgr.metrics.registry)
+        self.blob_cache = BlobLocationCache()
+        self._session = session
+
+    async def reconcile(self, request: Request) -> Result | None:
+        try:
+            obj = await self.cache.get(API_VERSION, KIND, request.name)
+        except errors.NotFound:
+            return None
+        if obj["metadata"].get("deletionTimestamp") or await self._expired(obj):
+            return None
+        spec = ImageBackupSpec.from_object(obj)
+        generation = obj["metadata"].get("generation")
+        status: dict[str, Any] = dict(obj.get("status") or {})
+        try:
+            try:
+                source, target = self._references(spec)
+                resync = parse_duration(spec.resync_interval) if spec.resync_interval else None
+            except ValueError as e:
+                raise _Failure("InvalidSpec", str(e)) from None
+            async with self._registries(spec, source, target) as (src, dst):
+                if await self._up_to_date(obj, status, generation, source, target, src, dst, resync):
+                    return Result(requeue_after=resync) if resync else None
+                result = await self._copy(obj, status, generation, spec, source, target, src, dst)
+        except _Failure as e:
+            await self._fail(obj, status, e.reason, str(e), generation)
+            if e.reason in TERMINAL:
+                raise TerminalError(str(e)) from None
+            raise
+        self.metrics.copies.labels("success").inc()
+        self.metrics.bytes.inc(result.bytes_copied)
+        return Result(requeue_after=resync) if resync else None
+
+    # ---- steps
+
+    def _references(self, spec: ImageBackupSpec) -> tuple[ImageReference, ImageReference]:
+        source = parse_reference(spec.source)
+        if source.tag is None and source.digest is None:
+            source = source.with_default_tag()
+        if spec.target:
+            return source, parse_reference(spec.target)
+        if self.settings.backup is None:
+            raise ValueError("spec.target is empty and the manager has no --backup-registry")
+        return source, self.settings.backup.target(source)
+
+    async def _up_to_date(
+        self,
+        obj: Obj,
+        status: dict[str, Any],
+        generation: int | None,
+        source: ImageReference,
+        target: ImageReference,
+        src: RegistryClient,
+        dst: RegistryClient,
+        resync: float | None,
+    ) -> bool:
+        """A completed backup of this spec whose target still holds the digest (and, when resyncing,
+        whose source tag has not moved) needs no copy."""
+        done = (
+            status.get("phase") == "Completed"
+            and status.get("observedGeneration") == generation
+            and status.get("target") == str(target)
+            and status.get("targetDigest")
+        )
+        if not done:
+            return False
+        try:
+            if await dst.head_manifest(target.repository, status["targetDigest"]) is None:
+                self.recorder.event(
+                    obj, "Warning", "TargetMissing", f"{target} is gone from the backup registry"
+                )
+                return False
+            if resync is None or source.digest is not None:
+                return True
+            head = await src.head_manifest(source.repository, source.tag or "latest")
+        except REGISTRY_ERRORS as e:
+            raise _Failure(_reason(e, "Target"), f"checking the backup: {type(e).__name__}: {e}") from None
+        if head is None or head.digest == status.get("sourceDigest"):
+            return True
+        self.recorder.event(obj, "Normal", "SourceChanged", f"{source} now points at {head.digest}")
+        return False
+
+    async def _copy(
+        self,
+        obj: Obj,
+        status: dict[str, Any],
+        generation: int | None,
+        spec: ImageBackupSpec,
+        source: ImageReference,
+        target: ImageReference,
+        src: RegistryClient,
+        dst: RegistryClient,
+    ) -> CopyResult:
+        ref = source.digest or source.tag or "latest"
+        try:  # a preflight, so that a refusal of the source can be told apart from the target's
+            found = await src.head_manifest(source.repository, ref)
+        except REGISTRY_ERRORS as e:
+            raise _Failure(_reason(e, "Source"), f"{type(e).__name__}: {e}") from None
+        if found is None:
+            raise _Failure("SourceNotFound", f"{source} does not exist")
+        now = self.clock.wall()
+        status.update(
+            phase="Copying",
+            source=str(source),
+            target=str(target),
+            startedAt=rfc3339(now),
+            attempts=int(status.get("attempts") or 0) + 1,
+            observedGeneration=generation,
+            completedAt=None,
+        )
+        message = f"copying {source} to {target}"
+        set_condition(status, "Ready", "False", "Copying", message, observed_generation=generation, now=now)
+        await self._write(obj, status)
+        self.recorder.event(obj, "Normal", "Copying", message)
+        latest: list[Progress] = []  # one slot: the newest progress (the copier reports every chunk)
+
+        def record(progress: Progress) -> None:
+            latest[:] = [progress]
+
+        started = self.clock.now()
+        writer = asyncio.create_task(self._report(obj, status, latest), name=f"{NAME} progress")
+        try:
+            result = await copy_image(
+                src,
+                source.repository,
+                ref,
+                dst,
+                target.repository,
+                target.tag,
+                platforms=set(spec.platforms) or None,
+                progress=record,
+                blob_cache=self.blob_cache,
+            )
+        except (NoMatchingPlatform, UnsupportedManifest) as e:
+            raise _Failure(type(e).__name__, str(e)) from None
+        except REGISTRY_ERRORS as e:  # the source answered the preflight: a refusal now is the target's
+            raise _Failure(_reason(e, "Target"), f"{type(e).__name__}: {e}") from None
+        finally:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+        elapsed = self.clock.now() - started
+        self.metrics.duration.observe(elapsed)
+        blobs = result.blobs_copied + result.blobs_skipped + result.blobs_mounted
+        now = self.clock.wall()
+        status.update(
+            phase="Completed",
+            sourceDigest=result.source_digest,
+            targetDigest=result.target_digest,
+            mediaType=result.media_type,
+            platforms=list(result.platforms),
+            bytesTotal=result.bytes_total,
+            bytesCopied=result.bytes_total,
+            layers=blobs,
+            layersCopied=blobs,
+            completedAt=rfc3339(now),
+        )
+        message = (
+            f"copied in {elapsed:.1f} s: {result.bytes_copied} of {result.bytes_total} bytes sent "
+            f"({result.blobs_copied} blobs sent, {result.blobs_skipped} present, "
+            f"{result.blobs_mounted} mounted)"
+        )
+        set_condition(status, "Ready", "True", "Copied", message, observed_generation=generation, now=now)
+        await self._write(obj, status)
+        self.recorder.event(obj, "Normal", "Copied", message)
+        return result
+
+    async def _report(self, obj: Obj, status: dict[str, Any], latest: list[Progress]) -> None:
+        """Write the newest progress at most every progress_interval seconds."""
+        written: Progress | None = None
+        while True:
+            await self.clock.sleep(self.settings.progress_interval)
+            if latest and latest[-1] != written:
+                written = latest[-1]
+                status.update(
+                    bytesCopied=written.bytes_done,
+                    bytesTotal=written.bytes_total,
+                    layersCopied=written.blobs_done,
+                    layers=written.blobs_total,
+                )
+                with contextlib.suppress(errors.ApiError):
+                    await self._write(obj, status)
+
+    async def _fail(
+        self, obj: Obj, status: dict[str, Any], reason: str, message: str, generation: int | None
+    ) -> None:
+        now = self.clock.wall()
+        status.update(phase="Failed", observedGeneration=generation)
+        set_condition(status, "Ready", "False", reason, message, observed_generation=generation, now=now)
+        await self._write(obj, status)
+        self.recorder.event(obj, "Warning", reason, message)
+        self.metrics.copies.labels("failure").inc()
+        self.metrics.failures.labels(reason).inc()
+
+    async def _expired(self, obj: Obj) -> bool:
+        referenced = (obj.get("status") or {}).get("lastReferencedAt")
+        if not referenced:
+            return False  # not managed by the workload controller: kept until deleted by hand
+        last = datetime.datetime.fromisoformat(referenced.replace("Z", "+00:00")).timestamp()
+        if self.clock.wall() - last < self.settings.backup_retention:
+            return False
+        self.recorder.event(obj, "Normal", "Expired", f"no workload has used this image since {referenced}")
+        with contextlib.suppress(errors.NotFound):
+            await self.client.delete(
+                API_VERSION,
+                KIND,
+                obj["metadata"]["name"],
+                resource_version=obj["metadata"]["resourceVersion"],
+            )
+        return True
+
+    async def _write(self, obj: Obj, status: dict[str, Any]) -> None:
+        # A merge patch of the fields this controller owns: lastReferencedAt belongs to another writer.
+        await self.client.patch(
+            API_VERSION, KIND, obj["metadata"]["name"], {"status": status}, subresource="status"
+        )
+
+    # ---- registries and credentials
+
+    @contextlib.asynccontextmanager
+    async def _registries(
+        self, spec: ImageBackupSpec, source: ImageReference, target: ImageReference
+    ) -> AsyncIterator[tuple[RegistryClient, RegistryClient]]:
+        source_keys = Keychain()
+        for ref in spec.source_credentials:
+            source_keys.extend(await self._keychain(ref))
+        target_keys = Keychain()
+        default = self.settings.backup_credentials
+        target_ref = spec.target_credentials or (
+            SecretRef(default.name, default.namespace) if default else None
+        )
+        if target_ref is not None:
+            target_keys.extend(await self._keychain(target_ref))
+        session = self._session or aiohttp.ClientSession()
+        try:
+            yield (
+                self._client(session, source.registry, source_keys),
+                self._client(session, target.registry, target_keys),
+            )
+        finally:
+            if self._session is None:
+                await session.close()
+
+    def _client(self, session: aiohttp.ClientSession, host: str, keys: Keychain) -> RegistryClient:
+        ecr, credentials = ecr_registry(host), keys.lookup(host)
+        if ecr is not None and credentials is None:  # ECR without a pull secret: the AWS default chain
+            provider = EcrTokenProvider(region=ecr.region, registry_ids=[ecr.account], clock=self.clock)
+            auth = Authenticator(host, provider, clock=self.clock)
+        else:
+            auth = Authenticator(host, credentials, clock=self.clock)
+        return RegistryClient(session, host, auth=auth, options=self.settings.registry_options(host))
+
+    async def _keychain(self, ref: SecretRef | SecretKey) -> Keychain:
+        try:
+            secret = await self.client.get("v1", "Secret", ref.name, ref.namespace)
+        except errors.NotFound:
+            raise _Failure("CredentialsNotFound", f"secret {ref.namespace}/{ref.name} not found") from None
+        try:
+            return Keychain.from_secret_data(secret.get("data") or {})
+        except ValueError as e:
+            raise _Failure("InvalidCredentials", f"secret {ref.namespace}/{ref.name}: {e}") from None
+
+
+def setup(mgr: Manager, settings: Settings) -> None:
+    mgr.controller(NAME).for_(API_VERSION, KIND).complete(ImageBackupReconciler(mgr, settings))
