@@ -86,7 +86,7 @@ def test_backup_flags_become_settings(tmp_path: Path) -> None:
     ca = tmp_path / "ca.pem"
     ca.write_text("-----BEGIN CERTIFICATE-----\n")
     settings = build_settings(
-        _manager_args(  # type: ignore[arg-type]
+        _manager_args(
             "--backup-registry=registry.example.com/mirror",
             "--backup-naming=flat",
             "--backup-credentials=irc-system/push",
