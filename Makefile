@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: test test-unit test-e2e lint manifests setup packages binaries venv clean
+.PHONY: test test-unit test-e2e demo lint manifests setup packages binaries venv clean
 
 test: setup lint
 	$(PY) -m pytest tests e2e $(PYTEST_ARGS)
@@ -21,6 +21,9 @@ lint: venv
 	$(VENV)/bin/ruff check irc tests e2e hack
 	$(VENV)/bin/ruff format --check irc tests e2e hack
 	$(VENV)/bin/mypy
+
+demo: setup
+	hack/demo.sh
 
 manifests: venv
 	$(VENV)/bin/irc crds --output-dir manifests/crds
