@@ -17,11 +17,11 @@ import pytest
 from e2e.support import eventually
 from hack.testbed import cluster, images, procs, registries
 from irc.api import API_VERSION
-from irc.images import TargetNaming
+from irc.images import TargetNaming, parse_reference
 from irc.images.auth import RegistryOptions
 from irc.reconcilers import imagebackup
 from irc.reconcilers.settings import Settings
-from irc.runtime import Manager, ManagerOptions
+from irc.runtime import Manager, ManagerOptions, errors
 from irc.runtime.client import Obj
 
 MANIFESTS = Path(__file__).resolve().parent.parent / "manifests" / "crds"
@@ -154,3 +154,68 @@ async def test_failures_carry_a_reason(
             "irc_image_backup_failures_total", {"reason": "InvalidSpec"}
         )
         assert failures == 1  # terminal: not retried until the spec changes
+
+
+async def test_progress_is_reported_while_copying(
+    kube: cluster.Cluster, crds: None, registry_bed: registries.Registries, tmp_path: Path
+) -> None:
+    spec = images.Spec("testbed/progress", "1.0.0", layer_sizes=(30_000_000, 10_000_000, 1024))
+    built = images.push((spec,), registry_bed["source"], tmp_path)["testbed/progress:1.0.0"]
+    settings = settings_for(registry_bed)
+    settings = Settings(backup=settings.backup, registries=settings.registries, progress_interval=0.05)
+    seen: list[dict[str, Any]] = []
+    async with manager(kube, settings) as mgr:
+        name = await create_backup(mgr, built.reference(registry_bed["source"]))
+
+        async def watch() -> None:
+            async for event in mgr.client.watch(
+                API_VERSION, "ImageBackup", field_selector=f"metadata.name={name}"
+            ):
+                seen.append(dict(event.object.get("status") or {}))
+                if seen[-1].get("phase") in ("Completed", "Failed"):
+                    return
+
+        await asyncio.wait_for(watch(), 120)
+    assert seen[-1]["phase"] == "Completed"
+    partial = [
+        s for s in seen if s.get("phase") == "Copying" and 0 < (s.get("bytesCopied") or 0) < built.blob_bytes
+    ]
+    assert partial, [(s.get("phase"), s.get("bytesCopied")) for s in seen]
+    assert all(s["bytesTotal"] == built.blob_bytes for s in partial)
+
+
+async def test_backups_no_workload_uses_expire(
+    kube: cluster.Cluster,
+    crds: None,
+    registry_bed: registries.Registries,
+    source_images: dict[str, images.Built],
+) -> None:
+    settings = settings_for(registry_bed)
+    async with manager(kube, settings) as mgr:
+        name = await create_backup(
+            mgr, source_images["testbed/oci-single:1.0.0"].reference(registry_bed["source"])
+        )
+        await wait_phase(mgr, name, "Completed")
+        await mgr.client.patch(
+            API_VERSION,
+            "ImageBackup",
+            name,
+            {"status": {"lastReferencedAt": "2026-01-01T00:00:00Z"}},
+            subresource="status",
+        )
+
+        async def deleted() -> bool | None:
+            try:
+                await mgr.client.get(API_VERSION, "ImageBackup", name)
+            except errors.NotFound:
+                return True
+            return None
+
+        await eventually(deleted, what="the expired ImageBackup is deleted")
+        events = await mgr.client.list("v1", "Event", "default")
+        assert any(e["reason"] == "Expired" and e["involvedObject"]["name"] == name for e in events.items)
+    # The copy itself stays in the backup registry.
+    built = source_images["testbed/oci-single:1.0.0"]
+    assert settings.backup is not None
+    target = settings.backup.target(parse_reference(built.reference(registry_bed["source"])))
+    assert raw_digest(registry_bed["backup"], str(target)) == built.digest
