@@ -4,12 +4,15 @@ for the whole run; a run that asks for none starts nothing. Everything listens o
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from hack.testbed import cluster, ecr, git, images, registries
+from irc.runtime.client import Client
+from irc.runtime.transport import KubeTransport
 
 
 @pytest.fixture(scope="session")
@@ -56,3 +59,20 @@ def git_servers(testbed_dir: Path) -> Iterator[git.GitServers]:
     started = git.start(testbed_dir / "git")
     yield started
     started.stop()
+
+
+@pytest.fixture
+async def client(kube: cluster.Cluster) -> AsyncIterator[Client]:
+    """An irc.runtime client of the test bed cluster, as cluster-admin."""
+    c = Client(await KubeTransport.from_config(str(kube.kubeconfig)))
+    yield c
+    await c.close()
+
+
+@pytest.fixture
+async def namespace(client: Client) -> AsyncIterator[str]:
+    """A fresh namespace for one test, deleted afterwards."""
+    name = f"e2e-{uuid.uuid4().hex[:8]}"
+    await client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    yield name
+    await client.delete("v1", "Namespace", name)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import TypeVar
 
@@ -31,3 +32,15 @@ async def eventually(check: Callable[[], Awaitable[T | None]], *, within: float 
             return result
     except TimeoutError:
         raise AssertionError(f"not within {within:.0f} s: {what}") from None
+
+
+@contextlib.asynccontextmanager
+async def running(coroutine: Coroutine[object, object, None]) -> AsyncIterator[asyncio.Task[None]]:
+    """Run `coroutine` (an informer's or manager's loop) as a task for the block, then cancel it."""
+    task = asyncio.create_task(coroutine)
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

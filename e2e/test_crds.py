@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,6 @@ from hack.testbed import cluster
 from irc.api import API_VERSION, KINDS
 from irc.runtime import errors
 from irc.runtime.client import Client, Obj
-from irc.runtime.transport import KubeTransport
 
 MANIFESTS = Path(__file__).resolve().parent.parent / "manifests" / "crds"
 
@@ -29,11 +27,9 @@ async def crds_installed(kube: cluster.Cluster) -> None:
         )
 
 
-@pytest.fixture
-async def client(kube: cluster.Cluster, crds_installed: None) -> AsyncIterator[Client]:
-    c = Client(await KubeTransport.from_config(str(kube.kubeconfig)))
-    yield c
-    await c.close()
+@pytest.fixture(autouse=True)
+def _crds(crds_installed: None) -> None:
+    """Every test here needs the CRDs."""
 
 
 def backup(name: str, **spec: object) -> Obj:

@@ -3,30 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
-
-import pytest
 
 from hack.testbed import cluster
 from irc.runtime.client import Client, Obj
 from irc.runtime.events import EventBroadcaster
-from irc.runtime.transport import KubeTransport
-
-
-@pytest.fixture
-async def client(kube: cluster.Cluster) -> AsyncIterator[Client]:
-    client = Client(await KubeTransport.from_config(str(kube.kubeconfig)))
-    yield client
-    await client.close()
-
-
-@pytest.fixture
-async def namespace(client: Client) -> AsyncIterator[str]:
-    name = f"events-{uuid.uuid4().hex[:8]}"
-    await client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-    yield name
-    await client.delete("v1", "Namespace", name)
 
 
 async def test_events_are_written_deduplicated_and_described(

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from e2e.support import eventually
+from e2e.support import eventually, running
 from hack.testbed import cluster, images, procs, registries
 from irc.api import API_VERSION
 from irc.images import TargetNaming, parse_reference
@@ -51,14 +51,9 @@ async def manager(kube: cluster.Cluster, settings: Settings) -> AsyncIterator[Ma
         str(kube.kubeconfig), options=ManagerOptions(metrics_bind_address="0", health_probe_bind_address="0")
     )
     imagebackup.setup(mgr, settings)
-    task = asyncio.create_task(mgr.start())
-    try:
+    async with running(mgr.start()):
         yield mgr
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await mgr.client.close()
+    await mgr.client.close()
 
 
 async def create_backup(mgr: Manager, source: str, **spec: Any) -> str:

@@ -89,13 +89,6 @@ class Referee:
 
 
 @pytest.fixture
-async def client(kube: cluster.Cluster) -> AsyncIterator[Client]:
-    client = Client(await KubeTransport.from_config(str(kube.kubeconfig)))
-    yield client
-    await client.close()
-
-
-@pytest.fixture
 async def lease_name(client: Client) -> AsyncIterator[str]:
     name = f"le-{uuid.uuid4().hex[:8]}"
     yield name

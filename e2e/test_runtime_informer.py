@@ -4,17 +4,13 @@ restart, and 410 Gone after etcd compaction → relist with tombstones."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 
-from e2e.support import eventually
+from e2e.support import eventually, running
 from hack.testbed import cluster
 from irc.runtime.client import Client, Obj
 from irc.runtime.informer import CreateEvent, DeleteEvent, Informer, UpdateEvent
-from irc.runtime.transport import KubeTransport
 
 
 class Recorder:
@@ -38,21 +34,6 @@ class Recorder:
         return {e.obj["metadata"]["name"] for e in events}
 
 
-@pytest.fixture
-async def client(kube: cluster.Cluster) -> AsyncIterator[Client]:
-    c = Client(await KubeTransport.from_config(str(kube.kubeconfig)))
-    yield c
-    await c.close()
-
-
-@pytest.fixture
-async def namespace(client: Client) -> AsyncIterator[str]:
-    name = f"informer-{uuid.uuid4().hex[:8]}"
-    await client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-    yield name
-    await client.delete("v1", "Namespace", name)
-
-
 def configmap(namespace: str, name: str, **data: str) -> Obj:
     return {
         "apiVersion": "v1",
@@ -72,17 +53,6 @@ async def create_many(client: Client, namespace: str, names: list[str]) -> None:
     await asyncio.gather(*(one(n) for n in names))
 
 
-@contextlib.asynccontextmanager
-async def running(informer: Informer) -> AsyncIterator[asyncio.Task[None]]:
-    task = asyncio.create_task(informer.run())
-    try:
-        yield task
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
 @pytest.mark.parametrize("watch_list", [True, False], ids=["streaming-list", "list-then-watch"])
 async def test_initial_sync_of_1000_objects(client: Client, namespace: str, watch_list: bool) -> None:
     names = [f"cm-{i:04d}" for i in range(1000)]
@@ -92,7 +62,7 @@ async def test_initial_sync_of_1000_objects(client: Client, namespace: str, watc
     )
     seen = Recorder()
     informer.add_handler(seen)
-    async with running(informer):
+    async with running(informer.run()):
         await informer.wait_for_sync(within=120)
         assert set(names) <= {o["metadata"]["name"] for o in informer.store.list()}
         assert set(names) <= seen.names(seen.created)
@@ -111,7 +81,7 @@ async def test_watch_resumes_across_an_apiserver_restart(
     seen = Recorder()
     informer.add_handler(seen)
     await create_many(client, namespace, ["updated", "deleted"])
-    async with running(informer):
+    async with running(informer.run()):
         await informer.wait_for_sync()
         kube.restart("kube-apiserver")
         await client.create(configmap(namespace, "created"))
@@ -137,7 +107,7 @@ async def test_gone_after_compaction_relists_and_reports_tombstones(
     informer = Informer(client, "v1", "ConfigMap", namespace=namespace)
     seen = Recorder()
     informer.add_handler(seen)
-    async with running(informer):
+    async with running(informer.run()):
         await informer.wait_for_sync()
     stale_version = informer.resource_version
     # While the informer is stopped: changes it will not see as watch events, then history is erased.
@@ -146,7 +116,7 @@ async def test_gone_after_compaction_relists_and_reports_tombstones(
     await client.create(configmap(namespace, "new"))
     kube.compact_etcd()
     kube.restart("kube-apiserver")  # a fresh watch cache cannot serve the old resourceVersion either
-    async with running(informer):
+    async with running(informer.run()):
 
         async def relisted() -> bool | None:
             return (

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from e2e.support import eventually
+from e2e.support import eventually, running
 from examples import configmap_labeler
 from hack.testbed import cluster, procs
 from irc.runtime import Conflict, Manager, ManagerOptions, Request, Result
@@ -32,24 +32,11 @@ def options(namespace: str) -> ManagerOptions:
     return ManagerOptions(namespaces=(namespace,), metrics_bind_address="0", health_probe_bind_address="0")
 
 
-@pytest.fixture
-async def namespace(kube: cluster.Cluster) -> AsyncIterator[str]:
-    name = f"mgr-{uuid.uuid4().hex[:8]}"
-    kube.kubectl("create", "namespace", name)
-    yield name
-    kube.kubectl("delete", "namespace", name, "--wait=false")
-
-
 @contextlib.asynccontextmanager
-async def running(mgr: Manager) -> AsyncIterator[asyncio.Task[None]]:
-    task = asyncio.create_task(mgr.start())
-    try:
-        yield task
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await mgr.client.close()
+async def started(mgr: Manager) -> AsyncIterator[None]:
+    async with running(mgr.start()):
+        yield
+    await mgr.client.close()
 
 
 def configmap(namespace: str, name: str, **data: str) -> Obj:
@@ -70,7 +57,7 @@ async def test_docs_example_keeps_the_label(kube: cluster.Cluster, namespace: st
     configmap_labeler.setup(mgr)
     client = mgr.client
     await client.create(configmap(namespace, "before-start"))
-    async with running(mgr):
+    async with started(mgr):
         await client.create(configmap(namespace, "after-start"))
 
         async def labeled(name: str) -> bool | None:
@@ -129,7 +116,7 @@ async def test_conflicts_are_retried_until_the_write_lands(kube: cluster.Cluster
     reconciler = StaleUpdater(mgr, stale, proceed)
     mgr.controller("stale-updater").for_("v1", "ConfigMap").complete(reconciler)
     client = mgr.client
-    async with running(mgr):
+    async with started(mgr):
         await client.create(configmap(namespace, "contended", theirs="1"))
         await asyncio.wait_for(stale.wait(), 60)
         await client.patch("v1", "ConfigMap", "contended", {"data": {"theirs": "2"}}, namespace=namespace)
@@ -175,6 +162,7 @@ async def test_manager_binary_serves_probes_and_releases_its_lease_on_sigterm(
             f"--metrics-bind-address=127.0.0.1:{metrics}",
             f"--health-probe-bind-address=127.0.0.1:{health}",
             "--log-format=json",
+            "--controllers=*,-image-backup",  # no controllers: this test is about the manager itself
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
