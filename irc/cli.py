@@ -240,7 +240,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return asyncio.run(run_manager(args, names, workers, settings))
     except Exception as e:  # a startup failure (bad kubeconfig, caches not syncing): one clear line
-        log.error("manager failed: %s", e, exc_info=args.log_level == "debug")
+        hint = (
+            " (install irc's CRDs: irc crds | kubectl apply --server-side -f -)"
+            if "CustomResourceDefinition" in str(e)
+            else ""
+        )
+        log.error("manager failed: %s%s", e, hint, exc_info=args.log_level == "debug")
         return 1
 
 

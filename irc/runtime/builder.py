@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from irc.runtime.client import Resource
 from irc.runtime.controller import Controller, ControllerOptions, Reconciler
+from irc.runtime.errors import NotFound
 from irc.runtime.handlers import EnqueueForObject, EnqueueForOwner, Handler
 from irc.runtime.predicates import Predicate
 
@@ -41,13 +42,18 @@ class PendingController:
     watches: list[_WatchSpec] = field(default_factory=list)
 
     async def resolve(self) -> None:
-        primary = await self.manager.client.resource(*self.primary)
-        for spec in self.watches:
-            handler = spec.handler(primary)
-            for informer in await self.manager.informers(
-                spec.api_version, spec.kind, label_selector=spec.label_selector
-            ):
-                self.controller.watch(informer, handler, spec.predicates)
+        try:
+            primary = await self.manager.client.resource(*self.primary)
+            for spec in self.watches:
+                handler = spec.handler(primary)
+                for informer in await self.manager.informers(
+                    spec.api_version, spec.kind, label_selector=spec.label_selector
+                ):
+                    self.controller.watch(informer, handler, spec.predicates)
+        except NotFound as e:
+            raise LookupError(
+                f"controller {self.controller.name}: {e.message}; is its CustomResourceDefinition installed?"
+            ) from None
 
 
 class ControllerBuilder:
