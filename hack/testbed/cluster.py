@@ -126,8 +126,12 @@ def _node_manifest(name: str) -> dict[str, object]:
     }
 
 
-def start(directory: Path) -> Cluster:
-    """Start every component under `directory` (certificates, data, logs) and wait until Nodes are Ready."""
+def start(directory: Path, *, workloads: bool = True) -> Cluster:
+    """Start every component under `directory` (certificates, data, logs) and wait until Nodes are Ready.
+
+    `workloads=False` starts etcd and kube-apiserver only: no controllers turn Deployments into
+    ReplicaSets and Pods, no Nodes exist, and objects stay exactly as written (benchmarks use this).
+    """
     bins = Binaries.locate()
     directory.mkdir(parents=True, exist_ok=True)
     logs = directory / "logs"
@@ -197,6 +201,9 @@ def start(directory: Path) -> Cluster:
             procs.http_ok(f"{server}/readyz", tls),
             timeout=120,
         )
+
+        if not workloads:
+            return cluster
 
         component_auth = [
             f"--kubeconfig={kubeconfig}",
