@@ -214,3 +214,37 @@ async def test_backups_no_workload_uses_expire(
     assert settings.backup is not None
     target = settings.backup.target(parse_reference(built.reference(registry_bed["source"])))
     assert raw_digest(registry_bed["backup"], str(target)) == built.digest
+
+
+async def test_resync_copies_again_when_the_tag_moves(
+    kube: cluster.Cluster, crds: None, registry_bed: registries.Registries, tmp_path: Path
+) -> None:
+    source = registry_bed["source"]
+    first = images.push(
+        (images.Spec("testbed/mutable", "1.0.0", layer_sizes=(1000,)),), source, tmp_path / "a"
+    )
+    old = first["testbed/mutable:1.0.0"]
+    async with manager(kube, settings_for(registry_bed)) as mgr:
+        name = await create_backup(mgr, old.reference(source), resyncInterval="1s")
+        assert (await wait_phase(mgr, name, "Completed"))["status"]["sourceDigest"] == old.digest
+        moved = images.push(
+            (images.Spec("testbed/mutable", "1.0.0", layer_sizes=(2000,)),), source, tmp_path / "b"
+        )
+        new = moved["testbed/mutable:1.0.0"]
+        assert new.digest != old.digest
+
+        async def recopied() -> Obj | None:
+            obj = await mgr.client.get(API_VERSION, "ImageBackup", name)
+            status = obj.get("status") or {}
+            return (
+                obj
+                if status.get("phase") == "Completed" and status.get("sourceDigest") == new.digest
+                else None
+            )
+
+        status = (await eventually(recopied, what="the moved tag is copied again"))["status"]
+        assert status["targetDigest"] == new.digest
+        events = await mgr.client.list("v1", "Event", "default")
+        assert any(
+            e["reason"] == "SourceChanged" and e["involvedObject"]["name"] == name for e in events.items
+        )
