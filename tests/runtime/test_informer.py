@@ -1,0 +1,234 @@
+"""The informer's reflector loop against a scripted API server (MockTransport) on a FakeClock:
+ordering of store and handlers, re-watch without relist, 410 → relist with tombstones, the
+streaming-list fallback, backoff, and the readiness check."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from irc.runtime.client import Client
+from irc.runtime.informer import CreateEvent, DeleteEvent, Informer, UpdateEvent
+from irc.runtime.testing import FakeClock
+from irc.runtime.transport import MockTransport, Request, Response
+
+DISCOVERY = {"resources": [{"name": "configmaps", "kind": "ConfigMap", "namespaced": True}]}
+
+
+def cm(name: str, rv: int, **data: str) -> dict[str, Any]:
+    return {
+        "metadata": {
+            "name": name,
+            "namespace": "ns",
+            "resourceVersion": str(rv),
+            "managedFields": [{"manager": "kubectl"}],
+        },
+        "data": data,
+    }
+
+
+def event(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
+    return {"type": kind, "object": obj}
+
+
+def lines(*events: dict[str, Any]) -> bytes:
+    return b"".join(json.dumps(e).encode() + b"\n" for e in events)
+
+
+class FakeApi:
+    """Lists `objects` at `list_rv`; each watch request takes the next scripted answer (then empty)."""
+
+    def __init__(self, objects: list[dict[str, Any]], list_rv: int) -> None:
+        self.objects, self.list_rv = objects, list_rv
+        self.watches: list[Response | Callable[[], Response]] = []
+        self.requests: list[Request] = []
+
+    async def handle(self, request: Request) -> Response:
+        self.requests.append(request)
+        if request.path == "/api/v1":
+            return Response(200, json.dumps(DISCOVERY).encode())
+        params = dict(request.params)
+        if params.get("watch") == "true":
+            answer = self.watches.pop(0) if self.watches else Response(200, b"")
+            return answer() if callable(answer) else answer
+        body = {"metadata": {"resourceVersion": str(self.list_rv)}, "items": self.objects}
+        return Response(200, json.dumps(body).encode())
+
+    def watch_params(self) -> list[dict[str, str]]:
+        return [dict(r.params) for r in self.requests if dict(r.params).get("watch") == "true"]
+
+    def lists(self) -> int:
+        return sum(1 for r in self.requests if r.path != "/api/v1" and dict(r.params).get("watch") != "true")
+
+
+class Seen:
+    def __init__(self, informer: Informer) -> None:
+        self.log: list[tuple[str, str, bool]] = []
+        self.informer = informer
+
+    def create(self, e: CreateEvent) -> None:
+        # The store is updated before handlers run.
+        assert self.informer.store.get_by("ns", e.obj["metadata"]["name"]) is e.obj
+        self.log.append(("create", e.obj["metadata"]["name"], e.is_initial_list))
+
+    def update(self, e: UpdateEvent) -> None:
+        self.log.append(("update", e.new["metadata"]["name"], False))
+
+    def delete(self, e: DeleteEvent) -> None:
+        assert self.informer.store.get_by("ns", e.obj["metadata"]["name"]) is None
+        self.log.append(("delete", e.obj["metadata"]["name"], e.state_unknown))
+
+
+@contextlib.asynccontextmanager
+async def running(informer: Informer) -> AsyncIterator[None]:
+    task = asyncio.create_task(informer.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def make(api: FakeApi, clock: FakeClock, **options: Any) -> tuple[Informer, Seen]:
+    informer = Informer(
+        Client(MockTransport(api.handle), clock=clock),
+        "v1",
+        "ConfigMap",
+        namespace="ns",
+        clock=clock,
+        **options,
+    )
+    seen = Seen(informer)
+    informer.add_handler(seen)
+    return informer, seen
+
+
+async def test_list_then_watch_in_order_and_rewatch_without_relist() -> None:
+    clock = FakeClock()
+    api = FakeApi([cm("a", 1), cm("b", 2)], list_rv=2)
+    api.watches.append(
+        Response(
+            200,
+            lines(
+                event("MODIFIED", cm("a", 3, k="v")),
+                event("ADDED", cm("c", 4)),
+                event("DELETED", cm("b", 5)),
+                event("BOOKMARK", {"metadata": {"resourceVersion": "9"}}),
+            ),
+        )
+    )
+    informer, seen = make(api, clock, watch_list=False)
+    async with running(informer):
+        await informer.wait_for_sync(within=5)
+        await clock.wait_for_sleepers(1)  # the second watch ended at once: backing off
+    assert seen.log == [
+        ("create", "a", True),
+        ("create", "b", True),
+        ("update", "a", False),
+        ("create", "c", False),
+        ("delete", "b", False),
+    ]
+    assert informer.resource_version == "9"  # from the bookmark, which no handler saw
+    assert api.lists() == 1  # the watch ended cleanly: re-watched, never relisted
+    params = api.watch_params()
+    assert params[0]["resourceVersion"] == "2" and params[1]["resourceVersion"] == "9"
+    assert params[0]["allowWatchBookmarks"] == "true" and 300 <= int(params[0]["timeoutSeconds"]) < 600
+    assert "managedFields" not in informer.store.get_by("ns", "a")["metadata"]  # type: ignore[index]
+
+
+async def test_gone_relists_with_a_consistent_read_and_reports_tombstones() -> None:
+    clock = FakeClock()
+    api = FakeApi([cm("a", 1), cm("b", 2)], list_rv=2)
+
+    def expired() -> Response:
+        api.objects, api.list_rv = [cm("a", 7, k="new"), cm("c", 8)], 8  # b vanished meanwhile
+        return Response(200, lines(event("ERROR", {"code": 410, "reason": "Expired", "message": "too old"})))
+
+    api.watches.append(expired)
+    informer, seen = make(api, clock, watch_list=False)
+    async with running(informer):
+        await informer.wait_for_sync(within=5)
+        await clock.wait_for_sleepers(1)
+    assert seen.log[2:] == [("delete", "b", True), ("update", "a", False), ("create", "c", False)]
+    list_requests = [
+        dict(r.params) for r in api.requests if r.path != "/api/v1" and dict(r.params).get("watch") != "true"
+    ]
+    assert "resourceVersion" not in list_requests[1]  # "" / unset: a consistent read, not the stale version
+
+
+async def test_streaming_list_falls_back_to_list_and_watch() -> None:
+    clock = FakeClock()
+    api = FakeApi([cm("a", 1)], list_rv=1)
+    refusal = {
+        "kind": "Status",
+        "code": 500,
+        "reason": "InternalError",
+        "message": "required storage feature RequestWatchProgress is disabled",
+    }
+    api.watches.append(Response(500, json.dumps(refusal).encode()))
+    informer, seen = make(api, clock, watch_list=True)
+    async with running(informer):
+        await informer.wait_for_sync(within=5)
+    assert seen.log == [("create", "a", True)]
+    first = api.watch_params()[0]
+    assert first["sendInitialEvents"] == "true" and first["resourceVersionMatch"] == "NotOlderThan"
+    assert api.lists() == 1
+
+
+async def test_streaming_list_fills_the_store_at_the_end_bookmark() -> None:
+    clock = FakeClock()
+    api = FakeApi([], list_rv=0)
+    end = {"metadata": {"resourceVersion": "5", "annotations": {"k8s.io/initial-events-end": "true"}}}
+    api.watches.append(
+        Response(
+            200,
+            lines(
+                event("ADDED", cm("a", 3)),
+                event("ADDED", cm("b", 4)),
+                event("BOOKMARK", end),
+                event("MODIFIED", cm("a", 6)),
+            ),
+        )
+    )
+    informer, seen = make(api, clock, watch_list=True)
+    async with running(informer):
+        await informer.wait_for_sync(within=5)
+        await clock.wait_for_sleepers(1)
+    assert seen.log == [("create", "a", True), ("create", "b", True), ("update", "a", False)]
+    assert api.lists() == 0 and informer.resource_version == "6"
+
+
+async def test_readiness_fails_while_the_watch_keeps_failing_and_recovers() -> None:
+    clock = FakeClock()
+    api = FakeApi([cm("a", 1)], list_rv=1)
+    informer, _ = make(api, clock, watch_list=False)
+    async with running(informer):
+        await informer.wait_for_sync(within=5)
+        for _ in range(3):  # every watch closes at once with nothing: a failure each time, with backoff
+            await clock.wait_for_sleepers(1)
+            clock.advance(60)
+        await clock.wait_for_sleepers(1)
+        with pytest.raises(RuntimeError, match="watch is failing"):
+            await informer.check()
+        api.watches.append(Response(200, lines(event("MODIFIED", cm("a", 2)))))
+        clock.advance(60)
+        await clock.wait_for_sleepers(1)
+        # Recovered: a watch delivered an event, so the failure count starts again.
+        await informer.check()
+
+
+async def test_a_handler_added_late_gets_the_cache_as_creates() -> None:
+    clock = FakeClock()
+    api = FakeApi([cm("a", 1), cm("b", 2)], list_rv=2)
+    informer, _ = make(api, clock, watch_list=False)
+    async with running(informer):
+        await informer.wait_for_sync(within=5)
+        late = Seen(informer)
+        informer.add_handler(late)
+    assert sorted(late.log) == [("create", "a", True), ("create", "b", True)]
