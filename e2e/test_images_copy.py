@@ -20,7 +20,8 @@ from e2e.test_images_registry import client_for
 from hack.testbed import images, procs, registries
 from irc.images.auth import Authenticator, RegistryOptions
 from irc.images.copy import BlobLocationCache, Progress, copy_image
-from irc.images.registry import RegistryClient, RetryPolicy, Unauthorized
+from irc.images.errors import RetryPolicy, Unauthorized
+from irc.images.registry import RegistryClient
 
 pytestmark = pytest.mark.e2e
 BACKUPS = ["backup", "backup-basic", "backup-token"]

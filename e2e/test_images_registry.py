@@ -13,12 +13,8 @@ import pytest
 
 from hack.testbed import ecr, images, registries
 from irc.images.auth import Authenticator, Credentials, EcrTokenProvider, RegistryOptions
-from irc.images.registry import (
-    OCI_MANIFEST,
-    RegistryClient,
-    RetryPolicy,
-    Unauthorized,
-)
+from irc.images.errors import RetryPolicy, Unauthorized
+from irc.images.registry import OCI_MANIFEST, RegistryClient
 
 pytestmark = pytest.mark.e2e
 BACKUPS = ["backup", "backup-basic", "backup-token"]

@@ -35,15 +35,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from irc.images.auth import normalize_host
+from irc.images.errors import Denied, NotFound, Unauthorized
 from irc.images.registry import (
     ALL_MANIFEST_TYPES,
     INDEX_TYPES,
-    Denied,
     Descriptor,
     Manifest,
-    NotFound,
     RegistryClient,
-    Unauthorized,
     compute_digest,
 )
 

@@ -14,16 +14,7 @@ Guarantees:
 - At most `max_concurrency` requests are in flight (a streamed blob body gives its slot back once
   its headers arrived); `stats` counts requests by method and blob bytes moved.
 
-Errors form one tree (`code` and `message` come from the OCI error body):
-
-    RegistryError            status (None when no HTTP answer is involved), code, message
-    ├── Unauthorized         401, or the token realm / ECR refused the credentials
-    ├── Denied               403 (alias Forbidden)
-    ├── NotFound             404
-    │   ├── ManifestUnknown
-    │   └── BlobUnknown
-    ├── RateLimited          429, with retry_after
-    └── DigestMismatch       content does not match its digest or size
+The errors it raises and its retry policy live in irc.images.errors.
 """
 
 from __future__ import annotations
@@ -32,20 +23,28 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import random
 import re
 from collections import Counter
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import aiohttp
 from multidict import CIMultiDictProxy
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity import AsyncRetrying, stop_after_attempt
 from yarl import URL
 
 from irc.images.auth import Authenticator, Challenge, RegistryOptions, TokenError, api_host, parse_challenges
-from irc.images.auth import parse_retry_after as parse_retry_after
+from irc.images.errors import (
+    BlobUnknown,
+    DigestMismatch,
+    ManifestUnknown,
+    NotFound,
+    RegistryError,
+    RetryPolicy,
+    from_response,
+    from_token_error,
+)
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -63,83 +62,6 @@ _REPO = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
 _REF = re.compile(r"^(?:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$")
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _OCTETS = {"Content-Type": "application/octet-stream"}
-
-
-class RegistryError(Exception):
-    def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
-class Unauthorized(RegistryError):
-    """401: no or wrong credentials."""
-
-
-class Denied(RegistryError):
-    """403: the credentials do not allow this."""
-
-
-Forbidden = Denied
-
-
-class NotFound(RegistryError):
-    """404."""
-
-
-class ManifestUnknown(NotFound):
-    """404 for a manifest."""
-
-
-class BlobUnknown(NotFound):
-    """404 for a blob."""
-
-
-class RateLimited(RegistryError):
-    def __init__(self, message: str, *, retry_after: float | None = None, code: str | None = None) -> None:
-        super().__init__(message, status=429, code=code)
-        self.retry_after = retry_after
-
-
-class DigestMismatch(RegistryError):
-    """Content does not match its digest or size."""
-
-
-def is_retryable(exc: BaseException) -> bool:
-    """5xx, 429 and connection/payload failures are worth another attempt; nothing else is."""
-    if isinstance(exc, RegistryError):
-        return exc.status is not None and (exc.status == 429 or exc.status >= 500)
-    if isinstance(exc, aiohttp.ClientSSLError):  # a certificate does not get better by asking again
-        return False
-    return isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError | TimeoutError)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Bounded retries, exponential backoff with jitter. Defaults: 5 attempts, waits from 0.5 s
-    doubling up to 20 s; a Retry-After is honoured up to `max_retry_after` (default 60 s)."""
-
-    attempts: int = 5
-    initial: float = 0.5
-    maximum: float = 20.0
-    max_retry_after: float = 60.0
-    sleep: Callable[[float], Awaitable[None]] | None = None
-    """Defaults to asyncio.sleep; tests pass a recorder."""
-
-    def retrying(self) -> AsyncRetrying:
-        def wait(state: RetryCallState) -> float:
-            exc = state.outcome.exception() if state.outcome else None
-            if isinstance(exc, RateLimited) and exc.retry_after is not None:
-                return min(exc.retry_after, self.max_retry_after)
-            exponential = self.initial * 2 ** (state.attempt_number - 1)
-            return float(min(self.maximum, exponential + random.uniform(0, self.initial)))
-
-        return AsyncRetrying(
-            stop=stop_after_attempt(self.attempts),
-            wait=wait,
-            retry=retry_if_exception(is_retryable),
-            sleep=self.sleep or asyncio.sleep,
-            reraise=True,
-        )
 
 
 @dataclass
@@ -180,27 +102,6 @@ def _check(repo: str, ref: str = "latest") -> None:
         raise ValueError(f"invalid repository name {repo!r}")
     if not _REF.match(ref):
         raise ValueError(f"invalid tag or digest {ref!r}")
-
-
-def _error(status: int, body: bytes, headers: Mapping[str, str], not_found: type[NotFound]) -> RegistryError:
-    code, message = None, body[:200].decode(errors="replace").strip()
-    with contextlib.suppress(ValueError, LookupError, TypeError, AttributeError):
-        first = json.loads(body)["errors"][0]
-        code, message = str(first["code"]), str(first.get("message", ""))
-    text = f"{status} {code or ''} {message}".replace("  ", " ").strip()
-    if status == 429:
-        return RateLimited(text, retry_after=parse_retry_after(headers.get("Retry-After")), code=code)
-    known = {"MANIFEST_UNKNOWN": ManifestUnknown, "BLOB_UNKNOWN": BlobUnknown}
-    kind = {401: Unauthorized, 403: Denied, 404: known.get(code or "", not_found)}.get(status, RegistryError)
-    return kind(text, status=status, code=code)
-
-
-def _token_error(e: TokenError) -> RegistryError:
-    if e.status == 429:
-        return RateLimited(str(e), retry_after=e.retry_after)
-    if e.status in (401, 403):
-        return Unauthorized(str(e), status=401)
-    return RegistryError(str(e), status=e.status or None)
 
 
 class _Feed:
@@ -447,7 +348,7 @@ class RegistryClient:
                     if resp.status not in expect:
                         data = await resp.content.read(64 << 10)
                         resp.release()
-                        raise _error(resp.status, data, resp.headers, not_found)
+                        raise from_response(resp.status, data, resp.headers, not_found)
                     if stream:
                         return _Reply(resp.status, resp.headers, resp.url, b"", resp)
                     data = await resp.content.read(MAX_MANIFEST_BYTES + 1)
@@ -495,7 +396,7 @@ class RegistryClient:
                         self._session, scopes, options=self.options, ssl_context=self._ssl
                     )
                 except TokenError as e:
-                    raise _token_error(e) from e
+                    raise from_token_error(e) from e
                 if value:
                     sent["Authorization"] = value
             elif url.scheme != "https" and not self.options.plain_http:
@@ -538,7 +439,7 @@ class RegistryClient:
                 self.base.with_path("/v2/"), ssl=self._ssl or False, allow_redirects=False
             ) as resp:
                 if resp.status >= 500 or resp.status == 429:
-                    raise _error(resp.status, await resp.read(), resp.headers, NotFound)
+                    raise from_response(resp.status, await resp.read(), resp.headers, NotFound)
                 found = [c for h in resp.headers.getall("WWW-Authenticate", []) for c in _challenges(h)]
                 if resp.status == 401 and found and self.auth.challenge is None:
                     self.auth.learn(found[0])

@@ -41,7 +41,8 @@ from irc.images.copy import (
     UnsupportedManifest,
     copy_image,
 )
-from irc.images.registry import Denied, NotFound, RateLimited, RegistryClient, RegistryError, Unauthorized
+from irc.images.errors import Denied, NotFound, RateLimited, RegistryError, Unauthorized
+from irc.images.registry import RegistryClient
 from irc.reconcilers.settings import SecretKey, Settings, parse_duration
 from irc.runtime import Manager, Request, Result, TerminalError, errors
 from irc.runtime.client import Obj

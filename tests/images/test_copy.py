@@ -19,15 +19,8 @@ from irc.images.copy import (
     UnsupportedManifest,
     copy_image,
 )
-from irc.images.registry import (
-    DOCKER_LIST,
-    DOCKER_MANIFEST,
-    OCI_INDEX,
-    OCI_MANIFEST,
-    BlobUnknown,
-    RegistryClient,
-    RetryPolicy,
-)
+from irc.images.errors import BlobUnknown, RetryPolicy
+from irc.images.registry import DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, RegistryClient
 from tests.images.test_registry import FakeRegistry, Fault, SleepRecorder, sha
 
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"

@@ -24,21 +24,19 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from irc.images.auth import Authenticator, Credentials, RegistryOptions
-from irc.images.registry import (
-    ALL_MANIFEST_TYPES,
-    OCI_MANIFEST,
+from irc.images.errors import (
     BlobUnknown,
     Denied,
     DigestMismatch,
     Forbidden,
     ManifestUnknown,
     RateLimited,
-    RegistryClient,
     RegistryError,
     RetryPolicy,
     Unauthorized,
     is_retryable,
 )
+from irc.images.registry import ALL_MANIFEST_TYPES, OCI_MANIFEST, RegistryClient
 
 _UPLOAD = re.compile(r"^/v2/(?P<repo>.+)/blobs/uploads/(?P<id>[^/]*)$")
 _CONTENT = re.compile(r"^/v2/(?P<repo>.+)/(?P<kind>manifests|blobs)/(?P<ref>[^/]+)$")
