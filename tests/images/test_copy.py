@@ -21,7 +21,7 @@ from irc.images.copy import (
 )
 from irc.images.errors import BlobUnknown, RetryPolicy
 from irc.images.registry import DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, RegistryClient
-from tests.images.test_registry import FakeRegistry, Fault, SleepRecorder, sha
+from irc.images.testing import FakeRegistry, Fault, SleepRecorder, sha
 
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
