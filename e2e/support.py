@@ -1,15 +1,15 @@
-"""Helpers shared by the e2e tests."""
+"""Helpers shared by the e2e tests (and `running`, from irc.runtime.testing)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import io
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
 from kubernetes_asyncio import client, config
+
+from irc.runtime.testing import running
 
 T = TypeVar("T")
 
@@ -35,27 +35,4 @@ async def eventually(check: Callable[[], Awaitable[T | None]], *, within: float 
         raise AssertionError(f"not within {within:.0f} s: {what}") from None
 
 
-@contextlib.asynccontextmanager
-async def running(coroutine: Coroutine[object, object, None]) -> AsyncIterator[asyncio.Task[None]]:
-    """Run `coroutine` (an informer's or manager's loop) as a task for the block, then cancel it.
-
-    A task that does not stop within 30 s of its cancellation fails the test with the stacks of
-    every task still pending, instead of hanging the run (a swallowed cancellation is a bug).
-    """
-    task = asyncio.create_task(coroutine)
-    try:
-        yield task
-    finally:
-        task.cancel()
-        done, _ = await asyncio.wait({task}, timeout=30)
-        if not done:
-            raise AssertionError(f"{task.get_name()} ignored its cancellation; pending tasks:\n{_stacks()}")
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-def _stacks() -> str:
-    out = io.StringIO()
-    for t in asyncio.all_tasks():
-        t.print_stack(limit=20, file=out)
-    return out.getvalue()
+__all__ = ["eventually", "kube_client", "running"]

@@ -1,13 +1,17 @@
 """Test doubles for code built on irc.runtime, as controller-runtime ships client/fake and controllertest.
 
-`FakeClock` stands in for `irc.runtime.clock.Clock`: time moves only when a test calls `advance()`, so
+`running(coroutine)` runs a loop for the length of a block and makes sure it stops. `FakeClock`
+stands in for `irc.runtime.clock.Clock`: time moves only when a test calls `advance()`, so
 delays, backoffs and timeouts are exercised without real sleeping and without timing flakiness.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import itertools
+from collections.abc import AsyncIterator, Coroutine
 
 # wall() = now() + this, a fixed instant (2023-11-14T22:13:20Z) so timestamps are reproducible.
 FAKE_EPOCH = 1_700_000_000.0
@@ -71,3 +75,31 @@ class FakeClock:
             watcher = asyncio.get_running_loop().create_future()
             self._watchers.append(watcher)
             await watcher
+
+
+@contextlib.asynccontextmanager
+async def running(
+    coroutine: Coroutine[object, object, None], grace: float = 30.0
+) -> AsyncIterator[asyncio.Task[None]]:
+    """Run `coroutine` (an informer's or manager's loop) as a task for the block, then cancel it.
+
+    A task that does not stop within `grace` seconds of its cancellation fails the test with the stacks of
+    every task still pending, instead of hanging the run (a swallowed cancellation is a bug).
+    """
+    task = asyncio.create_task(coroutine)
+    try:
+        yield task
+    finally:
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=grace)
+        if not done:
+            raise AssertionError(f"{task.get_name()} ignored its cancellation; pending tasks:\n{_stacks()}")
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def _stacks() -> str:
+    out = io.StringIO()
+    for t in asyncio.all_tasks():
+        t.print_stack(limit=20, file=out)
+    return out.getvalue()

@@ -4,8 +4,7 @@ requests are fed with `enqueue`, time is a FakeClock."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
 import structlog
@@ -14,7 +13,7 @@ from irc.runtime import errors
 from irc.runtime.controller import Controller, ControllerOptions, Result
 from irc.runtime.handlers import Request
 from irc.runtime.metrics import RuntimeMetrics
-from irc.runtime.testing import FakeClock
+from irc.runtime.testing import FakeClock, running
 
 A, B = Request("ns", "a"), Request("ns", "b")
 
@@ -33,17 +32,6 @@ class Scripted:
         self.contexts.append(structlog.contextvars.get_contextvars())
         self.called.set()
         return await self.outcome(request, len(self.calls))
-
-
-@contextlib.asynccontextmanager
-async def started(controller: Controller) -> AsyncIterator[None]:
-    task = asyncio.create_task(controller.start())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 async def settle() -> None:
@@ -65,7 +53,7 @@ async def test_success_forgets_backoff_and_counts() -> None:
 
     clock, r = FakeClock(), Scripted(ok)
     c = make(r, clock)
-    async with started(c):
+    async with running(c.start()):
         c.enqueue(A)
         await settle()
     assert r.calls == [A]
@@ -81,7 +69,7 @@ async def test_error_requeues_with_growing_backoff_then_success_resets() -> None
 
     clock, r = FakeClock(), Scripted(fail_twice)
     c = make(r, clock)
-    async with started(c):
+    async with running(c.start()):
         c.enqueue(A)
         await settle()
         assert len(r.calls) == 1 and c.queue.num_requeues(A) == 1
@@ -106,7 +94,7 @@ async def test_terminal_error_is_counted_not_requeued() -> None:
 
     clock, r = FakeClock(), Scripted(bad_spec)
     c = make(r, clock)
-    async with started(c):
+    async with running(c.start()):
         c.enqueue(A)
         await settle()
         clock.advance(2000)
@@ -124,7 +112,7 @@ async def test_requeue_after_forgets_backoff_and_comes_back_on_time() -> None:
 
     clock, r = FakeClock(), Scripted(poll)
     c = make(r, clock)
-    async with started(c):
+    async with running(c.start()):
         c.enqueue(A)
         await settle()
         clock.advance(0.005)
@@ -146,7 +134,7 @@ async def test_an_exception_never_kills_a_worker_and_logs_carry_the_request() ->
 
     clock, r = FakeClock(), Scripted(explode_on_a)
     c = make(r, clock)
-    async with started(c):
+    async with running(c.start()):
         c.enqueue(A)
         c.enqueue(B)
         await settle()
@@ -162,22 +150,22 @@ async def test_an_exception_never_kills_a_worker_and_logs_carry_the_request() ->
 
 async def test_workers_run_different_keys_concurrently_but_never_one_key_twice() -> None:
     release = asyncio.Event()
-    running: set[Request] = set()
+    in_flight: set[Request] = set()
     overlap: list[Request] = []
     peak = 0
 
     async def slow(request: Request, n: int) -> None:
         nonlocal peak
-        if request in running:
+        if request in in_flight:
             overlap.append(request)
-        running.add(request)
-        peak = max(peak, len(running))
+        in_flight.add(request)
+        peak = max(peak, len(in_flight))
         await release.wait()
-        running.discard(request)
+        in_flight.discard(request)
 
     clock, r = FakeClock(), Scripted(slow)
     c = make(r, clock, workers=2)
-    async with started(c):
+    async with running(c.start()):
         c.enqueue(A)
         c.enqueue(B)
         await settle()
@@ -197,7 +185,7 @@ async def test_reconcile_timeout_counts_as_an_error() -> None:
 
     r = Scripted(hang)
     c = Controller("test", r, ControllerOptions(reconcile_timeout=0.01), clock=FakeClock())
-    async with started(c):
+    async with running(c.start()):
         c.enqueue(A)
         async with asyncio.timeout(5):  # hang guard: the reconcile timeout runs on the real loop clock
             while sample(c.metrics, "controller_runtime_reconcile_errors_total") < 1:  # noqa: ASYNC110 (a metric has no event)

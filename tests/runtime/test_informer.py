@@ -4,17 +4,15 @@ streaming-list fallback, backoff, and the readiness check."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from irc.runtime.client import Client
 from irc.runtime.informer import CreateEvent, DeleteEvent, Informer, UpdateEvent
-from irc.runtime.testing import FakeClock
+from irc.runtime.testing import FakeClock, running
 from irc.runtime.transport import MockTransport, Request, Response
 
 DISCOVERY = {"resources": [{"name": "configmaps", "kind": "ConfigMap", "namespaced": True}]}
@@ -84,17 +82,6 @@ class Seen:
         self.log.append(("delete", e.obj["metadata"]["name"], e.state_unknown))
 
 
-@contextlib.asynccontextmanager
-async def running(informer: Informer) -> AsyncIterator[None]:
-    task = asyncio.create_task(informer.run())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
 def make(api: FakeApi, clock: FakeClock, **options: Any) -> tuple[Informer, Seen]:
     informer = Informer(
         Client(MockTransport(api.handle), clock=clock),
@@ -124,7 +111,7 @@ async def test_list_then_watch_in_order_and_rewatch_without_relist() -> None:
         )
     )
     informer, seen = make(api, clock, watch_list=False)
-    async with running(informer):
+    async with running(informer.run()):
         await informer.wait_for_sync(within=5)
         await clock.wait_for_sleepers(1)  # the second watch ended at once: backing off
     assert seen.log == [
@@ -152,7 +139,7 @@ async def test_gone_relists_with_a_consistent_read_and_reports_tombstones() -> N
 
     api.watches.append(expired)
     informer, seen = make(api, clock, watch_list=False)
-    async with running(informer):
+    async with running(informer.run()):
         await informer.wait_for_sync(within=5)
         await clock.wait_for_sleepers(1)
     assert seen.log[2:] == [("delete", "b", True), ("update", "a", False), ("create", "c", False)]
@@ -173,7 +160,7 @@ async def test_streaming_list_falls_back_to_list_and_watch() -> None:
     }
     api.watches.append(Response(500, json.dumps(refusal).encode()))
     informer, seen = make(api, clock, watch_list=True)
-    async with running(informer):
+    async with running(informer.run()):
         await informer.wait_for_sync(within=5)
     assert seen.log == [("create", "a", True)]
     first = api.watch_params()[0]
@@ -197,7 +184,7 @@ async def test_streaming_list_fills_the_store_at_the_end_bookmark() -> None:
         )
     )
     informer, seen = make(api, clock, watch_list=True)
-    async with running(informer):
+    async with running(informer.run()):
         await informer.wait_for_sync(within=5)
         await clock.wait_for_sleepers(1)
     assert seen.log == [("create", "a", True), ("create", "b", True), ("update", "a", False)]
@@ -208,7 +195,7 @@ async def test_readiness_fails_while_the_watch_keeps_failing_and_recovers() -> N
     clock = FakeClock()
     api = FakeApi([cm("a", 1)], list_rv=1)
     informer, _ = make(api, clock, watch_list=False)
-    async with running(informer):
+    async with running(informer.run()):
         await informer.wait_for_sync(within=5)
         for _ in range(3):  # every watch closes at once with nothing: a failure each time, with backoff
             await clock.wait_for_sleepers(1)
@@ -227,7 +214,7 @@ async def test_a_handler_added_late_gets_the_cache_as_creates() -> None:
     clock = FakeClock()
     api = FakeApi([cm("a", 1), cm("b", 2)], list_rv=2)
     informer, _ = make(api, clock, watch_list=False)
-    async with running(informer):
+    async with running(informer.run()):
         await informer.wait_for_sync(within=5)
         late = Seen(informer)
         informer.add_handler(late)
