@@ -7,6 +7,7 @@ Benchmarks that read memory or compare frameworks run each measurement in a fres
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import datetime
@@ -20,14 +21,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from hack.testbed import cluster
 from irc.runtime import AlreadyExists, Client
 from irc.runtime.transport import KubeTransport, Request
+
+R = TypeVar("R")
 
 REPO = Path(__file__).resolve().parents[2]
 NAMESPACE = "bench"
@@ -273,3 +276,22 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, figures: boo
     align = [":---", *(("---:" if figures else ":---") for _ in headers[1:])]
     lines = [headers, align, *rows]
     return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
+
+
+def standalone(
+    args: argparse.Namespace,
+    child: Callable[[], Coroutine[Any, Any, dict[str, Any]]],
+    measure: Callable[[Path, int, int], R],
+    section: Callable[[R], str],
+) -> None:
+    """A benchmark module run on its own: as a measuring child, against a given (seeded) cluster,
+    or against a control plane of its own seeded with `--objects` Deployments."""
+    if args.child:
+        emit(asyncio.run(child()))
+        return
+    if args.kubeconfig:
+        print(section(measure(args.kubeconfig, args.objects, args.repeat)))
+        return
+    with control_plane() as bed:
+        asyncio.run(seed(bed.kubeconfig, args.objects))
+        print(section(measure(bed.kubeconfig, args.objects, args.repeat)))

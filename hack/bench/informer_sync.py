@@ -163,15 +163,9 @@ def main() -> None:
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--watch-list", choices=["true", "false"], help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        common.emit(asyncio.run(_measure_once(args.kubeconfig, args.watch_list == "true")))
-        return
-    if args.kubeconfig:
-        print(section(measure(args.kubeconfig, args.objects, args.repeat)))
-        return
-    with common.control_plane() as bed:
-        asyncio.run(common.seed(bed.kubeconfig, args.objects))
-        print(section(measure(bed.kubeconfig, args.objects, args.repeat)))
+    common.standalone(
+        args, lambda: _measure_once(args.kubeconfig, args.watch_list == "true"), measure, section
+    )
 
 
 if __name__ == "__main__":

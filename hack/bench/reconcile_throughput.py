@@ -258,15 +258,7 @@ def main() -> None:
     )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        common.emit(asyncio.run(_irc_once(args.kubeconfig, args.objects, WORKERS)))
-        return
-    if args.kubeconfig:
-        print(section(measure(args.kubeconfig, args.objects, args.repeat)))
-        return
-    with common.control_plane() as bed:
-        asyncio.run(common.seed(bed.kubeconfig, args.objects))
-        print(section(measure(bed.kubeconfig, args.objects, args.repeat)))
+    common.standalone(args, lambda: _irc_once(args.kubeconfig, args.objects, WORKERS), measure, section)
 
 
 if __name__ == "__main__":
