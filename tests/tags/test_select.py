@@ -1,0 +1,220 @@
+"""irc.tags.select: Flux ImagePolicy semantics for each policy, filters, signature tags, ties, prefixes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pytest
+
+import irc.tags
+from irc.tags import Policy, TagFilter, group_by_prefix, select_per_prefix, select_tag, tag_prefix
+
+SIG = "sha256-" + "ab" * 32
+
+SEMVER = [
+    (">=1.0.0", ["1.0.0", "1.2.0", "0.9.0", "latest"], "1.2.0"),
+    ("~1.2", ["1.2.0", "1.2.9", "1.3.0"], "1.2.9"),
+    ("^0.2.3", ["0.2.3", "0.2.9", "0.3.0"], "0.2.9"),
+    ("*", ["v1.0.0", "v2.0.0", "1.5.0"], "v2.0.0"),  # returned as written
+    ("*", ["1.2", "1", "1.0.0"], "1.0.0"),  # Flux parses tags strictly: 1.2 and 1 are skipped
+    ("*", ["01.2.3", "1.0.0"], "1.0.0"),  # leading zeros are skipped too
+    ("*", ["2.0.0-rc.1", "1.9.0"], "1.9.0"),  # prereleases need a prerelease in the range
+    (">=1.0.0-0", ["2.0.0-rc.1", "1.9.0"], "2.0.0-rc.1"),
+    ("1.x-0 || >=3", ["1.5.0-beta.11", "1.5.0-beta.2", "2.0.0"], "1.5.0-beta.11"),
+    (">=5", ["1.0.0", "2.0.0"], None),
+    (">=1", [], None),
+    ("*", ["1.0.0", "v1.0.0", "1.0.0+b"], "v1.0.0"),  # equal precedence: lexically greatest tag
+    ("*", ["1.0.0+b", "1.0.0"], "1.0.0+b"),
+    ("*", [SIG + ".sig", "1.0.0"], "1.0.0"),
+]
+
+
+@pytest.mark.parametrize(("rng", "tags", "expected"), SEMVER)
+def test_semver(rng: str, tags: list[str], expected: str | None) -> None:
+    assert select_tag({"semver": {"range": rng}}, tags) == expected
+    assert select_tag({"semver": {"range": rng}}, list(reversed(tags))) == expected
+
+
+ORDERED = [
+    ("alphabetical", "asc", ["2024-01-02", "2024-01-10", "2023-12-31"], "2024-01-10"),
+    ("alphabetical", "desc", ["2024-01-02", "2024-01-10", "2023-12-31"], "2023-12-31"),
+    ("alphabetical", None, ["a", "c", "b"], "c"),  # asc is the default, and selects the highest
+    ("alphabetical", "ASC", ["a", "c", "b"], "c"),
+    ("alphabetical", "asc", ["3d-dev-1.0.9", "3d-dev-1.0.63"], "3d-dev-1.0.9"),  # byte order, as Flux
+    ("alphabetical", "asc", ["B", "a"], "a"),
+    ("numerical", "asc", ["1", "10", "9", "latest"], "10"),  # non-numeric tags are skipped
+    ("numerical", "desc", ["1", "10", "9", "latest"], "1"),
+    ("numerical", None, ["-5", "2.5", "1e1", ".5"], "1e1"),
+    ("numerical", "asc", ["9007199254740993", "9007199254740992"], "9007199254740993"),  # exact, not float64
+    ("numerical", "asc", ["1", "1.0", "01"], "1.0"),  # equal numbers: lexically greatest tag
+    ("numerical", "asc", ["NaN", "Inf", "0x1p4", "1_000", " 7", "3"], "3"),
+    ("numerical", "asc", ["20260528-153652"], None),
+    ("numerical", "asc", [], None),
+]
+
+
+@pytest.mark.parametrize(("kind", "order", "tags", "expected"), ORDERED)
+def test_alphabetical_and_numerical(
+    kind: str, order: str | None, tags: list[str], expected: str | None
+) -> None:
+    spec: dict[str, object] = {} if order is None else {"order": order}
+    assert select_tag({kind: spec}, tags) == expected
+    assert select_tag({kind: spec}, list(reversed(tags))) == expected
+
+
+FILTERED = [
+    # Flux's documented filter: main-<sha>-<timestamp>, ordered by the extracted timestamp
+    (
+        {"numerical": {"order": "asc"}},
+        {"pattern": r"^main-[a-f0-9]+-(?P<ts>[0-9]+)", "extract": "$ts"},
+        ["main-abc123-100", "main-def456-99", "feature-aaa-500", "main-bbb-7"],
+        "main-abc123-100",
+    ),
+    (
+        {"semver": {"range": ">=1.0.0"}},
+        {"pattern": r"^prod-(v[0-9.]+)$", "extract": "$1"},
+        ["prod-v1.2.0", "prod-v1.10.0", "dev-v9.0.0", "prod-v0.1.0"],
+        "prod-v1.10.0",
+    ),
+    ({"alphabetical": {}}, {"pattern": "^rc-"}, ["rc-1", "rc-2", "zz"], "rc-2"),  # no extract: tag itself
+    ({"alphabetical": {}}, {"pattern": "x-(?<n>[0-9])", "extract": "${n}"}, ["x-1", "x-3", "x-2"], "x-3"),
+    # extract collisions: the lexically greatest original tag wins, whatever the order
+    ({"alphabetical": {}}, {"pattern": "^[a-z]+-(.*)$", "extract": "$1"}, ["b-2", "a-2", "c-1"], "b-2"),
+    ({"alphabetical": {}}, {"pattern": "^nomatch$"}, ["a", "b"], None),
+    ({"alphabetical": {}}, {}, ["a", "b"], "b"),  # an empty filter keeps every tag
+]
+
+
+@pytest.mark.parametrize(("policy", "filter_tags", "tags", "expected"), FILTERED)
+def test_filter_tags(
+    policy: Mapping[str, object], filter_tags: Mapping[str, object], tags: list[str], expected: str | None
+) -> None:
+    assert select_tag(policy, tags, filter_tags) == expected
+    assert select_tag(policy, list(reversed(tags)), filter_tags) == expected
+
+
+@pytest.mark.parametrize(
+    ("template", "tag", "expected"),
+    [
+        ("$1", "a-b", "a"),
+        ("${1}x", "a-b", "ax"),
+        ("$1x", "a-b", ""),  # the name is "1x", which does not exist
+        ("$2-$1", "a-b", "b-a"),
+        ("$0", "a-b", "a-b"),
+        ("$$1", "a-b", "$1"),
+        ("$9", "a-b", ""),
+        ("$first.$second", "a-b", "a.b"),
+        ("${first", "a-b", "${first"),
+        ("$-", "a-b", "$-"),
+        ("cost $", "a-b", "cost $"),
+    ],
+)
+def test_extract_template_follows_go_expand(template: str, tag: str, expected: str) -> None:
+    assert TagFilter(r"(?P<first>[a-z])-(?P<second>[a-z])", template).key(tag) == expected
+
+
+def test_signature_tags_are_excluded_by_default() -> None:
+    tags = [SIG + ".sig", SIG + ".att", SIG + ".sbom", "v1"]
+    assert select_tag({"alphabetical": {"order": "asc"}}, tags) == "v1"
+    assert select_tag({"alphabetical": {"order": "asc"}}, tags, include_signature_tags=True) == "v1"
+    assert select_tag({"alphabetical": {"order": "desc"}}, tags, include_signature_tags=True) == SIG + ".att"
+    assert select_tag({"alphabetical": {"order": "desc"}}, tags) == "v1"
+    assert irc.tags.is_signature_tag(SIG + ".sig")
+    assert not irc.tags.is_signature_tag("sha256-abc.sig")
+
+
+def test_unmatched_policy_selects_nothing() -> None:
+    """The seed fell back to every tag; here no qualifying tag means None."""
+    assert select_tag({"semver": {"range": ">=2"}}, ["latest", "1.0.0", "main"]) is None
+    assert select_tag({"numerical": {}}, ["latest", "main"]) is None
+
+
+INVALID_POLICIES: list[tuple[object, str]] = [
+    ({}, "exactly one"),
+    ({"semver": {"range": "1"}, "alphabetical": {}}, "exactly one"),
+    ({"pattern": {"regex": "x"}}, "exactly one"),
+    ({"latest": {}}, "unknown"),
+    ({"semver": {}}, r"policy\.semver\.range"),
+    ({"semver": {"range": ""}}, r"policy\.semver\.range"),
+    ({"semver": {"range": ">= bar"}}, r"policy\.semver\.range: improper constraint"),
+    ({"semver": {"range": "1", "x": 1}}, r"policy\.semver"),
+    ({"semver": "1.0"}, r"policy\.semver"),
+    ({"alphabetical": {"order": "up"}}, r"policy\.alphabetical\.order"),
+    ({"numerical": {"order": 1}}, r"policy\.numerical\.order"),
+    ({"numerical": []}, r"policy\.numerical"),
+    ("semver", "policy"),
+]
+
+
+@pytest.mark.parametrize(("policy", "message"), INVALID_POLICIES)
+def test_invalid_policy_names_the_field(policy: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        select_tag(policy, ["1.0.0"])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("filter_tags", "message"),
+    [
+        ({"pattern": "("}, r"filterTags\.pattern"),
+        ({"pattern": 5}, r"filterTags\.pattern"),
+        ({"pattern": "x", "extract": 1}, r"filterTags\.extract"),
+        ({"pattern": "x", "replace": "$1"}, "filterTags: unknown"),
+        ("x", "filterTags"),
+    ],
+)
+def test_invalid_filter_names_the_field(filter_tags: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        select_tag({"alphabetical": {}}, ["x"], filter_tags)  # type: ignore[arg-type]
+
+
+def test_policy_parse_is_reusable_and_ignores_seed_keys() -> None:
+    policy = Policy.parse({"perRepository": True, "semver": {"range": "~1.2.0"}})
+    assert policy.kind == "semver"
+    assert select_tag(policy, ["1.2.5", "1.3.0"], TagFilter()) == "1.2.5"
+    assert Policy.parse({"numerical": {"order": "desc"}}) == Policy("numerical", order="desc")
+
+
+PREFIX = r"^(dev|staging|prod)-v\d+\.\d+\.\d+$"
+
+
+@pytest.mark.parametrize(
+    ("tag", "expected"),
+    [("dev-v1.2.3", "dev"), ("prod-v10.0.0", "prod"), ("qa-v1.0.0", None), ("dev-latest", None)],
+)
+def test_tag_prefix(tag: str, expected: str | None) -> None:
+    assert tag_prefix(tag, PREFIX) == expected
+
+
+def test_tag_prefix_optional_group_and_errors() -> None:
+    assert tag_prefix("v1", r"^(dev-)?v1$") is None
+    with pytest.raises(ValueError, match=r"pattern\.regex.*capture group"):
+        tag_prefix("dev-1", r"^dev-1$")
+    with pytest.raises(ValueError, match=r"pattern\.regex"):
+        tag_prefix("dev-1", r"^(dev")
+
+
+def test_select_per_prefix() -> None:
+    tags = ["dev-v1.2.0", "dev-v1.10.0", "staging-v1.1.0", "prod-v1.0.0", "prod-v0.9.0", "qa-v9.9.9", "dev-x"]
+    assert group_by_prefix(tags, PREFIX) == {
+        "dev": ["dev-v1.2.0", "dev-v1.10.0"],
+        "staging": ["staging-v1.1.0"],
+        "prod": ["prod-v1.0.0", "prod-v0.9.0"],
+    }
+    semver = {"semver": {"range": ">=1.0.0"}}
+    extract = {"pattern": r"-(v.*)$", "extract": "$1"}
+    assert select_per_prefix(semver, tags, PREFIX, extract) == {
+        "dev": "dev-v1.10.0",
+        "staging": "staging-v1.1.0",
+        "prod": "prod-v1.0.0",
+    }
+    assert select_per_prefix({"alphabetical": {"order": "asc"}}, tags, PREFIX) == {
+        "dev": "dev-v1.2.0",
+        "staging": "staging-v1.1.0",
+        "prod": "prod-v1.0.0",
+    }
+
+
+def test_public_api_is_sorted_and_complete() -> None:
+    assert irc.tags.__all__ == sorted(irc.tags.__all__)
+    public = {n for n in vars(irc.tags) if not n.startswith("_") and n not in ("select", "semver")}
+    assert public == set(irc.tags.__all__)
