@@ -42,7 +42,12 @@ def settings_for(bed: registries.Registries, backup: str = "backup") -> Settings
             RegistryOptions(ca_file=str(r.ca_cert)) if r.tls else RegistryOptions(plain_http=True)
         )
     prefix = f"e2e-{uuid.uuid4().hex[:6]}"
-    return Settings(backup=TargetNaming(bed[backup].host, prefix), registries=options, progress_interval=0.2)
+    return Settings(
+        backup=TargetNaming(bed[backup].host, prefix),
+        registries=options,
+        progress_interval=0.2,
+        recheck_interval=0.5,
+    )
 
 
 @contextlib.asynccontextmanager
@@ -104,9 +109,12 @@ async def test_multiarch_backup_is_byte_exact_and_not_copied_twice(
         assert raw_digest(registry_bed["backup"], status["target"]) == built.digest
         sent = mgr.metrics.registry.get_sample_value("irc_image_backup_bytes_total")
 
-        # A change that does not touch the image (a label) makes it reconcile again: nothing is sent.
-        await mgr.client.patch(API_VERSION, "ImageBackup", name, {"metadata": {"labels": {"touched": "yes"}}})
+        # Completed backups are re-checked (every 0.5 s here): nothing is copied or sent again.
         await asyncio.sleep(2)
+        rechecks = mgr.metrics.registry.get_sample_value(
+            "controller_runtime_reconcile_total", {"controller": "image-backup", "result": "requeue_after"}
+        )
+        assert rechecks is not None and rechecks >= 2
         assert mgr.metrics.registry.get_sample_value("irc_image_backup_bytes_total") == sent
         events = await mgr.client.list("v1", "Event", "default")
         reasons = [e["reason"] for e in events.items if e["involvedObject"]["name"] == name]
@@ -157,7 +165,9 @@ async def test_progress_is_reported_while_copying(
     spec = images.Spec("testbed/progress", "1.0.0", layer_sizes=(30_000_000, 10_000_000, 1024))
     built = images.push((spec,), registry_bed["source"], tmp_path)["testbed/progress:1.0.0"]
     settings = settings_for(registry_bed)
-    settings = Settings(backup=settings.backup, registries=settings.registries, progress_interval=0.05)
+    settings = Settings(
+        backup=settings.backup, registries=settings.registries, progress_interval=0.05
+    )  # no recheck
     seen: list[dict[str, Any]] = []
     async with manager(kube, settings) as mgr:
         name = await create_backup(mgr, built.reference(registry_bed["source"]))

@@ -46,6 +46,7 @@ from irc.images.registry import RegistryClient
 from irc.reconcilers.settings import SecretKey, Settings, parse_duration
 from irc.runtime import Manager, Request, Result, TerminalError, errors
 from irc.runtime.client import Obj
+from irc.runtime.predicates import generation_changed
 
 log = logging.getLogger(__name__)
 KIND = "ImageBackup"
@@ -134,7 +135,7 @@ class ImageBackupReconciler:
                 raise _Failure("InvalidSpec", str(e)) from None
             async with self._registries(spec, source, target) as (src, dst):
                 if await self._up_to_date(obj, status, generation, source, target, src, dst, resync):
-                    return Result(requeue_after=resync) if resync else None
+                    return self._recheck(resync)
                 result = await self._copy(obj, status, generation, spec, source, target, src, dst)
         except _Failure as e:
             await self._fail(obj, status, e.reason, str(e), generation)
@@ -143,7 +144,13 @@ class ImageBackupReconciler:
             raise
         self.metrics.copies.labels("success").inc()
         self.metrics.bytes.inc(result.bytes_copied)
-        return Result(requeue_after=resync) if resync else None
+        return self._recheck(resync)
+
+    def _recheck(self, resync: float | None) -> Result:
+        """When to look again at a completed backup: its target may vanish, its tag move (resync),
+        or workloads stop using it (retention), and none of that is an event on this object."""
+        interval = self.settings.recheck_interval
+        return Result(requeue_after=min(resync, interval) if resync else interval)
 
     # ---- steps
 
@@ -376,4 +383,8 @@ class ImageBackupReconciler:
 
 
 def setup(mgr: Manager, settings: Settings) -> None:
-    mgr.controller(NAME).for_(API_VERSION, KIND).complete(ImageBackupReconciler(mgr, settings))
+    # Spec changes only: our own status writes (and lastReferencedAt's) must not trigger a reconcile
+    # that reads a cache not yet showing them; completed backups are re-checked on a timer instead.
+    mgr.controller(NAME).for_(API_VERSION, KIND, generation_changed()).complete(
+        ImageBackupReconciler(mgr, settings)
+    )

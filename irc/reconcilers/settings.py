@@ -53,6 +53,8 @@ class Settings:
     """Delete ImageBackups no workload has referenced for this long (--backup-retention). 7 days."""
     registries: Mapping[str, RegistryOptions] = field(default_factory=dict)
     """Per-host TLS/plain-HTTP options (--registry-ca, --registry-insecure, --registry-plain-http)."""
+    recheck_interval: float = 3600.0
+    """How often a completed ImageBackup is checked again (target present, retention). 1 hour."""
     progress_interval: float = 2.0
     """Seconds between status writes while copying, so progress shows without a write storm."""
 
