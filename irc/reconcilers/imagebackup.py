@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
-import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -48,7 +47,6 @@ from irc.runtime import Manager, Request, Result, TerminalError, errors
 from irc.runtime.client import Obj
 from irc.runtime.predicates import generation_changed
 
-log = logging.getLogger(__name__)
 KIND = "ImageBackup"
 NAME = "image-backup"
 TERMINAL = frozenset({"InvalidSpec", "NoMatchingPlatform", "UnsupportedManifest"})  # until the spec changes
