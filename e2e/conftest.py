@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from hack.testbed import cluster, ecr, git, images, registries
+from hack.testbed import cluster, ecr, git, images, procs, registries
 from irc.runtime.client import Client
 from irc.runtime.transport import KubeTransport
+
+# A run killed before its fixtures' teardown must not leave servers behind.
+procs.DIE_WITH_PARENT = True
 
 
 @pytest.fixture(scope="session")
