@@ -94,3 +94,79 @@ async def test_short_name_and_category_list_image_backups(client: Client, kube: 
         out = await asyncio.to_thread(kube.kubectl, "get", resource, "-o", "name")
         assert "imagebackup.automation.gitops.io/listed-e2e" in out.split()
     await client.delete(API_VERSION, "ImageBackup", "listed-e2e")
+
+
+SAMPLES = Path(__file__).resolve().parent.parent / "manifests" / "samples" / "seed-examples.yaml"
+
+
+async def test_the_seeds_manifests_apply_unchanged(kube: cluster.Cluster) -> None:
+    """image-resource-controller's own examples, with kubectl's strict (unknown-field) validation."""
+    out = await asyncio.to_thread(kube.kubectl, "apply", "--validate=strict", "-f", str(SAMPLES))
+    try:
+        assert len(out.splitlines()) == 5, out
+        policies = await asyncio.to_thread(kube.kubectl, "get", "irp", "-n", "default", "-o", "name")
+        assert {
+            f"imageresourcepolicy.automation.gitops.io/{n}"
+            for n in ("webapp-policy", "nginx-policy", "environment-aware-policy")
+        } <= set(policies.split())
+        detected = await asyncio.to_thread(kube.kubectl, "get", "imd", "-n", "default", "-o", "wide")
+        assert "123456789012.dkr.ecr.us-east-1.amazonaws.com/webapp/frontend:v1.2.3" in detected
+    finally:
+        await asyncio.to_thread(kube.kubectl, "delete", "-f", str(SAMPLES), "--wait=false")
+
+
+def policy(name: str, ecr: dict[str, object], selection: dict[str, object]) -> Obj:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "ImageResourcePolicy",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "ecrRepository": {"region": "us-east-1", **ecr},
+            "policy": selection,
+            "templateRef": {"name": "t"},
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("obj", "complaint"),
+    [
+        (
+            policy(
+                "two-selections",
+                {"repositoryPattern": "a/*"},
+                {"semver": {"range": ">=1"}, "alphabetical": {"order": "asc"}},
+            ),
+            "at most one of semver, alphabetical and numerical",
+        ),
+        (
+            policy("no-selection", {"repositoryPattern": "a/*"}, {"perRepository": True}),
+            "one of semver, alphabetical, numerical or pattern is required",
+        ),
+        (
+            policy(
+                "two-patterns",
+                {"repositoryPattern": "a/*", "imagePattern": "a/*:v1"},
+                {"semver": {"range": "*"}},
+            ),
+            "exactly one of repositoryPattern, imageNamePattern and imagePattern",
+        ),
+        (
+            {
+                "apiVersion": API_VERSION,
+                "kind": "ResourceTemplate",
+                "metadata": {"name": "both", "namespace": "default"},
+                "spec": {
+                    "template": "a",
+                    "multiFiles": [{"name": "x", "template": "b"}],
+                    "gitRepository": {"url": "https://git.example/x.git"},
+                },
+            },
+            "exactly one of template and multiFiles",
+        ),
+    ],
+)
+async def test_cross_field_rules(client: Client, obj: Obj, complaint: str) -> None:
+    with pytest.raises(errors.Invalid) as e:
+        await client.create(obj)
+    assert complaint in e.value.message

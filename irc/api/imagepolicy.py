@@ -1,0 +1,249 @@
+"""The kinds of ECR image detection (shared/seeds/image-resource-controller.md, same group and
+version, so the seed's manifests apply unchanged):
+
+- ImageResourcePolicy: which ECR repositories to scan, how to pick tags, which ResourceTemplate
+  renders what is found;
+- ImageDetected: one detected image (created by the detection controller, processed by creation);
+- ResourceTemplate: the manifests to render for a detected image and the Git repository to commit
+  them to.
+
+The reconcilers come with their issue; the schemas (with CEL rules for the cross-field
+constraints) are here so that policies can reference templates and the manifests validate now.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from irc.api.conditions import condition_schema
+from irc.api.crd import Kind
+
+_DURATION = {"type": "string", "pattern": r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"}
+_REF = {
+    "type": "object",
+    "required": ["name"],
+    "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 253},
+        "namespace": {"type": "string", "maxLength": 63, "description": "Defaults to the object's own."},
+    },
+}
+_ORDER = {
+    "type": "object",
+    "properties": {"order": {"type": "string", "enum": ["asc", "desc"], "default": "asc"}},
+}
+
+
+def _status(**extra: Any) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "conditions": condition_schema(),
+            "observedGeneration": {"type": "integer", "format": "int64"},
+            **extra,
+        },
+    }
+
+
+IMAGE_RESOURCE_POLICY = Kind(
+    kind="ImageResourcePolicy",
+    plural="imageresourcepolicies",
+    scope="Namespaced",
+    short_names=("irp",),
+    spec={
+        "type": "object",
+        "required": ["ecrRepository", "policy", "templateRef"],
+        "properties": {
+            "ecrRepository": {
+                "type": "object",
+                "required": ["region"],
+                "properties": {
+                    "region": {"type": "string", "minLength": 1},
+                    "registryId": {
+                        "type": "string",
+                        "pattern": r"^[0-9]{12}$",
+                        "description": "The AWS account of the registry. Defaults to the caller's.",
+                    },
+                    "repositoryPattern": {
+                        "type": "string",
+                        "minLength": 1,
+                        "description": "A glob over repository names, e.g. webapp/*.",
+                    },
+                    "imageNamePattern": {
+                        "type": "string",
+                        "minLength": 1,
+                        "description": "A glob over the last path segment.",
+                    },
+                    "imagePattern": {
+                        "type": "string",
+                        "minLength": 1,
+                        "description": "A glob over repo:tag, e.g. webapp/*:v1.*.",
+                    },
+                    "exclude": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": "Globs of repositories to leave out.",
+                    },
+                    "maxRepositories": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50},
+                    "scanTimeout": {**_DURATION, "default": "5m"},
+                },
+                "x-kubernetes-validations": [
+                    {
+                        "rule": "[has(self.repositoryPattern), has(self.imageNamePattern), "
+                        "has(self.imagePattern)].filter(x, x).size() == 1",
+                        "message": "exactly one of repositoryPattern, imageNamePattern and imagePattern",
+                    }
+                ],
+            },
+            "policy": {
+                "type": "object",
+                "properties": {
+                    "perRepository": {"type": "boolean", "default": False},
+                    "semver": {
+                        "type": "object",
+                        "required": ["range"],
+                        "properties": {"range": {"type": "string", "minLength": 1}},
+                    },
+                    "alphabetical": _ORDER,
+                    "numerical": _ORDER,
+                    "pattern": {
+                        "type": "object",
+                        "required": ["regex"],
+                        "properties": {
+                            "regex": {"type": "string", "minLength": 1},
+                            "extractPrefix": {"type": "boolean", "default": False},
+                        },
+                    },
+                },
+                "x-kubernetes-validations": [
+                    {
+                        "rule": "[has(self.semver), has(self.alphabetical), has(self.numerical)]"
+                        ".filter(x, x).size() <= 1",
+                        "message": "at most one of semver, alphabetical and numerical",
+                    },
+                    {
+                        "rule": "has(self.semver) || has(self.alphabetical) || has(self.numerical) "
+                        "|| has(self.pattern)",
+                        "message": "one of semver, alphabetical, numerical or pattern is required",
+                    },
+                ],
+            },
+            "filterTags": {
+                "type": "object",
+                "required": ["pattern"],
+                "properties": {"pattern": {"type": "string", "minLength": 1}, "extract": {"type": "string"}},
+            },
+            "templateRef": _REF,
+            "aws": {
+                "type": "object",
+                "properties": {
+                    "roleArn": {"type": "string", "pattern": r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$"},
+                    "secretRef": _REF,
+                },
+            },
+            "ttlDays": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": 365,
+                "default": 7,
+                "description": "Delete ImageDetected objects this many days after detection; 0 keeps them.",
+            },
+            "interval": {**_DURATION, "default": "5m"},
+            "suspend": {"type": "boolean", "default": False},
+        },
+    },
+    status=_status(
+        lastScanTime={"type": "string", "format": "date-time"},
+        lastScanDuration={"type": "string"},
+        repositoriesScanned={"type": "integer"},
+        imagesScanned={"type": "integer"},
+        imagesDetected={"type": "integer"},
+    ),
+    printer_columns=(
+        {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
+        {"name": "Last Scan", "type": "date", "jsonPath": ".status.lastScanTime"},
+        {"name": "Suspended", "type": "boolean", "jsonPath": ".spec.suspend", "priority": 1},
+    ),
+)
+
+IMAGE_DETECTED = Kind(
+    kind="ImageDetected",
+    plural="imagedetecteds",
+    scope="Namespaced",
+    short_names=("imd",),
+    spec={
+        "type": "object",
+        "required": ["imageName", "imageTag", "fullImageName"],
+        "properties": {
+            "imageName": {"type": "string", "minLength": 1},
+            "imageTag": {"type": "string", "minLength": 1},
+            "imageDigest": {"type": "string"},
+            "fullImageName": {"type": "string", "minLength": 1},
+            "tagPrefix": {"type": "string"},
+            "sourcePolicy": _REF,
+            "detectedAt": {"type": "string", "format": "date-time"},
+            "pushedAt": {"type": "string", "format": "date-time"},
+        },
+    },
+    status=_status(
+        phase={"type": "string", "enum": ["Pending", "Processing", "Completed", "Failed"]},
+        resourceCreated={"type": "boolean"},
+        gitCommitSHA={"type": "string"},
+        processedAt={"type": "string", "format": "date-time"},
+        message={"type": "string"},
+    ),
+    printer_columns=(
+        {"name": "Image", "type": "string", "jsonPath": ".spec.fullImageName"},
+        {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+        {"name": "Commit", "type": "string", "jsonPath": ".status.gitCommitSHA", "priority": 1},
+    ),
+)
+
+RESOURCE_TEMPLATE = Kind(
+    kind="ResourceTemplate",
+    plural="resourcetemplates",
+    scope="Namespaced",
+    short_names=("rt",),
+    spec={
+        "type": "object",
+        "required": ["gitRepository"],
+        "properties": {
+            "template": {"type": "string", "minLength": 1},
+            "multiFiles": {
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "type": "object",
+                    "required": ["name", "template"],
+                    "properties": {
+                        "name": {"type": "string", "minLength": 1},
+                        "relativePath": {"type": "string"},
+                        "template": {"type": "string", "minLength": 1},
+                    },
+                },
+            },
+            "variables": {"type": "object", "additionalProperties": {"type": "string"}},
+            "gitRepository": {
+                "type": "object",
+                "required": ["url"],
+                "properties": {
+                    "url": {"type": "string", "minLength": 1},
+                    "branch": {"type": "string", "default": "main"},
+                    "path": {"type": "string", "default": "./"},
+                    "secretRef": _REF,
+                },
+            },
+            "validation": {"type": "object", "properties": {"dryRun": {"type": "boolean", "default": False}}},
+        },
+        "x-kubernetes-validations": [
+            {
+                "rule": "has(self.template) != has(self.multiFiles)",
+                "message": "exactly one of template and multiFiles",
+            }
+        ],
+    },
+    status=_status(),
+    printer_columns=(
+        {"name": "Repository", "type": "string", "jsonPath": ".spec.gitRepository.url"},
+        {"name": "Branch", "type": "string", "jsonPath": ".spec.gitRepository.branch"},
+    ),
+)
