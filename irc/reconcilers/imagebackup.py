@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import datetime
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -124,7 +125,7 @@ class ImageBackupReconciler:
             return None
         spec = ImageBackupSpec.from_object(obj)
         generation = obj["metadata"].get("generation")
-        status: dict[str, Any] = dict(obj.get("status") or {})
+        status: dict[str, Any] = copy.deepcopy(obj.get("status") or {})  # cached objects are shared
         try:
             try:
                 source, target = self._references(spec)
