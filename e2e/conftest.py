@@ -32,6 +32,17 @@ def kube(testbed_dir: Path) -> Iterator[cluster.Cluster]:
 
 
 @pytest.fixture(scope="session")
+def crds(kube: cluster.Cluster) -> None:
+    """irc's CustomResourceDefinitions (manifests/crds), installed and Established."""
+    kube.kubectl(
+        "apply", "--server-side", "-f", str(Path(__file__).resolve().parent.parent / "manifests" / "crds")
+    )
+    kube.kubectl(
+        "wait", "--for=condition=Established", "crd", "-l", "app.kubernetes.io/part-of=irc", "--timeout=60s"
+    )
+
+
+@pytest.fixture(scope="session")
 def registry_bed(testbed_dir: Path) -> Iterator[registries.Registries]:
     started = registries.start(testbed_dir / "registries")
     yield started

@@ -8,27 +8,13 @@ from pathlib import Path
 import pytest
 
 from hack.testbed import cluster
-from irc.api import API_VERSION, KINDS
+from irc.api import API_VERSION
 from irc.runtime import errors
 from irc.runtime.client import Client, Obj
 
-MANIFESTS = Path(__file__).resolve().parent.parent / "manifests" / "crds"
-
-
-@pytest.fixture(scope="module")
-async def crds_installed(kube: cluster.Cluster) -> None:
-    kube.kubectl("apply", "--server-side", "-f", str(MANIFESTS))
-    for kind in KINDS:
-        kube.kubectl(
-            "wait",
-            "--for=condition=Established",
-            f"crd/{kind.plural}.{API_VERSION.split('/')[0]}",
-            "--timeout=60s",
-        )
-
 
 @pytest.fixture(autouse=True)
-def _crds(crds_installed: None) -> None:
+def _crds(crds: None) -> None:
     """Every test here needs the CRDs."""
 
 

@@ -12,8 +12,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from e2e.support import eventually, running
 from hack.testbed import cluster, images, procs, registries
 from irc.api import API_VERSION
@@ -23,16 +21,6 @@ from irc.reconcilers import imagebackup
 from irc.reconcilers.settings import Settings
 from irc.runtime import Manager, ManagerOptions, errors
 from irc.runtime.client import Obj
-
-MANIFESTS = Path(__file__).resolve().parent.parent / "manifests" / "crds"
-
-
-@pytest.fixture(scope="module")
-def crds(kube: cluster.Cluster) -> None:
-    kube.kubectl("apply", "--server-side", "-f", str(MANIFESTS))
-    kube.kubectl(
-        "wait", "--for=condition=Established", "crd/imagebackups.automation.gitops.io", "--timeout=60s"
-    )
 
 
 def settings_for(bed: registries.Registries, backup: str = "backup") -> Settings:

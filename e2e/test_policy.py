@@ -6,10 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from e2e.support import eventually, running
 from hack.testbed import cluster
@@ -18,14 +15,6 @@ from irc.reconcilers import policy
 from irc.reconcilers.settings import Settings
 from irc.runtime import Manager, ManagerOptions
 from irc.runtime.client import Client, Obj
-
-MANIFESTS = Path(__file__).resolve().parent.parent / "manifests" / "crds"
-
-
-@pytest.fixture(scope="module")
-def crds(kube: cluster.Cluster) -> None:
-    kube.kubectl("apply", "--server-side", "-f", str(MANIFESTS))
-    kube.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
 
 
 @contextlib.asynccontextmanager
