@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from hack.testbed import cluster, ecr, git, images, procs, registries
@@ -90,3 +91,10 @@ async def namespace(client: Client) -> AsyncIterator[str]:
     await client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
     yield name
     await client.delete("v1", "Namespace", name)
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    """A plain aiohttp session, closed after the test."""
+    async with aiohttp.ClientSession() as session:
+        yield session

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from kubernetes_asyncio import client, config
 
@@ -35,4 +35,13 @@ async def eventually(check: Callable[[], Awaitable[T | None]], *, within: float 
         raise AssertionError(f"not within {within:.0f} s: {what}") from None
 
 
-__all__ = ["eventually", "kube_client", "running"]
+def configmap(namespace: str, name: str, **data: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": namespace},
+        "data": data,
+    }
+
+
+__all__ = ["configmap", "eventually", "kube_client", "running"]

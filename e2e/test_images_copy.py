@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -16,7 +15,7 @@ import pytest
 from aiohttp import web
 from yarl import URL
 
-from e2e.test_images_registry import client_for
+from e2e.test_images_registry import BACKUPS, client_for
 from hack.testbed import images, procs, registries
 from irc.images.auth import Authenticator, RegistryOptions
 from irc.images.copy import BlobLocationCache, Progress, copy_image
@@ -24,13 +23,6 @@ from irc.images.errors import RetryPolicy, Unauthorized
 from irc.images.registry import RegistryClient
 
 pytestmark = pytest.mark.e2e
-BACKUPS = ["backup", "backup-basic", "backup-token"]
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 def skopeo_raw(registry: registries.Registry, reference: str) -> bytes:

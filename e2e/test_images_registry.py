@@ -20,12 +20,6 @@ pytestmark = pytest.mark.e2e
 BACKUPS = ["backup", "backup-basic", "backup-token"]
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
 def client_for(
     http: aiohttp.ClientSession,
     registry: registries.Registry,

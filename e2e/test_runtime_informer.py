@@ -7,9 +7,9 @@ import asyncio
 
 import pytest
 
-from e2e.support import eventually, running
+from e2e.support import configmap, eventually, running
 from hack.testbed import cluster
-from irc.runtime.client import Client, Obj
+from irc.runtime.client import Client
 from irc.runtime.informer import CreateEvent, DeleteEvent, Informer, UpdateEvent
 
 
@@ -32,15 +32,6 @@ class Recorder:
 
     def names(self, events: list[CreateEvent] | list[DeleteEvent]) -> set[str]:
         return {e.obj["metadata"]["name"] for e in events}
-
-
-def configmap(namespace: str, name: str, **data: str) -> Obj:
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": name, "namespace": namespace},
-        "data": data,
-    }
 
 
 async def create_many(client: Client, namespace: str, names: list[str]) -> None:

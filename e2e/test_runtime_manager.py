@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from e2e.support import eventually, running
+from e2e.support import configmap, eventually, running
 from examples import configmap_labeler
 from hack.testbed import cluster, procs
 from irc.runtime import Conflict, Manager, ManagerOptions, Request, Result
-from irc.runtime.client import Client, Obj
+from irc.runtime.client import Client
 from irc.runtime.transport import KubeTransport
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,15 +37,6 @@ async def started(mgr: Manager) -> AsyncIterator[None]:
     async with running(mgr.start()):
         yield
     await mgr.client.close()
-
-
-def configmap(namespace: str, name: str, **data: str) -> Obj:
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": name, "namespace": namespace},
-        "data": data,
-    }
 
 
 async def labels_of(client: Client, namespace: str, name: str) -> dict[str, str]:

@@ -7,7 +7,6 @@ import hashlib
 import json
 import re
 import ssl
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -89,12 +88,6 @@ class Challenged:
         )
         assert put.status == 201, await put.text()
         return digest
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 def _client(
