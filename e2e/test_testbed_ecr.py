@@ -1,15 +1,49 @@
 """The ECR endpoint answers aiobotocore as ECR does: paginated listings, distinct digests and push
-times in push order, authorisation tokens, and STS AssumeRole credentials that ECR then accepts."""
+times in push order, authorisation tokens, and STS AssumeRole credentials that ECR then accepts.
+Its control endpoints inject errors that botocore retries (or not) as it would ECR's, count calls,
+and seed images in bulk."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
+from botocore.exceptions import ClientError
 
 from hack.testbed import ecr
+
+SEEDED = {"testbed-faults/app": ("1.0.0", "1.1.0", "2.0.0"), "testbed-faults/web": ("a", "b")}
+
+
+@pytest.fixture(autouse=True)
+def no_faults(ecr_server: ecr.ECR) -> Iterator[None]:
+    """Each test starts with no faults and zero calls, and leaves no fault behind for other modules."""
+    ecr_server.clear_faults()
+    ecr_server.reset_calls()
+    yield
+    ecr_server.clear_faults()
+
+
+@pytest.fixture(scope="module")
+def seeded(ecr_server: ecr.ECR) -> dict[str, dict[str, str]]:
+    return ecr_server.seed(SEEDED)
+
+
+@pytest.fixture
+async def retrying_client(ecr_server: ecr.ECR) -> AsyncIterator[Any]:
+    """A client retrying as the detection controller's does: botocore's standard mode."""
+    config = AioConfig(retries={"mode": "standard", "max_attempts": 5})
+    async with get_session().create_client(
+        "ecr",
+        endpoint_url=ecr_server.endpoint,
+        region_name=ecr_server.region,
+        config=config,
+        **ecr.CREDENTIALS,
+    ) as client:
+        yield client
 
 
 @pytest.fixture
@@ -89,3 +123,64 @@ async def test_listings_page_at_ecr_default_of_100(ecr_server: ecr.ECR, ecr_clie
     assert len(second["imageIds"]) == 50 and "nextToken" not in second
     seen = {i["imageTag"] for page in (first, second) for i in page["imageIds"]}
     assert seen == set(tags)
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "count"),
+    [(400, "ThrottlingException", 2), (500, "ServerException", 1), (503, "ServiceUnavailableException", 1)],
+)
+async def test_throttling_and_server_errors_are_retried(
+    ecr_server: ecr.ECR, retrying_client: Any, seeded: object, status: int, code: str, count: int
+) -> None:
+    ecr_server.inject_fault("DescribeImages", status=status, code=code, count=count)
+    listed = await retrying_client.list_images(repositoryName="testbed-faults/app")  # another action
+    described = await retrying_client.describe_images(repositoryName="testbed-faults/app")
+    assert listed["ResponseMetadata"]["RetryAttempts"] == 0
+    assert described["ResponseMetadata"]["RetryAttempts"] == count
+    assert len(described["imageDetails"]) == len(SEEDED["testbed-faults/app"])
+    assert ecr_server.calls() == {"ListImages": 1, "DescribeImages": count + 1}
+
+
+async def test_access_denied_is_not_retried(
+    ecr_server: ecr.ECR, retrying_client: Any, seeded: object
+) -> None:
+    ecr_server.inject_fault("*", code="AccessDeniedException", count=3)
+    with pytest.raises(ClientError) as raised:
+        await retrying_client.describe_images(repositoryName="testbed-faults/app")
+    assert raised.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert ecr_server.calls() == {"DescribeImages": 1}
+    ecr_server.clear_faults()
+    assert (await retrying_client.list_images(repositoryName="testbed-faults/app"))["imageIds"]
+
+
+async def test_sts_calls_are_counted_by_action(ecr_server: ecr.ECR) -> None:
+    async with get_session().create_client(
+        "sts", endpoint_url=ecr_server.endpoint, region_name=ecr_server.region, **ecr.CREDENTIALS
+    ) as sts:
+        identity = await sts.get_caller_identity()
+        await sts.get_caller_identity()
+    assert identity["Account"] == ecr.ACCOUNT_ID  # moto still read the form body the counter read
+    assert ecr_server.calls() == {"GetCallerIdentity": 2}
+    ecr_server.reset_calls()
+    assert ecr_server.calls() == {}
+
+
+async def test_seeded_images_are_listed_with_their_digests_and_manifests_in_push_order(
+    retrying_client: Any, seeded: dict[str, dict[str, str]]
+) -> None:
+    assert {r: list(tags) for r, tags in seeded.items()} == {r: list(tags) for r, tags in SEEDED.items()}
+    for repository, tags in SEEDED.items():
+        details = (await retrying_client.describe_images(repositoryName=repository))["imageDetails"]
+        by_tag = {d["imageTags"][0]: d for d in details}
+        assert {t: d["imageDigest"] for t, d in by_tag.items()} == seeded[repository]
+        pushed = [by_tag[t]["imagePushedAt"] for t in tags]
+        assert pushed == sorted(pushed) and len(set(pushed)) == len(pushed)
+        got = await retrying_client.batch_get_image(
+            repositoryName=repository, imageIds=[{"imageTag": t} for t in tags]
+        )
+        assert {i["imageId"]["imageTag"]: i["imageManifest"] for i in got["images"]} == {
+            t: ecr.manifest(repository, t) for t in tags
+        }
+    digests = [d for tags in seeded.values() for d in tags.values()]
+    assert len(set(digests)) == len(digests)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,9 +52,47 @@ class ECR:
     def env(self) -> dict[str, str]:
         return {"IRC_TESTBED_ECR_ENDPOINT": self.endpoint, "IRC_TESTBED_ECR_REGION": self.region}
 
+    def inject_fault(
+        self, action: str, *, status: int = 400, code: str = "ThrottlingException", count: int = 1
+    ) -> None:
+        """Answer the next `count` ECR calls of `action` (e.g. "DescribeImages"; "*" = any) with
+        this error instead of serving them; replaces an earlier fault for the same action."""
+        self._control("POST", "faults", {"action": action, "status": status, "code": code, "count": count})
+
+    def clear_faults(self) -> None:
+        self._control("DELETE", "faults")
+
+    def calls(self) -> dict[str, int]:
+        """ECR and STS requests received so far (faulted ones too), by action."""
+        calls: dict[str, int] = self._control("GET", "calls")
+        return calls
+
+    def reset_calls(self) -> None:
+        self._control("DELETE", "calls")
+
+    def seed(self, repositories: Mapping[str, Sequence[str]]) -> dict[str, dict[str, str]]:
+        """What `populate` does, written into moto's backend in-process: fast enough for benchmark
+        sizes (100k images). Creates missing repositories; returns repository → tag → digest."""
+        body = {"region": self.region, "repositories": {r: list(t) for r, t in repositories.items()}}
+        seeded: dict[str, dict[str, str]] = self._control("POST", "seed", body)
+        return seeded
+
+    def _control(self, method: str, path: str, body: object = None) -> Any:
+        request = urllib.request.Request(
+            f"{self.endpoint}/irc-testbed/{path}",
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            method=method,
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=600) as response:
+                return json.load(response)
+        except urllib.error.HTTPError as e:
+            raise RuntimeError(f"test bed ECR {method} {path}: {e.code} {e.read().decode()}") from None
+
 
 def manifest(repository: str, tag: str) -> str:
-    """A distinct, valid image manifest for repository:tag (ECR stores it and digests its bytes)."""
+    """A distinct, valid image manifest for repository:tag (ECR digests its bytes, moto its layers)."""
     seed = hashlib.sha256(f"{repository}:{tag}".encode()).hexdigest()
     return json.dumps(
         {
