@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from irc import __version__
+from irc.api.durations import parse_duration
 from irc.cli import UsageError, build_parser, build_settings, main, parse_workers, select_controllers
-from irc.reconcilers.settings import parse_duration
 
 KNOWN = ["creation", "detection", "image-backup", "policy", "workload-rewrite"]
 

@@ -14,6 +14,18 @@ def rfc3339(epoch: float) -> str:
     return datetime.datetime.fromtimestamp(epoch, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def parse_rfc3339(timestamp: object) -> float | None:
+    """Epoch seconds of an RFC 3339 timestamp with a zone (as the API server writes them); None if
+    `timestamp` is absent or not one."""
+    if not isinstance(timestamp, str):
+        return None
+    try:
+        parsed = datetime.datetime.fromisoformat(timestamp)
+    except ValueError:
+        return None
+    return parsed.timestamp() if parsed.tzinfo is not None else None
+
+
 def set_condition(
     status: dict[str, Any],
     type: str,

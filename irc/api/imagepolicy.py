@@ -18,6 +18,15 @@ from typing import Any
 from irc.api.conditions import condition_schema
 from irc.api.crd import Kind
 
+MANAGED_BY = ("app.kubernetes.io/managed-by", "irc")
+"""The label on every ImageDetected the detection controller creates; only those are garbage-collected."""
+POLICY_LABEL = "automation.gitops.io/policy"
+"""The policy that detected an ImageDetected (set when the name fits a label value)."""
+PREFIX_LABEL = "automation.gitops.io/tag-prefix"
+REPOSITORY_ANNOTATION = "automation.gitops.io/repository"
+REQUESTED_AT = "automation.gitops.io/reconcile-requested-at"
+"""Set (to any new value, conventionally a timestamp) on a policy to scan it now."""
+
 _DURATION = {"type": "string", "pattern": r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"}
 _REF = {
     "type": "object",
@@ -154,13 +163,36 @@ IMAGE_RESOURCE_POLICY = Kind(
     status=_status(
         lastScanTime={"type": "string", "format": "date-time"},
         lastScanDuration={"type": "string"},
-        repositoriesScanned={"type": "integer"},
+        repositoriesMatched={"type": "integer", "description": "Repositories the patterns matched."},
+        repositoriesScanned={"type": "integer", "description": "At most maxRepositories of them."},
         imagesScanned={"type": "integer"},
-        imagesDetected={"type": "integer"},
+        imagesDetected={"type": "integer", "description": "Selections of the last scan."},
+        apiCalls={"type": "integer", "description": "ECR requests of the last scan, retries included."},
+        latestImages={
+            "type": "array",
+            "description": "What the last scan selected: one entry per repository (perRepository) "
+            "or one in all, per tag prefix.",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "repository": {"type": "string"},
+                    "tag": {"type": "string"},
+                    "digest": {"type": "string"},
+                    "tagPrefix": {"type": "string"},
+                    "pushedAt": {"type": "string", "format": "date-time"},
+                    "imageDetected": {"type": "string", "description": "The ImageDetected object's name."},
+                },
+            },
+        },
+        lastHandledReconcileAt={
+            "type": "string",
+            "description": "The last automation.gitops.io/reconcile-requested-at value acted on.",
+        },
     ),
     printer_columns=(
         {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
         {"name": "Last Scan", "type": "date", "jsonPath": ".status.lastScanTime"},
+        {"name": "Detected", "type": "integer", "jsonPath": ".status.imagesDetected"},
         {"name": "Suspended", "type": "boolean", "jsonPath": ".spec.suspend", "priority": 1},
     ),
 )

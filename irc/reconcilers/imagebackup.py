@@ -30,6 +30,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from irc.api import API_VERSION
 from irc.api.conditions import rfc3339, set_condition
+from irc.api.durations import parse_duration
 from irc.api.imagebackup import ImageBackupSpec, SecretRef
 from irc.images import ImageReference, ecr_registry, parse_reference
 from irc.images.auth import Authenticator, EcrTokenProvider, Keychain
@@ -43,7 +44,7 @@ from irc.images.copy import (
 )
 from irc.images.errors import Denied, NotFound, RateLimited, RegistryError, Unauthorized
 from irc.images.registry import RegistryClient
-from irc.reconcilers.settings import SecretKey, Settings, parse_duration
+from irc.reconcilers.settings import SecretKey, Settings
 from irc.runtime import Manager, Request, Result, TerminalError, errors
 from irc.runtime.client import Obj
 from irc.runtime.predicates import generation_changed

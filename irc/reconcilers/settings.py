@@ -3,30 +3,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from irc.images import TargetNaming
 from irc.images.auth import RegistryOptions
-
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-
-
-def parse_duration(text: str) -> float:
-    """Go-style durations (`90s`, `1h30m`, `7d`) in seconds; ValueError otherwise."""
-    text = text.strip()
-    pos, total = 0, 0.0
-    while pos < len(text):
-        m = _DURATION.match(text, pos)
-        if m is None:
-            raise ValueError(f"invalid duration {text!r}: use e.g. 90s, 15m, 1h30m, 7d")
-        total += float(m[1]) * _UNITS[m[2]]
-        pos = m.end()
-    if not text:
-        raise ValueError("empty duration")
-    return total
 
 
 @dataclass(frozen=True)
@@ -55,6 +36,10 @@ class Settings:
     """Per-host TLS/plain-HTTP options (--registry-ca, --registry-insecure, --registry-plain-http)."""
     recheck_interval: float = 3600.0
     """How often a completed ImageBackup is checked again (target present, retention). 1 hour."""
+    aws_endpoint_url: str | None = None
+    """ECR and STS endpoint instead of AWS's (--aws-endpoint-url): a VPC endpoint, or a local emulator."""
+    ecr_concurrency: int = 8
+    """Repositories one scan describes at a time (--ecr-concurrency)."""
     progress_interval: float = 2.0
     """Seconds between status writes while copying, so progress shows without a write storm."""
 

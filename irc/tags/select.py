@@ -221,7 +221,7 @@ class Policy:
         """The winning original tag among ``(key, original)`` pairs, or None."""
         best: tuple[object, str] | None = None
         for key, original in candidates:
-            rank = self._rank(key)
+            rank = self.rank(key)
             if rank is None:
                 continue
             entry = (rank, original)
@@ -229,7 +229,7 @@ class Policy:
                 best = entry
         return None if best is None else best[1]
 
-    def _rank(self, key: str) -> object | None:
+    def rank(self, key: str) -> object | None:
         """A value whose greatest instance wins (desc is negated), or None when ``key`` does not qualify."""
         if self.kind == "semver":
             try:

@@ -1,0 +1,176 @@
+"""One scan of ECR for one policy: list the repositories (every page), keep those the globs match
+(at most maxRepositories, by name), describe each one's tagged images (every page, `concurrency`
+repositories at a time) and feed them to a Selector, all within scanTimeout.
+
+DescribeImages rather than ListImages: one call returns tags, digest and push time for up to 1,000
+images, so a scan costs 1 + repositories calls (for ≤1,000 images each) and no per-image request.
+Throttling, 5xx and connection errors are retried by the client (irc.ecr.credentials); what still
+fails becomes a ScanError with a reason for the policy's Scanned condition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+)
+
+from irc.ecr.select import Image, ScanSpec, Selection, Selector
+
+PAGE_SIZE = 1000  # ECR's maximum for both listings
+DEFAULT_CONCURRENCY = 8
+
+_AUTH_CODES = frozenset(
+    {
+        "AccessDeniedException",
+        "UnrecognizedClientException",
+        "InvalidSignatureException",
+        "SignatureDoesNotMatch",
+        "InvalidClientTokenId",
+        "ExpiredTokenException",
+        "AuthFailure",
+    }
+)
+
+
+class ScanError(Exception):
+    """A scan that failed, with the reason for the Scanned condition. `transient` failures are worth
+    retrying soon (with backoff); the others need someone to fix credentials or the policy."""
+
+    def __init__(self, reason: str, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.transient = transient
+
+
+@dataclass
+class ScanResult:
+    selections: list[Selection]
+    repositories_matched: int = 0
+    repositories_scanned: int = 0
+    images_scanned: int = 0
+    api_calls: int = 0
+    duration: float = 0.0
+    vanished: list[str] = field(default_factory=list)
+    """Repositories deleted between the listing and their description (skipped)."""
+
+
+async def scan(client: Any, spec: ScanSpec, *, concurrency: int = DEFAULT_CONCURRENCY) -> ScanResult:
+    """Scan with an aiobotocore ECR client; ScanError on failure (ScanTimeout past spec.timeout)."""
+    calls = 0
+
+    def count(**_: Any) -> None:
+        nonlocal calls
+        calls += 1
+
+    client.meta.events.register("before-send.ecr", count)
+    started = time.monotonic()
+    result = ScanResult([])
+    try:
+        async with asyncio.timeout(spec.timeout):
+            await _scan(client, spec, concurrency, result)
+    except TimeoutError:
+        raise ScanError(
+            "ScanTimeout",
+            f"the scan took longer than scanTimeout ({spec.timeout:g}s) after {calls} ECR calls; "
+            "raise ecrRepository.scanTimeout or narrow the pattern",
+            transient=True,
+        ) from None
+    except (ClientError, BotoCoreError) as e:
+        raise _classify(e) from e
+    finally:
+        client.meta.events.unregister("before-send.ecr", count)
+    result.api_calls, result.duration = calls, time.monotonic() - started
+    return result
+
+
+async def _scan(client: Any, spec: ScanSpec, concurrency: int, result: ScanResult) -> None:
+    registry = {"registryId": spec.registry_id} if spec.registry_id else {}
+    matched: dict[str, str] = {}
+    pages = client.get_paginator("describe_repositories").paginate(
+        **registry, PaginationConfig={"PageSize": PAGE_SIZE}
+    )
+    async for page in pages:
+        for repo in page["repositories"]:
+            if spec.matcher.repository_matches(repo["repositoryName"]):
+                matched[repo["repositoryName"]] = repo["repositoryUri"]
+    names = sorted(matched)[: spec.max_repositories]
+    result.repositories_matched, result.repositories_scanned = len(matched), len(names)
+    selector = Selector(spec)
+    todo: Iterator[str] = iter(names)
+
+    async def worker() -> None:
+        for name in todo:  # one shared iterator: each repository goes to exactly one worker
+            images = await _describe(client, registry, name, matched[name], result)
+            result.images_scanned += len({i.digest for i in images})
+            selector.offer(images)
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(min(concurrency, len(names))):
+                group.create_task(worker())
+    except ExceptionGroup as failed:  # the first worker's error; the group cancelled the others
+        raise failed.exceptions[0] from None
+    result.selections = selector.selections()
+
+
+async def _describe(
+    client: Any, registry: dict[str, str], name: str, uri: str, result: ScanResult
+) -> list[Image]:
+    images: list[Image] = []
+    pages = client.get_paginator("describe_images").paginate(
+        **registry,
+        repositoryName=name,
+        filter={"tagStatus": "TAGGED"},
+        PaginationConfig={"PageSize": PAGE_SIZE},
+    )
+    try:
+        async for page in pages:
+            for detail in page["imageDetails"]:
+                pushed = detail.get("imagePushedAt")
+                for tag in detail.get("imageTags") or ():
+                    images.append(
+                        Image(name, tag, detail["imageDigest"], uri, pushed.timestamp() if pushed else 0.0)
+                    )
+    except ClientError as e:
+        if e.response.get("Error", {}).get("Code") != "RepositoryNotFoundException":
+            raise
+        result.vanished.append(name)
+        return []
+    return images
+
+
+def _classify(e: ClientError | BotoCoreError) -> ScanError:
+    if isinstance(e, NoCredentialsError):
+        return ScanError(
+            "NoCredentials",
+            "no AWS credentials: set spec.aws.secretRef, or give the manager an identity "
+            "(IRSA, Pod Identity, instance role, AWS_* environment)",
+            transient=False,
+        )
+    if isinstance(e, NoRegionError):
+        return ScanError("InvalidPolicy", str(e), transient=False)
+    if isinstance(e, ConnectionError):
+        return ScanError("NetworkError", f"cannot reach ECR: {e}", transient=True)
+    if isinstance(e, BotoCoreError):
+        return ScanError("ScanFailed", str(e), transient=True)
+    code = e.response.get("Error", {}).get("Code", "")
+    status = int(e.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    message = e.response.get("Error", {}).get("Message") or str(e)
+    operation = e.operation_name
+    if code in _AUTH_CODES or status in (401, 403):
+        return ScanError("AccessDenied", f"{operation}: {code}: {message}", transient=False)
+    if code in ("ThrottlingException", "TooManyRequestsException") or status == 429:
+        return ScanError("Throttled", f"{operation}: throttled after retries: {message}", transient=True)
+    if code in ("RegistryNotFoundException", "InvalidParameterException", "RepositoryNotFoundException"):
+        return ScanError("InvalidPolicy", f"{operation}: {code}: {message}", transient=False)
+    return ScanError("ScanFailed", f"{operation}: {code or status}: {message}", transient=status >= 500)

@@ -1,0 +1,147 @@
+"""What a policy selects from the images a scan lists: the one parsed form of an ImageResourcePolicy
+spec (`ScanSpec`, which the policy controller uses to validate and the detection controller to
+scan) and the selection itself (`Selector`), fed one repository at a time so a scan holds only the
+current winners, never every image of every repository.
+
+Selection, for each group (the repository when perRepository, else all repositories together;
+within it, each tag prefix when pattern.extractPrefix):
+
+    tags ─▶ drop sha256-….sig/.att/.sbom ─▶ imagePattern's tag glob ─▶ pattern.regex ─▶ filterTags ─▶ best
+
+"Best" is the policy's (semver / alphabetical / numerical, as irc.tags.select_tag); with only a
+`pattern`, the most recently pushed. Ties go to the lexically greatest tag, then the most recent
+push, then the lexically greatest repository, so the answer never depends on listing order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from irc.api.durations import parse_duration
+from irc.ecr.match import RepositoryMatcher
+from irc.tags import Policy, TagFilter, compile_go_regex, is_signature_tag
+
+DEFAULT_SCAN_TIMEOUT = 300.0
+DEFAULT_MAX_REPOSITORIES = 50
+
+
+@dataclass(frozen=True)
+class Image:
+    """One tag of one ECR image."""
+
+    repository: str
+    tag: str
+    digest: str
+    uri: str
+    """registry host/repository, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com/team-a/api."""
+    pushed_at: float = 0.0
+    """Epoch seconds (ECR records milliseconds); 0 if unknown."""
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.uri}:{self.tag}"
+
+
+@dataclass(frozen=True)
+class Selection:
+    image: Image
+    prefix: str | None = None
+
+
+@dataclass(frozen=True)
+class ScanSpec:
+    region: str
+    matcher: RepositoryMatcher
+    registry_id: str | None = None
+    max_repositories: int = DEFAULT_MAX_REPOSITORIES
+    timeout: float = DEFAULT_SCAN_TIMEOUT
+    per_repository: bool = False
+    order: Policy | None = None
+    filter_tags: TagFilter | None = None
+    pattern: re.Pattern[str] | None = None
+    extract_prefix: bool = False
+
+    @classmethod
+    def from_policy(cls, spec: Mapping[str, Any]) -> ScanSpec:
+        """Parse an ImageResourcePolicy spec; ValueError naming the field that is wrong."""
+        ecr = spec.get("ecrRepository") or {}
+        if not isinstance(ecr, Mapping) or not ecr.get("region"):
+            raise ValueError("ecrRepository.region: required")
+        policy = spec.get("policy") or {}
+        order = None
+        if any(policy.get(k) is not None for k in ("semver", "alphabetical", "numerical")):
+            order = Policy.parse(policy)
+        pattern, extract = None, False
+        if policy.get("pattern") is not None:
+            if not isinstance(policy["pattern"], Mapping):
+                raise ValueError("policy.pattern: must be a mapping with regex and extractPrefix")
+            pattern = compile_go_regex(policy["pattern"].get("regex", ""), "policy.pattern.regex")
+            extract = bool(policy["pattern"].get("extractPrefix"))
+            if extract and pattern.groups < 1:
+                raise ValueError(
+                    "policy.pattern.regex: extractPrefix needs a capture group, e.g. ^(dev|prod)-"
+                )
+        if order is None and pattern is None:
+            raise ValueError("policy: one of semver, alphabetical, numerical or pattern is required")
+        maximum = ecr.get("maxRepositories", DEFAULT_MAX_REPOSITORIES)
+        if not isinstance(maximum, int) or isinstance(maximum, bool) or maximum < 1:
+            raise ValueError(f"ecrRepository.maxRepositories: must be a positive integer, got {maximum!r}")
+        timeout = DEFAULT_SCAN_TIMEOUT
+        if ecr.get("scanTimeout") is not None:
+            timeout = parse_duration(str(ecr["scanTimeout"]), "ecrRepository.scanTimeout")
+            if timeout <= 0:
+                raise ValueError("ecrRepository.scanTimeout: must be positive")
+        return cls(
+            region=str(ecr["region"]),
+            matcher=RepositoryMatcher.parse(ecr),
+            registry_id=ecr.get("registryId") or None,
+            max_repositories=maximum,
+            timeout=timeout,
+            per_repository=bool(policy.get("perRepository")),
+            order=order,
+            filter_tags=TagFilter.parse(spec["filterTags"]) if spec.get("filterTags") is not None else None,
+            pattern=pattern,
+            extract_prefix=extract,
+        )
+
+
+class Selector:
+    """Keeps, per group, the best image offered so far (see the module docstring)."""
+
+    def __init__(self, spec: ScanSpec) -> None:
+        self.spec = spec
+        self._best: dict[tuple[str | None, str | None], tuple[tuple[Any, ...], Selection]] = {}
+
+    def offer(self, images: Iterable[Image]) -> None:
+        spec = self.spec
+        for image in images:
+            tag = image.tag
+            if is_signature_tag(tag) or not spec.matcher.tag_matches(tag):
+                continue
+            prefix = None
+            if spec.pattern is not None:
+                match = spec.pattern.search(tag)
+                if match is None:
+                    continue
+                if spec.extract_prefix:
+                    prefix = match.group(1)
+                    if prefix is None:  # group 1 did not take part in the match
+                        continue
+            key = tag if spec.filter_tags is None else spec.filter_tags.key(tag)
+            if key is None:
+                continue
+            rank = image.pushed_at if spec.order is None else spec.order.rank(key)
+            if rank is None:
+                continue
+            entry = (rank, tag, image.pushed_at, image.repository)
+            group = (image.repository if spec.per_repository else None, prefix)
+            held = self._best.get(group)
+            if held is None or entry > held[0]:  # ranks of one policy are mutually comparable
+                self._best[group] = (entry, Selection(image, prefix))
+
+    def selections(self) -> list[Selection]:
+        """The winners, ordered by repository, then prefix."""
+        return sorted((s for _, s in self._best.values()), key=lambda s: (s.image.repository, s.prefix or ""))
