@@ -1,8 +1,9 @@
 """The policy reconciler (controller name `policy`): validates each ImageResourcePolicy and says
-so in a Ready condition with a precise reason, so a bad policy is visible before any scan.
+so in a Ready condition with a precise reason, so a bad policy is visible before any scan, and
+garbage-collects the ImageDetected objects the detection controller created for it.
 
     Ready=True   Valid             every check passed
-    Ready=False  InvalidPolicy     a range, regex or filter does not parse (the message names the field)
+    Ready=False  InvalidPolicy     a glob, range, regex or filter does not parse (the message names the field)
                  TemplateNotFound  spec.templateRef names no ResourceTemplate
                  SecretNotFound    spec.aws.secretRef names no Secret
                  SecretInvalid     that Secret lacks accessKeyId or secretAccessKey
@@ -10,29 +11,56 @@ so in a Ready condition with a precise reason, so a bad policy is visible before
 
 A policy is re-validated when its spec changes, when a ResourceTemplate it references changes
 (mapped watch), and every `REVALIDATE` seconds (Secrets are read, not watched: caching every
-Secret of the cluster is not worth it).
+Secret of the cluster is not worth it). The status patch carries the cached resourceVersion and
+only the fields this controller owns: the detection controller writes the same status, and a stale
+write fails with 409 Conflict (retried with backoff) instead of dropping its fields.
+
+Garbage collection touches only ImageDetected objects labelled app.kubernetes.io/managed-by=irc
+whose spec.sourcePolicy names the policy (in the policy's namespace); hand-made ones are never
+deleted.
+
+- TTL: with spec.ttlDays > 0 (default 7; 0 keeps everything), an object is deleted once
+  spec.detectedAt (else metadata.creationTimestamp) is ttlDays days old, unless the policy's
+  status.latestImages names it: deleting the current selection would only make the next scan
+  detect it again. The policy is requeued at its next expiry when that comes before REVALIDATE.
+- Policy gone: its objects are deleted. Owner references let KCM's garbage collector do this too;
+  this covers clusters without it and objects whose owner reference was stripped.
+
+ImageDetected creations (the initial list included, so orphans found at startup are collected)
+and deletions enqueue their policy; their updates do not, so status writes by other controllers
+do not re-validate it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
-import re
+import logging
 from collections.abc import Iterable
 from typing import Any
 
+from prometheus_client import CollectorRegistry, Counter
+
 from irc.api import API_VERSION
-from irc.api.conditions import set_condition
+from irc.api.conditions import parse_rfc3339, set_condition
+from irc.api.imagepolicy import MANAGED_BY
+from irc.ecr.select import ScanSpec
 from irc.reconcilers.settings import Settings
-from irc.runtime import EnqueueMapped, Manager, Request, Result, errors
+from irc.runtime import EnqueueMapped, Manager, PredicateFuncs, Request, Result, errors
 from irc.runtime.client import Obj
 from irc.runtime.predicates import generation_changed
-from irc.tags.select import Policy, TagFilter, compile_go_regex
 
 NAME = "policy"
-KIND, TEMPLATE = "ImageResourcePolicy", "ResourceTemplate"
+KIND, TEMPLATE, DETECTED = "ImageResourcePolicy", "ResourceTemplate", "ImageDetected"
 TEMPLATE_INDEX = "templateRef"
+SOURCE_INDEX = "managedSourcePolicy"  # managed objects only; a name no other controller's index takes
 REVALIDATE = 300.0
 AWS_KEYS = ("accessKeyId", "secretAccessKey")
+DEFAULT_TTL_DAYS = 7
+DAY = 86400.0
+EVENT_NAMES = 10  # an Event names at most this many deleted objects
+
+log = logging.getLogger(__name__)
 
 
 class _Invalid(Exception):
@@ -47,39 +75,106 @@ def _template_key(policy: Obj) -> list[str]:
     return [f"{namespace}/{ref['name']}"] if ref.get("name") else []
 
 
+def source_policy_key(detected: Obj) -> list[str]:
+    """The "namespace/name" of the policy a managed ImageDetected came from; [] for any other object
+    (no managed-by label, no sourcePolicy, or a sourcePolicy outside the object's own namespace,
+    where the detection controller never puts one)."""
+    metadata = detected["metadata"]
+    if (metadata.get("labels") or {}).get(MANAGED_BY[0]) != MANAGED_BY[1]:
+        return []
+    ref = (detected.get("spec") or {}).get("sourcePolicy") or {}
+    namespace = metadata.get("namespace", "")
+    if not ref.get("name") or (ref.get("namespace") or namespace) != namespace:
+        return []
+    return [f"{namespace}/{ref['name']}"]
+
+
+def ttl_days(spec: dict[str, Any]) -> int:
+    days = spec.get("ttlDays")
+    return DEFAULT_TTL_DAYS if days is None else int(days)
+
+
+def current_selection(policy: Obj) -> set[str]:
+    """The ImageDetected names the policy's status.latestImages lists."""
+    latest = (policy.get("status") or {}).get("latestImages") or []
+    return {e["imageDetected"] for e in latest if isinstance(e, dict) and e.get("imageDetected")}
+
+
+def expired(objects: Iterable[Obj], keep: set[str], days: int, now: float) -> tuple[list[Obj], float | None]:
+    """The objects past `days` days since detection (those named in `keep` excepted), and the earliest
+    expiry among the rest (None if there is none). `days` 0 keeps everything."""
+    if days <= 0:
+        return [], None
+    out, soonest = [], None
+    for obj in objects:
+        metadata = obj["metadata"]
+        if metadata["name"] in keep:
+            continue
+        detected = parse_rfc3339((obj.get("spec") or {}).get("detectedAt"))
+        if detected is None:
+            detected = parse_rfc3339(metadata.get("creationTimestamp"))
+        if detected is None:  # the apiserver always sets creationTimestamp; nothing to go by otherwise
+            continue
+        expiry = detected + days * DAY
+        if expiry <= now:
+            out.append(obj)
+        elif soonest is None or expiry < soonest:
+            soonest = expiry
+    return out, soonest
+
+
+def _names(names: list[str]) -> str:
+    shown = ", ".join(names[:EVENT_NAMES])
+    return shown if len(names) <= EVENT_NAMES else f"{shown} and {len(names) - EVENT_NAMES} more"
+
+
 def check_selection(spec: dict[str, Any]) -> None:
-    """The tag-selection parts of a policy spec; _Invalid naming the field when one does not parse."""
-    policy = spec.get("policy") or {}
+    """The scan parts of a policy spec, parsed as the detection controller parses them; _Invalid
+    naming the field when one does not parse."""
     try:
-        if any(policy.get(k) is not None for k in ("semver", "alphabetical", "numerical")):
-            Policy.parse(policy)
-        pattern = policy.get("pattern")
-        if pattern is not None:
-            compiled: re.Pattern[str] = compile_go_regex(pattern.get("regex", ""), "policy.pattern.regex")
-            if pattern.get("extractPrefix") and compiled.groups < 1:
-                raise ValueError(
-                    "policy.pattern.regex: extractPrefix needs a capture group, e.g. ^(dev|prod)-"
-                )
-        if spec.get("filterTags") is not None:
-            TagFilter.parse(spec["filterTags"])
+        ScanSpec.from_policy(spec)
     except ValueError as e:
         raise _Invalid("InvalidPolicy", str(e)) from None
+
+
+def _deleted_counter(registry: CollectorRegistry) -> Counter:
+    counter = Counter(
+        "irc_image_detected_deleted_total",
+        "ImageDetected objects garbage-collected, by reason",
+        ["reason"],
+        registry=registry,
+    )
+    for reason in ("expired", "policy_deleted"):  # series start at zero
+        counter.labels(reason)
+    return counter
 
 
 class PolicyReconciler:
     def __init__(self, mgr: Manager) -> None:
         self.client, self.cache, self.clock = mgr.client, mgr.cache, mgr.clock
         self.recorder = mgr.recorder(NAME)
+        self.deleted = _deleted_counter(mgr.metrics.registry)
 
     async def reconcile(self, request: Request) -> Result | None:
         try:
             policy = await self.cache.get(API_VERSION, KIND, request.name, request.namespace)
         except errors.NotFound:
+            await self._collect_orphans(request)
             return None
-        spec = policy.get("spec") or {}
-        generation = policy["metadata"].get("generation")
-        status: dict[str, Any] = copy.deepcopy(policy.get("status") or {})  # cached objects are shared
         now = self.clock.wall()
+        await self._validate(policy, now)
+        spec = policy.get("spec") or {}
+        stale, soonest = expired(await self._managed(request), current_selection(policy), ttl_days(spec), now)
+        await self._delete(stale, "expired", policy)
+        return Result(requeue_after=REVALIDATE if soonest is None else min(REVALIDATE, soonest - now))
+
+    async def _validate(self, policy: Obj, now: float) -> None:
+        spec = policy.get("spec") or {}
+        metadata = policy["metadata"]
+        generation = metadata.get("generation")
+        cached: dict[str, Any] = policy.get("status") or {}
+        # Only the fields this controller owns; conditions is one list, so it is written whole.
+        status: dict[str, Any] = {"conditions": copy.deepcopy(cached.get("conditions") or [])}
         try:
             check_selection(spec)
             await self._check_template(policy)
@@ -111,16 +206,64 @@ class PolicyReconciler:
             now=now,
         )
         status["observedGeneration"] = generation
-        if status != (policy.get("status") or {}):
+        if any(status[k] != cached.get(k) for k in status):
+            # The resourceVersion makes the write conditional: the conditions list replaces the stored
+            # one, so written over a newer status it would drop another controller's condition.
             await self.client.patch(
                 API_VERSION,
                 KIND,
-                request.name,
-                {"status": status},
-                namespace=request.namespace,
+                metadata["name"],
+                {"metadata": {"resourceVersion": metadata["resourceVersion"]}, "status": status},
+                namespace=metadata["namespace"],
                 subresource="status",
             )
-        return Result(requeue_after=REVALIDATE)
+
+    async def _managed(self, request: Request) -> list[Obj]:
+        """The policy's managed ImageDetected objects that are not already being deleted."""
+        found = await self.cache.by_index(
+            API_VERSION, DETECTED, SOURCE_INDEX, f"{request.namespace}/{request.name}"
+        )
+        # Keyed by uid: each informer of the kind (another controller may add a filtered one) holds a copy.
+        unique = {o["metadata"]["uid"]: o for o in found if not o["metadata"].get("deletionTimestamp")}
+        return list(unique.values())
+
+    async def _collect_orphans(self, request: Request) -> None:
+        orphans = await self._managed(request)
+        if not orphans:
+            return
+        # Informers of different kinds lag independently: a policy created a moment ago may be missing
+        # from the cache while its first ImageDetected is not. The API server has the last word; if
+        # the policy exists, its own event comes next.
+        try:
+            await self.client.get(API_VERSION, KIND, request.name, request.namespace)
+        except errors.NotFound:
+            await self._delete(orphans, "policy_deleted", None)
+
+    async def _delete(self, objects: list[Obj], reason: str, policy: Obj | None) -> None:
+        """Delete each object as the cache saw it (the resourceVersion precondition makes a changed
+        object, e.g. one whose label was just removed, a Conflict: the retry decides on the new copy).
+        """
+        deleted: list[str] = []
+        try:
+            for obj in objects:
+                metadata = obj["metadata"]
+                with contextlib.suppress(errors.NotFound):  # already gone
+                    await self.client.delete(
+                        API_VERSION,
+                        DETECTED,
+                        metadata["name"],
+                        metadata["namespace"],
+                        resource_version=metadata["resourceVersion"],
+                    )
+                    deleted.append(metadata["name"])
+                    self.deleted.labels(reason).inc()
+        finally:  # what was deleted is reported even when a later deletion fails
+            if deleted and policy is not None:
+                days = ttl_days(policy.get("spec") or {})
+                message = f"ttlDays {days}: deleted {len(deleted)} expired ImageDetected: {_names(deleted)}"
+                self.recorder.event(policy, "Normal", "Expired", message)
+            elif deleted:
+                log.info("deleted the ImageDetected of a deleted policy: %s", _names(deleted))
 
     async def _check_template(self, policy: Obj) -> None:
         key = _template_key(policy)[0]
@@ -162,11 +305,23 @@ def _policies_using(mgr: Manager) -> EnqueueMapped:
     return EnqueueMapped(fn)
 
 
+def _source_policy(detected: Obj) -> Iterable[Request]:
+    """A managed ImageDetected event → the policy it came from."""
+    return [Request(*key.split("/", 1)) for key in source_policy_key(detected)]
+
+
 def setup(mgr: Manager, settings: Settings) -> None:
     mgr.add_index(API_VERSION, KIND, TEMPLATE_INDEX, _template_key)
+    mgr.add_index(API_VERSION, DETECTED, SOURCE_INDEX, source_policy_key)
     (
         mgr.controller(NAME)
         .for_(API_VERSION, KIND, generation_changed())
         .watches(API_VERSION, TEMPLATE, _policies_using(mgr))
+        .watches(
+            API_VERSION,
+            DETECTED,
+            EnqueueMapped(_source_policy),
+            PredicateFuncs(update=lambda e: False, generic=lambda e: False),
+        )
         .complete(PolicyReconciler(mgr))
     )
