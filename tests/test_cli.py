@@ -7,7 +7,15 @@ import pytest
 
 from irc import __version__
 from irc.api.durations import parse_duration
-from irc.cli import UsageError, build_parser, build_settings, main, parse_workers, select_controllers
+from irc.cli import (
+    UsageError,
+    build_parser,
+    build_settings,
+    load_policies,
+    main,
+    parse_workers,
+    select_controllers,
+)
 
 KNOWN = ["creation", "detection", "image-backup", "policy", "workload-rewrite"]
 
@@ -117,6 +125,7 @@ def test_backup_flags_become_settings(tmp_path: Path) -> None:
         ("--backup-retention=a week", "--backup-retention"),
         ("--registry-ca=host-without-path", "--registry-ca"),
         ("--backup-registry=UPPER.example/Bad", "--backup-registry"),
+        ("--ecr-concurrency=0", "--ecr-concurrency"),
     ],
 )
 def test_bad_backup_flags_exit_2(flag: str, complaint: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -134,3 +143,57 @@ def test_durations() -> None:
     for bad in ["", "1", "1x", "h1", "1h 30m"]:
         with pytest.raises(ValueError):
             parse_duration(bad)
+
+
+def test_detection_flags_become_settings() -> None:
+    settings = build_settings(
+        _manager_args("--aws-endpoint-url=http://127.0.0.1:5000", "--ecr-concurrency=3")
+    )
+    assert (settings.aws_endpoint_url, settings.ecr_concurrency) == ("http://127.0.0.1:5000", 3)
+    assert build_settings(_manager_args()).aws_endpoint_url is None
+
+
+def test_scan_reads_only_the_policies_of_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "all.yaml"
+    path.write_text(
+        "kind: ResourceTemplate\nmetadata: {name: t}\n---\n"
+        "kind: ImageResourcePolicy\nmetadata: {name: a}\n---\n"
+        "# an empty document\n---\n"
+        "kind: ImageResourcePolicy\nmetadata: {name: b}\n"
+    )
+    assert [p["metadata"]["name"] for p in load_policies(path)] == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint"),
+    [
+        ("kind: ResourceTemplate\n", "no ImageResourcePolicy"),
+        ("kind: [unclosed\n", "-f "),
+        (None, "-f "),
+    ],
+)
+def test_scan_input_errors_exit_2(
+    text: str | None, complaint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "policy.yaml"
+    if text is not None:
+        path.write_text(text)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["scan", "-f", str(path)])
+    assert exit_info.value.code == 2
+    assert complaint in capsys.readouterr().err
+
+
+def test_scan_of_an_invalid_policy_fails_without_calling_aws(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(
+        "kind: ImageResourcePolicy\nmetadata: {name: p, namespace: ns}\n"
+        "spec: {ecrRepository: {region: us-east-1, repositoryPattern: 'a/*'},\n"
+        "       policy: {semver: {range: '<<1'}}}\n"
+    )
+    # An endpoint nothing listens on: reaching it would fail differently than the parse does.
+    assert main(["scan", "-f", str(path), "--aws-endpoint-url", "http://127.0.0.1:9", "-o", "json"]) == 1
+    out = capsys.readouterr()
+    assert "ns/p: invalid policy: policy.semver.range" in out.err and out.out.strip() == "[]"
