@@ -202,6 +202,13 @@ async def test_policies_detect_exactly_their_selections(
     web = sorted(n for n in objects if n.startswith("web-20240215-"))
     assert len(web) == 2 and len(web[0]) + 7 == len(web[1])
 
+    events = {
+        e["involvedObject"]["name"]: e["message"]
+        for e in (await client.list("v1", "Event", ns)).items
+        if e["reason"] == "Detected"
+    }
+    assert events["envs"].startswith("3 new: ") and image("team-a/envs", "dev-1.4.0") in events["envs"]
+
     semver_each = statuses["semver-each"]
     assert semver_each["repositoriesMatched"] == 3 and semver_each["repositoriesScanned"] == 3
     assert semver_each["imagesScanned"] == sum(

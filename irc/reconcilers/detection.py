@@ -45,6 +45,7 @@ KIND, DETECTED = "ImageResourcePolicy", "ImageDetected"
 DEFAULT_INTERVAL = 300.0
 JITTER = 0.1  # requeue after interval * [1, 1.1): policies created together drift apart
 RETRY_FIRST, CONFLICT_RETRIES = 15.0, 5
+EVENT_NAMES = 10  # a Detected Event lists at most this many images
 _LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$")
 
 
@@ -152,7 +153,13 @@ class DetectionReconciler:
         self.metrics.duration.observe(result.duration)
         self.metrics.calls.inc(result.api_calls)
         self._failures.pop(key, None)
-        names = [await self._ensure(policy, s) for s in result.selections]
+        created: list[str] = []
+        names = [await self._ensure(policy, s, created) for s in result.selections]
+        if created:  # one Event per scan: a first scan of 1,000 repositories must not be 1,000 Events
+            shown = ", ".join(created[:EVENT_NAMES]) + (
+                f" and {len(created) - EVENT_NAMES} more" if len(created) > EVENT_NAMES else ""
+            )
+            self.recorder.event(policy, "Normal", "Detected", f"{len(created)} new: {shown}")
         await self._succeeded(policy, result, names, requested)
         return Result(requeue_after=interval * (1 + JITTER * self._random.random()))
 
@@ -206,8 +213,8 @@ class DetectionReconciler:
 
     # ---- ImageDetected
 
-    async def _ensure(self, policy: Obj, selection: Selection) -> str:
-        """The name of the ImageDetected for `selection`, created if missing."""
+    async def _ensure(self, policy: Obj, selection: Selection, created: list[str]) -> str:
+        """The name of the ImageDetected for `selection`, created (and appended to `created`) if missing."""
         image, meta = selection.image, policy["metadata"]
         name = detected_name(image.repository, image.tag, image.digest)
         for candidate in (name, _disambiguated(name, meta["name"], image.full_name)):
@@ -219,9 +226,7 @@ class DetectionReconciler:
                     existing = await self.client.get(API_VERSION, DETECTED, candidate, meta["namespace"])
                 else:
                     self.metrics.created.inc()
-                    self.recorder.event(
-                        policy, "Normal", "Detected", f"{image.full_name} → ImageDetected {candidate}"
-                    )
+                    created.append(f"{image.full_name} → {candidate}")
                     return candidate
             if _same(existing, meta["name"], image.full_name):
                 return candidate
