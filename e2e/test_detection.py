@@ -327,6 +327,55 @@ async def test_new_image_on_request_restart_without_duplicates_and_role(
         assert after[name]["metadata"]["uid"] == obj["metadata"]["uid"]
 
 
+async def test_default_credential_chain(
+    kube: cluster.Cluster,
+    crds: None,
+    client: Client,
+    bed: str,
+    ecr_server: ecr.ECR,
+    ecr_images: object,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """No secretRef: the manager's own identity (here AWS_* variables, as IRSA or an instance role
+    would be in a cluster); with none at all, the policy says NoCredentials."""
+    ns = bed
+    for name in (
+        "AWS_PROFILE",
+        "AWS_ROLE_ARN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # never ask 169.254.169.254
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "from-the-environment")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testbed-secret")
+    chain = {"aws": None}
+    async with manager(kube, ns, ecr_server):
+        await client.create(
+            irp(ns, "ambient", {"repositoryPattern": "team-b/web"}, {"alphabetical": {}}, **chain)
+        )
+        assert [i["tag"] for i in (await scanned(client, ns, "ambient"))["status"]["latestImages"]] == [
+            "20240215"
+        ]
+    # A manager's botocore session keeps the credentials it resolved (refreshing them, for IRSA),
+    # so "none at all" is a manager started without any.
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    async with manager(kube, ns, ecr_server):
+        await client.create(
+            irp(ns, "nothing", {"repositoryPattern": "team-b/web"}, {"alphabetical": {}}, **chain)
+        )
+        message = next(
+            c["message"]
+            for c in (await scanned(client, ns, "nothing", reason="NoCredentials"))["status"]["conditions"]
+            if c["type"] == "Scanned"
+        )
+    assert "spec.aws.secretRef" in message
+
+
 async def _handled(client: Client, ns: str, name: str, value: str) -> Obj | None:
     obj = await client.get(API_VERSION, IRP, name, ns)
     return obj if obj["status"].get("lastHandledReconcileAt") == value else None
