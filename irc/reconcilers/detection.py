@@ -104,6 +104,21 @@ def _interval(spec: dict[str, Any]) -> float:
         return DEFAULT_INTERVAL
 
 
+def next_scan_in(policy: Obj, interval: float, now: float) -> float:
+    """Seconds until `policy` is due for a scan; 0 when it is due now (see the module docstring)."""
+    meta, status = policy["metadata"], policy.get("status") or {}
+    scanned = get_condition(status, "Scanned")
+    if not scanned or scanned.get("observedGeneration") != meta.get("generation"):
+        return 0.0
+    requested = (meta.get("annotations") or {}).get(REQUESTED_AT)
+    if requested is not None and requested != status.get("lastHandledReconcileAt"):
+        return 0.0
+    if scanned.get("status") != "True":
+        return 0.0  # failed: retried on the backoff the failure set, or at once after a restart
+    last = parse_rfc3339(status.get("lastScanTime"))
+    return 0.0 if last is None else max(0.0, last + interval - now)
+
+
 class DetectionReconciler:
     def __init__(self, mgr: Manager, settings: Settings, clients: AwsClients | None = None) -> None:
         self.client, self.cache, self.clock, self.settings = mgr.client, mgr.cache, mgr.clock, settings
@@ -130,7 +145,7 @@ class DetectionReconciler:
         if not ready or ready.get("status") != "True" or ready.get("observedGeneration") != generation:
             return None  # not validated (yet) for this generation; its Ready change brings us back
         interval = _interval(spec)
-        wait = self._wait(policy, interval)
+        wait = next_scan_in(policy, interval, self.clock.wall())
         if wait > 0:
             return Result(requeue_after=wait)
         try:
@@ -162,22 +177,6 @@ class DetectionReconciler:
             self.recorder.event(policy, "Normal", "Detected", f"{len(created)} new: {shown}")
         await self._succeeded(policy, result, names, requested)
         return Result(requeue_after=interval * (1 + JITTER * self._random.random()))
-
-    def _wait(self, policy: Obj, interval: float) -> float:
-        """Seconds until the next scan is due; 0 when it is due now."""
-        meta, status = policy["metadata"], policy.get("status") or {}
-        scanned = get_condition(status, "Scanned")
-        if not scanned or scanned.get("observedGeneration") != meta.get("generation"):
-            return 0.0
-        requested = (meta.get("annotations") or {}).get(REQUESTED_AT)
-        if requested is not None and requested != status.get("lastHandledReconcileAt"):
-            return 0.0
-        if scanned.get("status") != "True":
-            return (
-                0.0  # failed last time: retried on the backoff the failure scheduled, or now after a restart
-            )
-        last = parse_rfc3339(status.get("lastScanTime"))
-        return 0.0 if last is None else max(0.0, last + interval - self.clock.wall())
 
     async def _credentials(self, policy: Obj) -> AwsCredentials | None:
         aws = (policy.get("spec") or {}).get("aws") or {}
@@ -381,7 +380,7 @@ def _same(existing: Obj, policy: str, full_name: str) -> bool:
     return spec.get("fullImageName") == full_name and (spec.get("sourcePolicy") or {}).get("name") == policy
 
 
-def _ready(obj: Obj) -> tuple[Any, ...]:
+def _wake_key(obj: Obj) -> tuple[Any, ...]:
     status = obj.get("status") or {}
     ready = get_condition(status, "Ready") or {}
     annotations = (obj["metadata"].get("annotations") or {}).get(REQUESTED_AT)
@@ -393,9 +392,9 @@ def _ready(obj: Obj) -> tuple[Any, ...]:
     )
 
 
-def _wakes(event: UpdateEvent) -> bool:
+def wakes(event: UpdateEvent) -> bool:
     """A spec change, a Ready change or a new scan request; never our own status writes."""
-    return _ready(event.old) != _ready(event.new)
+    return _wake_key(event.old) != _wake_key(event.new)
 
 
 def setup(mgr: Manager, settings: Settings) -> None:
@@ -407,7 +406,7 @@ def setup(mgr: Manager, settings: Settings) -> None:
     )
     (
         mgr.controller(NAME)
-        .for_(API_VERSION, KIND, PredicateFuncs(update=_wakes))
+        .for_(API_VERSION, KIND, PredicateFuncs(update=wakes))
         .owns(API_VERSION, DETECTED, never)
         .complete(DetectionReconciler(mgr, settings))
     )
