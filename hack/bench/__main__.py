@@ -3,6 +3,11 @@
     .venv/bin/python -m hack.bench                  # 10,000 objects, as published
     .venv/bin/python -m hack.bench --objects 500    # a quick run (writes the doc too; --output - prints only)
 
+The ECR scan (hack/bench/ecr_scan.py, 1,000 repositories of 100 tags against moto) runs the
+default configuration `--repeat` times (at most 3) and the rest of its sweep once: moto needs ≈15 s
+of CPU per scan, so repeating all five would add minutes. `python -m hack.bench.ecr_scan` alone
+repeats every configuration.
+
 One control plane (etcd and kube-apiserver on 127.0.0.1, no controllers) holds the Deployments for
 the informer and reconcile benchmarks; it is stopped before the work-queue benchmark runs, so that
 one measures the queue alone. Every process started here is stopped, even when a benchmark fails.
@@ -17,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from hack.bench import common, image_copy, informer_sync, reconcile_throughput
+from hack.bench import common, ecr_scan, image_copy, informer_sync, reconcile_throughput
 
 DOC = common.REPO / "docs" / "performance.md"
 
@@ -86,6 +91,12 @@ def main() -> None:
     parser.add_argument("--objects", type=int, default=10_000, help="Deployments (and queue keys); 10000")
     parser.add_argument("--repeat", type=int, default=5, help="runs per figure; 5")
     parser.add_argument("--image-mb", type=int, default=50, help="size of the image-copy fixture; 50")
+    parser.add_argument(
+        "--ecr-repositories",
+        type=int,
+        default=1000,
+        help="repositories of the ECR scan (100 tags each); 1000",
+    )
     parser.add_argument("--output", default=str(DOC), help="where to write the Markdown; - for stdout only")
     args = parser.parse_args()
     started = time.perf_counter()
@@ -104,6 +115,11 @@ def main() -> None:
     print(queue, flush=True)
     copies = image_copy.section(image_copy.measure(args.image_mb, min(args.repeat, 3)), with_machine=False)
     print(copies, flush=True)
+    scans = ecr_scan.section(
+        ecr_scan.measure(args.ecr_repositories, repeat=min(args.repeat, 3), sweep_repeat=1),
+        with_machine=False,
+    )
+    print(scans, flush=True)
     doc = "\n\n".join(
         [
             intro(machine, args.objects, seeding, time.perf_counter() - started),
@@ -111,6 +127,7 @@ def main() -> None:
             reconciles,
             queue,
             copies,
+            scans,
         ]
     )
     if args.output != "-":
