@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import datetime
 import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from typing import Any
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
+from botocore.utils import parse_timestamp as botocore_parse_timestamp
 
 from irc.runtime.clock import Clock, RealClock
 
@@ -77,6 +79,8 @@ class AwsClients:
     ) -> None:
         self.endpoint_url = endpoint_url
         self._session = session or get_session()
+        parsers = self._session.get_component("response_parser_factory")
+        parsers.set_parser_defaults(timestamp_parser=parse_timestamp)
         self._clock = clock or RealClock()
         self._margin = margin
         self._assumed: dict[tuple[str, str | None, str], tuple[AwsCredentials, float]] = {}
@@ -128,6 +132,22 @@ class AwsClients:
         """Drop cached roles of one session name (its policy was deleted)."""
         for key in [k for k in self._assumed if k[2] == session_name]:
             del self._assumed[key]
+
+
+def parse_timestamp(value: object) -> datetime.datetime:
+    """botocore's timestamp parser, without dateutil for the two forms AWS sends: epoch seconds (ECR's
+    imagePushedAt) and ISO 8601 (STS's Expiration). dateutil cost a sixth of a scan's client CPU."""
+    if isinstance(value, int | float):
+        return datetime.datetime.fromtimestamp(value, datetime.UTC)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
+    parsed_by_botocore: datetime.datetime = botocore_parse_timestamp(value)  # RFC 822 and the rest
+    return parsed_by_botocore
 
 
 def session_name(namespace: str, name: str) -> str:

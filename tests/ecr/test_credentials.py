@@ -11,10 +11,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from botocore.utils import parse_timestamp as botocore_parse_timestamp
 from hypothesis import given
 from hypothesis import strategies as st
 
-from irc.ecr.credentials import AwsClients, AwsCredentials, session_name
+from irc.ecr.credentials import AwsClients, AwsCredentials, parse_timestamp, session_name
 from irc.runtime.testing import FakeClock
 
 
@@ -250,3 +251,23 @@ async def test_forget_drops_the_entries_of_one_session_name(harness: Harness) ->
     assert renewed not in (a, a_other_role) and renewed_other not in (a, a_other_role)
     assert len(harness.sts.calls) == 5
     harness.clients.forget("irc-ns-unknown")  # nothing to drop is fine
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        1795355559.884,
+        1795355559,
+        "2026-11-22T14:00:00Z",
+        "2026-11-22T14:00:00.123+01:00",
+        "Sun, 22 Nov 2026 14:00:00 GMT",
+    ],
+)
+def test_parse_timestamp_agrees_with_botocore(value: object) -> None:
+    ours = parse_timestamp(value)
+    assert ours == botocore_parse_timestamp(value) and ours.tzinfo is not None
+
+
+def test_parse_timestamp_reads_a_zoneless_time_as_utc() -> None:
+    """botocore would return a naive datetime here; AWS means UTC."""
+    assert parse_timestamp("2026-11-22T14:00:00") == datetime.datetime(2026, 11, 22, 14, tzinfo=datetime.UTC)
