@@ -22,6 +22,7 @@ import copy
 import hashlib
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -154,7 +155,7 @@ class DetectionReconciler:
             return None  # the policy controller reports it
         requested = (meta.get("annotations") or {}).get(REQUESTED_AT)
         try:
-            credentials = await self._credentials(policy)
+            credentials = await self._credentials(policy, scan_spec.region)
             async with self.clients.client(
                 "ecr",
                 scan_spec.region,
@@ -178,7 +179,7 @@ class DetectionReconciler:
         await self._succeeded(policy, result, names, requested)
         return Result(requeue_after=interval * (1 + JITTER * self._random.random()))
 
-    async def _credentials(self, policy: Obj) -> AwsCredentials | None:
+    async def _credentials(self, policy: Obj, region: str) -> AwsCredentials | None:
         aws = (policy.get("spec") or {}).get("aws") or {}
         namespace = policy["metadata"]["namespace"]
         source = None
@@ -196,19 +197,14 @@ class DetectionReconciler:
                 raise ScanError("SecretInvalid", str(e), transient=False) from None
         if not aws.get("roleArn"):
             return source
-        region = ((policy.get("spec") or {}).get("ecrRepository") or {}).get("region", "us-east-1")
         try:
             return await self.clients.assume_role(
                 aws["roleArn"], source, region, session_name(namespace, policy["metadata"]["name"])
             )
-        except ClientError as e:
-            raise ScanError(
-                "AssumeRoleFailed", f"STS AssumeRole {aws['roleArn']}: {e}", transient=False
-            ) from e
-        except BotoCoreError as e:
-            raise ScanError(
-                "AssumeRoleFailed", f"STS AssumeRole {aws['roleArn']}: {e}", transient=True
-            ) from e
+        except (ClientError, BotoCoreError) as e:
+            refused = isinstance(e, ClientError)  # STS said no; otherwise it could not be reached
+            message = f"STS AssumeRole {aws['roleArn']}: {e}"
+            raise ScanError("AssumeRoleFailed", message, transient=not refused) from e
 
     # ---- ImageDetected
 
@@ -349,7 +345,7 @@ class DetectionReconciler:
 
         await self._write_status(policy, mutate)
 
-    async def _write_status(self, policy: Obj, mutate: Any) -> None:
+    async def _write_status(self, policy: Obj, mutate: Callable[[dict[str, Any], int | None], None]) -> None:
         """Apply `mutate` to the latest status and write it with a resourceVersion precondition:
         the policy controller writes its conditions into the same status, and neither may clobber
         the other. On a conflict re-read and retry (client-go's RetryOnConflict), not rescan."""
