@@ -5,6 +5,9 @@
 `for_` watches the primary kind (events enqueue the object), `owns` watches kinds the controller
 creates (events enqueue the owning primary object), `watches` takes any handler. Kinds are resolved
 through discovery when the manager starts, so building needs no API call.
+
+`owns` and `watches` take `metadata_only=True` (controller-runtime's OnlyMetadata): the kind is then
+watched through a metadata-only informer, and handlers see objects with metadata only.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ class _WatchSpec:
     handler: Callable[[Resource], Handler]  # built once the primary kind's resource is known
     predicates: tuple[Predicate, ...]
     label_selector: str | None = None
+    metadata_only: bool = False
 
 
 @dataclass
@@ -47,7 +51,10 @@ class PendingController:
             for spec in self.watches:
                 handler = spec.handler(primary)
                 for informer in await self.manager.informers(
-                    spec.api_version, spec.kind, label_selector=spec.label_selector
+                    spec.api_version,
+                    spec.kind,
+                    label_selector=spec.label_selector,
+                    metadata_only=spec.metadata_only,
                 ):
                     self.controller.watch(informer, handler, spec.predicates)
         except NotFound as e:
@@ -77,12 +84,14 @@ class ControllerBuilder:
         )
         return self
 
-    def owns(self, api_version: str, kind: str, *predicates: Predicate) -> ControllerBuilder:
+    def owns(
+        self, api_version: str, kind: str, *predicates: Predicate, metadata_only: bool = False
+    ) -> ControllerBuilder:
         def handler(primary: Resource) -> Handler:
             group = primary.api_version.rpartition("/")[0]
             return EnqueueForOwner(group, primary.kind, owner_namespaced=primary.namespaced)
 
-        self._watches.append(_WatchSpec(api_version, kind, handler, predicates))
+        self._watches.append(_WatchSpec(api_version, kind, handler, predicates, metadata_only=metadata_only))
         return self
 
     def watches(
@@ -92,8 +101,11 @@ class ControllerBuilder:
         handler: Handler,
         *predicates: Predicate,
         label_selector: str | None = None,
+        metadata_only: bool = False,
     ) -> ControllerBuilder:
-        self._watches.append(_WatchSpec(api_version, kind, lambda _: handler, predicates, label_selector))
+        self._watches.append(
+            _WatchSpec(api_version, kind, lambda _: handler, predicates, label_selector, metadata_only)
+        )
         return self
 
     def with_event_filter(self, *predicates: Predicate) -> ControllerBuilder:

@@ -6,6 +6,11 @@ which resource (plural, namespaced) a kind is, cached per group/version and refr
 miss, so a CRD installed after start is found. Errors are the types of irc.runtime.errors.
 
 Writes are direct; reads of watched kinds should go to an informer's cache instead.
+
+`list` and `watch` with `metadata_only=True` ask the server for PartialObjectMetadata (client-go's
+metadata client): each object is only `{apiVersion, kind, metadata}`, with the apiVersion and kind of
+the listed kind rather than meta.k8s.io/v1 PartialObjectMetadata (as controller-runtime sets the
+GroupVersionKind), so handlers and `Request.for_object` treat it like a whole object of that kind.
 """
 
 from __future__ import annotations
@@ -42,6 +47,10 @@ PAGE_SIZE = 500
 REQUEST_TIMEOUT = 60.0
 MAX_RETRIES = 10  # client-go retries 429s and Retry-After 5xx answers up to 10 times
 CONNECTION_RETRIES = 4
+# The list and watch views of metadata-only reads. The plain JSON fallback lets a server without them
+# (an aggregated API) answer whole objects, which are then cut down to their metadata here.
+METADATA_LIST_ACCEPT = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1, application/json"
+METADATA_WATCH_ACCEPT = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1, application/json"
 
 
 @dataclass(frozen=True)
@@ -121,6 +130,12 @@ def api_version_of(obj: Mapping[str, Any]) -> tuple[str, str]:
         return str(obj["apiVersion"]), str(obj["kind"])
     except KeyError as e:
         raise ValueError(f"object has no {e.args[0]}: {json.dumps(obj)[:200]}") from None
+
+
+def metadata_view(obj: Mapping[str, Any], api_version: str, kind: str) -> Obj:
+    """`obj` as a PartialObjectMetadata of `kind`: its metadata only, under the watched kind's apiVersion
+    and kind."""
+    return {"apiVersion": api_version, "kind": kind, "metadata": obj.get("metadata") or {}}
 
 
 def meta(obj: Mapping[str, Any]) -> tuple[str | None, str]:
@@ -242,10 +257,13 @@ class Client:
         field_selector: str | None = None,
         resource_version: str | None = None,
         limit: int = PAGE_SIZE,
+        metadata_only: bool = False,
     ) -> ObjectList:
         """Every object, fetched in pages of `limit`. `resource_version` "" is a consistent (quorum) read,
-        "0" may be served stale from the watch cache (and unpaged, as the apiserver does then)."""
+        "0" may be served stale from the watch cache (and unpaged, as the apiserver does then).
+        `metadata_only` lists PartialObjectMetadata (see the module docstring)."""
         res = await self.resource(api_version, kind)
+        accept = METADATA_LIST_ACCEPT if metadata_only else "application/json"
         params = _selectors(label_selector, field_selector)
         items: builtins.list[Obj] = []
         token = ""
@@ -255,11 +273,16 @@ class Client:
                 page_params.append(("continue", token))
             elif resource_version is not None:
                 page_params.append(("resourceVersion", resource_version))
-            page = await self._json(Request("GET", res.path(namespace), page_params, timeout=REQUEST_TIMEOUT))
+            page = await self._json(
+                Request("GET", res.path(namespace), page_params, timeout=REQUEST_TIMEOUT, accept=accept)
+            )
             for item in page.get("items") or []:
-                # List items carry no apiVersion/kind; restore them so every object is self-describing.
-                item.setdefault("apiVersion", api_version)
-                item.setdefault("kind", kind)
+                if metadata_only:
+                    item = metadata_view(item, api_version, kind)
+                else:
+                    # List items carry no apiVersion/kind; restore them so every object is self-describing.
+                    item.setdefault("apiVersion", api_version)
+                    item.setdefault("kind", kind)
                 items.append(item)
             list_meta = page.get("metadata") or {}
             token = list_meta.get("continue") or ""
@@ -279,9 +302,11 @@ class Client:
         allow_bookmarks: bool = True,
         send_initial_events: bool = False,
         read_timeout: float | None = None,
+        metadata_only: bool = False,
     ) -> AsyncGenerator[WatchEvent, None]:
         """Watch events until the server closes the stream. An ERROR event raises its ApiError (410 → Gone);
-        no byte for `read_timeout` seconds raises TimeoutError (a half-open connection)."""
+        no byte for `read_timeout` seconds raises TimeoutError (a half-open connection). `metadata_only`
+        watches PartialObjectMetadata (see the module docstring), streaming lists included."""
         res = await self.resource(api_version, kind)
         params = [("watch", "true"), *_selectors(label_selector, field_selector)]
         if resource_version is not None:
@@ -293,7 +318,8 @@ class Client:
         if send_initial_events:
             params += [("sendInitialEvents", "true"), ("resourceVersionMatch", "NotOlderThan")]
         await self._throttle.acquire()
-        request = Request("GET", res.path(namespace), params)
+        accept = METADATA_WATCH_ACCEPT if metadata_only else "application/json"
+        request = Request("GET", res.path(namespace), params, accept=accept)
         async with self.transport.stream(request, read_timeout) as stream:
             if self._metrics is not None:
                 self._metrics.rest_client_requests.labels(str(stream.status), "WATCH", self.host).inc()
@@ -310,8 +336,11 @@ class Client:
                     raise errors.from_status(int(status.get("code") or 500), status)
                 obj = event.get("object") or {}
                 if event["type"] != "BOOKMARK":
-                    obj.setdefault("apiVersion", api_version)
-                    obj.setdefault("kind", kind)
+                    if metadata_only:
+                        obj = metadata_view(obj, api_version, kind)
+                    else:
+                        obj.setdefault("apiVersion", api_version)
+                        obj.setdefault("kind", kind)
                 yield WatchEvent(event["type"], obj)
 
     # ---- writes

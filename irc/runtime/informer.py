@@ -12,6 +12,10 @@ The reflector loop follows client-go:
   as half-open and re-opened.
 
 The store is updated before handlers run. Handlers run inline and must not block (they enqueue).
+
+A `metadata_only` informer lists and watches PartialObjectMetadata (controller-runtime's
+OnlyMetadata): its objects are the kind's apiVersion, kind and metadata only, so it can watch
+kinds too large or too secret to cache whole (Secrets). Streaming lists serve that view too.
 """
 
 from __future__ import annotations
@@ -126,8 +130,10 @@ class Informer:
         inactivity_timeout: float = 90.0,
         watch_timeout: tuple[int, int] = (300, 600),
         clock: Clock | None = None,
+        metadata_only: bool = False,
     ) -> None:
         self.client, self.api_version, self.kind = client, api_version, kind
+        self.metadata_only = metadata_only
         self.namespace, self.label_selector, self.field_selector = namespace, label_selector, field_selector
         self.store = Store(indexers)
         self.resource_version = ""  # the last resourceVersion this informer is in sync with
@@ -146,7 +152,8 @@ class Informer:
 
     def __repr__(self) -> str:
         where = f" in {self.namespace}" if self.namespace else ""
-        return f"<Informer {self.kind}.{self.api_version}{where}>"
+        view = " (metadata)" if self.metadata_only else ""
+        return f"<Informer {self.kind}.{self.api_version}{view}{where}>"
 
     # ---- consumers
 
@@ -239,6 +246,7 @@ class Informer:
             label_selector=self.label_selector,
             field_selector=self.field_selector,
             resource_version=self.resource_version or None,
+            metadata_only=self.metadata_only,
         )
         self._replace(result.items, result.resource_version)
 
@@ -262,6 +270,7 @@ class Informer:
                 allow_bookmarks=True,
                 send_initial_events=streaming_list,
                 read_timeout=self._inactivity_timeout,
+                metadata_only=self.metadata_only,
             )
             async with contextlib.aclosing(stream):
                 async for event in stream:

@@ -104,26 +104,40 @@ def _default_lease_namespace() -> str:
 
 
 class Cache:
-    """Reads from the manager's informers (no API call). Objects are shared: do not mutate them."""
+    """Reads from the manager's informers (no API call). Objects are shared: do not mutate them.
+
+    Reads go to the full informers of a kind, or with `metadata_only=True` to its metadata-only ones:
+    the two views are never mixed."""
 
     def __init__(self, manager: Manager) -> None:
         self._mgr = manager
 
-    async def _informers(self, api_version: str, kind: str, namespace: str | None) -> list[Informer]:
+    async def _informers(
+        self, api_version: str, kind: str, namespace: str | None, metadata_only: bool
+    ) -> list[Informer]:
         found = [
             i
-            for i in self._mgr.informers_of(api_version, kind)
+            for i in self._mgr.informers_of(api_version, kind, metadata_only=metadata_only)
             if i.namespace is None or namespace is None or i.namespace == namespace
         ]
         if not found:
+            view = "metadata-only informer" if metadata_only else "informer"
             raise LookupError(
-                f"no informer for {kind}.{api_version}: watch it (For/Owns/Watches or "
-                "mgr.informer()) before reading it from the cache"
+                f"no {view} for {kind}.{api_version}: watch it (For/Owns/Watches or "
+                "mgr.informers()) before reading it from the cache"
             )
         return found
 
-    async def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Obj:
-        for informer in await self._informers(api_version, kind, namespace):
+    async def get(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        namespace: str | None = None,
+        *,
+        metadata_only: bool = False,
+    ) -> Obj:
+        for informer in await self._informers(api_version, kind, namespace, metadata_only):
             obj = informer.store.get_by(namespace, name)
             if obj is not None:
                 return obj
@@ -132,17 +146,27 @@ class Cache:
         )
 
     async def list(
-        self, api_version: str, kind: str, namespace: str | None = None, label_selector: str | None = None
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        *,
+        metadata_only: bool = False,
     ) -> list[Obj]:
         return [
             o
-            for i in await self._informers(api_version, kind, namespace)
+            for i in await self._informers(api_version, kind, namespace, metadata_only)
             for o in i.store.list(namespace, label_selector)
         ]
 
-    async def by_index(self, api_version: str, kind: str, index: str, value: str) -> builtins.list[Obj]:
+    async def by_index(
+        self, api_version: str, kind: str, index: str, value: str, *, metadata_only: bool = False
+    ) -> builtins.list[Obj]:
         return [
-            o for i in await self._informers(api_version, kind, None) for o in i.store.by_index(index, value)
+            o
+            for i in await self._informers(api_version, kind, None, metadata_only)
+            for o in i.store.by_index(index, value)
         ]
 
 
@@ -166,7 +190,7 @@ class Manager:
         self.elected = asyncio.Event()
         self.http_servers: list[HttpServer] = []
         self._informers: dict[tuple[Any, ...], Informer] = {}
-        self._indexers: dict[tuple[str, str], dict[str, IndexFunc]] = {}
+        self._indexers: dict[tuple[str, str, bool], dict[str, IndexFunc]] = {}  # by (.., metadata_only)
         self._runnables: list[Runnable] = []
         self._pending: list[PendingController] = []
         self._started = False
@@ -207,10 +231,12 @@ class Manager:
     def recorder(self, name: str) -> EventRecorder:
         return self.broadcaster.recorder(name)
 
-    def add_index(self, api_version: str, kind: str, name: str, func: IndexFunc) -> None:
-        """Index every informer of a kind by `func` (read with cache.by_index)."""
-        self._indexers.setdefault((api_version, kind), {})[name] = func
-        for informer in self.informers_of(api_version, kind):
+    def add_index(
+        self, api_version: str, kind: str, name: str, func: IndexFunc, *, metadata_only: bool = False
+    ) -> None:
+        """Index every informer of a kind, or every metadata-only one, by `func` (cache.by_index reads it)."""
+        self._indexers.setdefault((api_version, kind, metadata_only), {})[name] = func
+        for informer in self.informers_of(api_version, kind, metadata_only=metadata_only):
             informer.store.add_indexer(name, func)
 
     async def informers(
@@ -220,15 +246,17 @@ class Manager:
         *,
         label_selector: str | None = None,
         field_selector: str | None = None,
+        metadata_only: bool = False,
     ) -> list[Informer]:
-        """The shared informers of a kind: one per configured namespace for namespaced kinds, else one."""
+        """The shared informers of a kind: one per configured namespace for namespaced kinds, else one.
+        Metadata-only informers are shared apart from full ones: both may watch the same kind."""
         resource = await self.client.resource(api_version, kind)
         namespaces: Sequence[str | None] = (
             self.options.namespaces if resource.namespaced and self.options.namespaces else [None]
         )
         out = []
         for ns in namespaces:
-            key = (api_version, kind, ns, label_selector, field_selector)
+            key = (api_version, kind, ns, label_selector, field_selector, metadata_only)
             if key not in self._informers:
                 if self._started:
                     raise RuntimeError(f"informer for {kind} requested after the manager started")
@@ -239,16 +267,21 @@ class Manager:
                     namespace=ns,
                     label_selector=label_selector,
                     field_selector=field_selector,
-                    indexers=self._indexers.get((api_version, kind)),
+                    indexers=self._indexers.get((api_version, kind, metadata_only)),
                     resync_period=self.options.sync_period,
                     watch_list=self.options.watch_list,
                     clock=self.clock,
+                    metadata_only=metadata_only,
                 )
             out.append(self._informers[key])
         return out
 
-    def informers_of(self, api_version: str, kind: str) -> list[Informer]:
-        return [i for k, i in self._informers.items() if k[:2] == (api_version, kind)]
+    def informers_of(self, api_version: str, kind: str, *, metadata_only: bool = False) -> list[Informer]:
+        return [
+            i
+            for i in self._informers.values()
+            if (i.api_version, i.kind, i.metadata_only) == (api_version, kind, metadata_only)
+        ]
 
     # ---- running
 
@@ -263,8 +296,9 @@ class Manager:
         leader_work = [r for r in [*controllers, *self._runnables] if r.needs_leader_election]
         others = [r for r in self._runnables if not r.needs_leader_election]
         for informer in self._informers.values():
+            view = "-metadata" if informer.metadata_only else ""
             self.probes.add_readyz(
-                f"informer:{informer.kind.lower()}:{informer.namespace or '*'}", informer.check
+                f"informer:{informer.kind.lower()}{view}:{informer.namespace or '*'}", informer.check
             )
         if self.options.leader_election.enabled:
             le = self.options.leader_election

@@ -30,6 +30,7 @@ class Request:
     body: bytes | None = None
     content_type: str = "application/json"
     timeout: float | None = None  # whole-request timeout in seconds; None = no limit (watches)
+    accept: str = "application/json"  # the Accept header: a media type with parameters asks for another view
 
 
 @dataclass(frozen=True)
@@ -112,8 +113,8 @@ class KubeTransport:
             )
         return cls(k8s_client.ApiClient(configuration=configuration))
 
-    async def _headers(self, content_type: str) -> dict[str, str]:
-        headers = {"Accept": "application/json", "Content-Type": content_type, "User-Agent": "irc"}
+    async def _headers(self, request: Request) -> dict[str, str]:
+        headers = {"Accept": request.accept, "Content-Type": request.content_type, "User-Agent": "irc"}
         await self._api.update_params_for_auth(headers, [], ["BearerToken"])
         return headers
 
@@ -128,7 +129,7 @@ class KubeTransport:
         return kwargs
 
     async def send(self, request: Request) -> Response:
-        headers = await self._headers(request.content_type)
+        headers = await self._headers(request)
         timeout = aiohttp.ClientTimeout(total=request.timeout)
         async with self._session.request(
             request.method, self.host + request.path, **self._kwargs(request, headers, timeout)
@@ -137,7 +138,7 @@ class KubeTransport:
 
     @contextlib.asynccontextmanager
     async def stream(self, request: Request, read_timeout: float | None) -> AsyncIterator[StreamResponse]:
-        headers = await self._headers(request.content_type)
+        headers = await self._headers(request)
         # No total timeout: the server ends the watch (timeoutSeconds). The read timeout is the
         # client-side guard against a half-open connection that never sends another byte.
         timeout = aiohttp.ClientTimeout(total=None, connect=30, sock_read=read_timeout)

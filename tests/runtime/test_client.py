@@ -347,6 +347,63 @@ async def test_watch_refused_at_open_raises_the_status_error_without_retrying() 
     assert clock.sleeps == []
 
 
+# Metadata-only reads
+
+METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1, application/json"
+METADATA_WATCH = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1, application/json"
+
+
+def partial(name: str) -> Obj:
+    return {"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": {"name": name}}
+
+
+async def test_list_metadata_only_asks_for_metadata_and_answers_the_listed_kind() -> None:
+    listing = {
+        "apiVersion": "meta.k8s.io/v1",
+        "kind": "PartialObjectMetadataList",
+        "metadata": {"resourceVersion": "4"},
+        # A server without the metadata view answers whole objects (the Accept fallback): cut down too.
+        "items": [partial("a"), {"metadata": {"name": "b"}, "spec": {"nodeName": "n1"}}],
+    }
+    api = FakeApi({("GET", "/api/v1/pods"): answer(listing)})
+    client = new_client(api)
+    result = await client.list("v1", "Pod", metadata_only=True)
+    assert result.items == [
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a"}},
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "b"}},
+    ]
+    assert result.resource_version == "4"
+    await client.list("v1", "Pod")
+    assert [r.accept for r in api.calls] == [METADATA_LIST, "application/json"]
+
+
+async def test_watch_metadata_only_asks_for_metadata_and_answers_the_watched_kind() -> None:
+    secret = {"metadata": {"name": "b"}, "data": {"password": "c2VjcmV0"}}
+    bookmark = {
+        "apiVersion": "meta.k8s.io/v1",
+        "kind": "PartialObjectMetadata",
+        "metadata": {"resourceVersion": "9"},
+    }
+    api = FakeApi(
+        {
+            ("GET", "/api/v1/namespaces/team-a/pods"): stream_of(
+                {"type": "ADDED", "object": partial("a")},
+                {"type": "DELETED", "object": secret},
+                {"type": "BOOKMARK", "object": bookmark},
+            )
+        }
+    )
+    client = new_client(api)
+    events = await collect(client, metadata_only=True)
+    assert [e.object for e in events] == [
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a"}},
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "b"}},
+        bookmark,  # read for its resourceVersion only
+    ]
+    await collect(client)
+    assert [r.accept for r in api.calls] == [METADATA_WATCH, "application/json"]
+
+
 # Writes
 
 

@@ -191,6 +191,34 @@ async def test_streaming_list_fills_the_store_at_the_end_bookmark() -> None:
     assert api.lists() == 0 and informer.resource_version == "6"
 
 
+@pytest.mark.parametrize("watch_list", [False, True], ids=["list-then-watch", "streaming-list"])
+async def test_a_metadata_only_informer_lists_and_watches_metadata(watch_list: bool) -> None:
+    clock = FakeClock()
+    api = FakeApi([cm("a", 1, k="v")], list_rv=1)
+    end = {"metadata": {"resourceVersion": "1", "annotations": {"k8s.io/initial-events-end": "true"}}}
+    api.watches.append(Response(200, lines(event("ADDED", cm("a", 1, k="v")), event("BOOKMARK", end))))
+    informer, seen = make(api, clock, watch_list=watch_list, metadata_only=True)
+    async with running(informer.run()):
+        await informer.wait_for_sync(within=5)
+        await clock.wait_for_sleepers(1)  # the next watch ended at once: every request has been sent
+    assert seen.log[0] == ("create", "a", True)
+    # Only metadata (and the default transform still drops managedFields), under the watched kind.
+    assert informer.store.list() == [
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "a", "namespace": "ns", "resourceVersion": "1"},
+        }
+    ]
+    accepts = {(dict(r.params).get("watch") == "true", r.accept) for r in api.requests if r.path != "/api/v1"}
+    metadata_watch = (True, "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1, application/json")
+    metadata_list = (
+        False,
+        "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1, application/json",
+    )
+    assert accepts == ({metadata_watch} if watch_list else {metadata_list, metadata_watch})
+
+
 async def test_readiness_fails_while_the_watch_keeps_failing_and_recovers() -> None:
     clock = FakeClock()
     api = FakeApi([cm("a", 1)], list_rv=1)
