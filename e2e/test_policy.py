@@ -172,6 +172,13 @@ async def test_policies_are_validated_with_precise_reasons(
         )
         partial = await ready(client, namespace, "no-secret", "SecretInvalid")
         assert "secretAccessKey" in partial["message"] and partial["observedGeneration"] == 2
+        # Completing the Secret revalidates the policy at once (a metadata-only Secret watch), well
+        # before the periodic revalidation (policy.REVALIDATE, longer than `ready` waits).
+        assert policy.REVALIDATE > 120
+        await client.patch(
+            "v1", "Secret", "aws-partial", {"stringData": {"secretAccessKey": "s3cr3t"}}, namespace=namespace
+        )
+        assert (await ready(client, namespace, "no-secret", "Valid"))["status"] == "True"
 
         await client.patch(
             API_VERSION,

@@ -9,9 +9,9 @@ garbage-collects the ImageDetected objects the detection controller created for 
                  SecretInvalid     that Secret lacks accessKeyId or secretAccessKey
     Suspended    True/False        spec.suspend
 
-A policy is re-validated when its spec changes, when a ResourceTemplate it references changes
-(mapped watch), and every `REVALIDATE` seconds (Secrets are read, not watched: caching every
-Secret of the cluster is not worth it). The status patch carries the cached resourceVersion and
+A policy is re-validated when its spec changes, when the ResourceTemplate or Secret it references
+changes (mapped watches; Secrets through a metadata-only informer, so no Secret's data is cached),
+and every `REVALIDATE` seconds. The status patch carries the cached resourceVersion and
 only the fields this controller owns: the detection controller writes the same status, and a stale
 write fails with 409 Conflict (retried with backoff) instead of dropping its fields.
 
@@ -52,7 +52,7 @@ from irc.runtime.predicates import generation_changed
 
 NAME = "policy"
 KIND, TEMPLATE, DETECTED = "ImageResourcePolicy", "ResourceTemplate", "ImageDetected"
-TEMPLATE_INDEX = "templateRef"
+TEMPLATE_INDEX, SECRET_INDEX = "templateRef", "awsSecretRef"
 SOURCE_INDEX = "managedSourcePolicy"  # managed objects only; a name no other controller's index takes
 REVALIDATE = 300.0
 AWS_KEYS = ("accessKeyId", "secretAccessKey")
@@ -69,10 +69,17 @@ class _Invalid(Exception):
         self.reason = reason
 
 
-def _template_key(policy: Obj) -> list[str]:
-    ref = (policy.get("spec") or {}).get("templateRef") or {}
+def _ref_key(policy: Obj, ref: dict[str, Any]) -> list[str]:
     namespace = ref.get("namespace") or policy["metadata"].get("namespace", "")
     return [f"{namespace}/{ref['name']}"] if ref.get("name") else []
+
+
+def _template_key(policy: Obj) -> list[str]:
+    return _ref_key(policy, (policy.get("spec") or {}).get("templateRef") or {})
+
+
+def _secret_key(policy: Obj) -> list[str]:
+    return _ref_key(policy, ((policy.get("spec") or {}).get("aws") or {}).get("secretRef") or {})
 
 
 def source_policy_key(detected: Obj) -> list[str]:
@@ -291,15 +298,16 @@ class PolicyReconciler:
             raise _Invalid("SecretInvalid", f"Secret {namespace}/{ref['name']} lacks {', '.join(missing)}")
 
 
-def _policies_using(mgr: Manager) -> EnqueueMapped:
-    """A ResourceTemplate event → the policies whose templateRef names it (from the cache's index)."""
+def _policies_naming(mgr: Manager, index: str) -> EnqueueMapped:
+    """An event of a referenced object (ResourceTemplate, Secret) → the policies whose reference
+    names it, from the cache's `index` of policies."""
 
-    def fn(template: Obj) -> Iterable[Request]:
-        key = f"{template['metadata'].get('namespace', '')}/{template['metadata']['name']}"
+    def fn(referenced: Obj) -> Iterable[Request]:
+        key = f"{referenced['metadata'].get('namespace', '')}/{referenced['metadata']['name']}"
         return [
             Request.for_object(p)
             for i in mgr.informers_of(API_VERSION, KIND)
-            for p in i.store.by_index(TEMPLATE_INDEX, key)
+            for p in i.store.by_index(index, key)
         ]
 
     return EnqueueMapped(fn)
@@ -312,11 +320,13 @@ def _source_policy(detected: Obj) -> Iterable[Request]:
 
 def setup(mgr: Manager, settings: Settings) -> None:
     mgr.add_index(API_VERSION, KIND, TEMPLATE_INDEX, _template_key)
+    mgr.add_index(API_VERSION, KIND, SECRET_INDEX, _secret_key)
     mgr.add_index(API_VERSION, DETECTED, SOURCE_INDEX, source_policy_key)
     (
         mgr.controller(NAME)
         .for_(API_VERSION, KIND, generation_changed())
-        .watches(API_VERSION, TEMPLATE, _policies_using(mgr))
+        .watches(API_VERSION, TEMPLATE, _policies_naming(mgr, TEMPLATE_INDEX))
+        .watches("v1", "Secret", _policies_naming(mgr, SECRET_INDEX), metadata_only=True)
         .watches(
             API_VERSION,
             DETECTED,
