@@ -287,6 +287,33 @@ async def test_throttling_is_retried_and_access_denied_reported(
         ecr_server.clear_faults()
 
 
+async def test_scan_timeout_then_retry_with_backoff(
+    kube: cluster.Cluster, crds: None, client: Client, bed: str, ecr_server: ecr.ECR, ecr_images: object
+) -> None:
+    """A registry slower than scanTimeout: ScanTimeout, then the retry (transient: after 15 s, not
+    the 1 h interval) succeeds once ECR answers in time again."""
+    ns = bed
+    try:
+        async with manager(kube, ns, ecr_server):
+            ecr_server.inject_fault("DescribeImages", code=None, delay=3, count=1)
+            await client.create(
+                irp(
+                    ns,
+                    "slow",
+                    {"repositoryPattern": "team-b/web", "scanTimeout": "1s"},
+                    {"alphabetical": {}},
+                    interval="1h",
+                )
+            )
+            timed_out = await scanned(client, ns, "slow", reason="ScanTimeout")
+            condition = next(c for c in timed_out["status"]["conditions"] if c["type"] == "Scanned")
+            assert "scanTimeout" in condition["message"] and "lastScanTime" not in timed_out["status"]
+            recovered = (await scanned(client, ns, "slow"))["status"]
+            assert [i["tag"] for i in recovered["latestImages"]] == ["20240215"]
+    finally:
+        ecr_server.clear_faults()
+
+
 async def test_new_image_on_request_restart_without_duplicates_and_role(
     kube: cluster.Cluster, crds: None, client: Client, bed: str, ecr_server: ecr.ECR
 ) -> None:

@@ -53,11 +53,19 @@ class ECR:
         return {"IRC_TESTBED_ECR_ENDPOINT": self.endpoint, "IRC_TESTBED_ECR_REGION": self.region}
 
     def inject_fault(
-        self, action: str, *, status: int = 400, code: str = "ThrottlingException", count: int = 1
+        self,
+        action: str,
+        *,
+        status: int = 400,
+        code: str | None = "ThrottlingException",
+        count: int = 1,
+        delay: float = 0.0,
     ) -> None:
         """Answer the next `count` ECR calls of `action` (e.g. "DescribeImages"; "*" = any) with
-        this error instead of serving them; replaces an earlier fault for the same action."""
-        self._control("POST", "faults", {"action": action, "status": status, "code": code, "count": count})
+        this error instead of serving them, after `delay` seconds; with `code` None, serve them
+        after the delay. Replaces an earlier fault for the same action."""
+        spec = {"action": action, "status": status, "code": code, "count": count, "delay": delay}
+        self._control("POST", "faults", spec)
 
     def clear_faults(self) -> None:
         self._control("DELETE", "faults")

@@ -100,8 +100,10 @@ AWS_JSON = "application/x-amz-json-1.1"
 @dataclass
 class Fault:
     status: int
-    code: str
+    code: str | None
+    """None: after `delay`, the call is served as usual (a slow registry, not a failing one)."""
     count: int
+    delay: float = 0.0
 
 
 def _action(environ: WSGIEnvironment) -> tuple[str, bool]:
@@ -159,7 +161,9 @@ class Testbed:
             if action:
                 self.calls[action] += 1
             fault = self._take_fault(action) if is_ecr else None
-        if fault is None:
+        if fault is not None and fault.delay:
+            time.sleep(fault.delay)  # this request's own server thread
+        if fault is None or fault.code is None:
             return self.app(environ, start_response)
         body = {"__type": fault.code, "message": f"{fault.code} injected by the irc test bed"}
         return Response(json.dumps(body), fault.status, content_type=AWS_JSON)(environ, start_response)
@@ -180,7 +184,15 @@ class Testbed:
                 return _json(seed(spec["region"], spec["repositories"]))
             with self.lock:
                 if route == ("POST", "faults"):
-                    fault = Fault(int(spec.get("status", 400)), str(spec["code"]), int(spec.get("count", 1)))
+                    code = spec.get("code")
+                    fault = Fault(
+                        int(spec.get("status", 400)),
+                        None if code is None else str(code),
+                        int(spec.get("count", 1)),
+                        float(spec.get("delay", 0)),
+                    )
+                    if fault.code is None and fault.delay <= 0:
+                        raise ValueError("a fault needs an error code, a delay, or both")
                     if not 400 <= fault.status <= 599:
                         raise ValueError(f"status {fault.status} is not an error status")
                     self.faults[str(spec["action"])] = fault
