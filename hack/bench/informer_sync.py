@@ -145,10 +145,11 @@ def section(results: list[ModeResult]) -> str:
             "",
             common.table(headers, rows),
             "",
-            "The streaming list decodes every object with its own `json.loads` call, and `json.loads` "
-            "shares equal dict keys only within one call: each streamed object carries its own copy of "
-            "every key, while the objects of one 500-item page share them. That is the difference "
-            "between the modes in *Python objects per cached object*.",
+            "`json.loads` shares equal dict keys only within one call. A paged list decodes 500 objects "
+            "per call; the streaming list decodes the complete lines of each chunk the socket delivers "
+            "in one call (`irc.runtime.client`), so its objects share keys too, a chunk at a time. "
+            "Decoded one event per call, as before 2026-11-22, a streamed object cost 7,798 B of Python "
+            "objects against a page's 5,155 B.",
         ]
     )
 

@@ -21,7 +21,7 @@ import json
 import logging
 import random
 import urllib.parse
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -30,7 +30,7 @@ import aiohttp
 from irc.runtime import errors
 from irc.runtime.clock import Clock, RealClock
 from irc.runtime.metrics import RuntimeMetrics
-from irc.runtime.transport import Request, Response, Transport
+from irc.runtime.transport import Request, Response, StreamResponse, Transport
 
 log = logging.getLogger(__name__)
 
@@ -327,10 +327,7 @@ class Client:
                 raise errors.from_status(
                     stream.status, await stream.read(), _retry_after_headers(stream.headers)
                 )
-            async for line in stream.lines():
-                if not line.strip():
-                    continue
-                event = json.loads(line)
+            async for event in _events(stream):
                 if event.get("type") == "ERROR":
                     status = event.get("object") or {}
                     raise errors.from_status(int(status.get("code") or 500), status)
@@ -446,6 +443,32 @@ class Client:
         if dry_run:
             params.append(("dryRun", "All"))
         return params
+
+
+async def _events(stream: StreamResponse) -> AsyncIterator[dict[str, Any]]:
+    """Watch events, one JSON document a line, decoded a chunk's complete lines at a time: one
+    json.loads per batch shares equal dict keys across its objects (as a list page's objects share
+    them), so a streaming list caches as compactly as a paged one, and costs fewer calls."""
+    pending: list[bytes] = []  # a line cut by the chunk boundary, in pieces
+    async for chunk in stream.chunks():
+        complete, newline, rest = chunk.rpartition(b"\n")
+        if not newline:
+            pending.append(chunk)
+            continue
+        block = b"".join([*pending, complete])
+        pending = [rest] if rest else []
+        for event in _decode_lines(block):
+            yield event
+    for event in _decode_lines(b"".join(pending)):  # a last line without its newline
+        yield event
+
+
+def _decode_lines(block: bytes) -> list[dict[str, Any]]:
+    lines = [line for line in block.split(b"\n") if line.strip()]
+    if not lines:
+        return []
+    events: list[dict[str, Any]] = json.loads(b"[" + b",".join(lines) + b"]")
+    return events
 
 
 def _retry_after_headers(headers: Mapping[str, str]) -> float | None:

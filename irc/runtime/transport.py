@@ -51,8 +51,8 @@ class StreamResponse(Protocol):
         """The whole body (for error statuses)."""
         ...
 
-    def lines(self) -> AsyncIterator[bytes]:
-        """The body line by line, as the server flushes it."""
+    def chunks(self) -> AsyncIterator[bytes]:
+        """The body as it arrives: pieces of any size, several lines or part of one."""
         ...
 
 
@@ -77,9 +77,9 @@ class _AiohttpStream:
     async def read(self) -> bytes:
         return await self._response.read()
 
-    async def lines(self) -> AsyncIterator[bytes]:
-        while line := await self._response.content.readline():
-            yield line
+    async def chunks(self) -> AsyncIterator[bytes]:
+        async for chunk in self._response.content.iter_any():
+            yield chunk
 
 
 class KubeTransport:
@@ -162,9 +162,12 @@ class _MockStream:
     async def read(self) -> bytes:
         return self._body
 
-    async def lines(self) -> AsyncIterator[bytes]:
-        for line in self._body.splitlines(keepends=True):
-            yield line
+    async def chunks(self) -> AsyncIterator[bytes]:
+        # Two pieces split mid-body, so readers meet both a piece of many lines and a cut line.
+        middle = len(self._body) // 2
+        for piece in (self._body[:middle], self._body[middle:]):
+            if piece:
+                yield piece
 
 
 class MockTransport:

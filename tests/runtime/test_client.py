@@ -283,6 +283,20 @@ async def test_watch_yields_events_and_restores_api_version_and_kind() -> None:
     assert api.calls[0].timeout is None
 
 
+async def test_watch_events_decoded_together_share_their_keys() -> None:
+    """A streaming list caches as compactly as a paged one: events that arrive in one chunk are
+    decoded by one json.loads, which shares equal keys (MockTransport sends the body in 2 chunks)."""
+    sent = [
+        {"type": "ADDED", "object": {"metadata": {"name": f"p{i}"}, "spec": {"nodeName": "n"}}}
+        for i in range(6)
+    ]
+    api = FakeApi({("GET", "/api/v1/namespaces/team-a/pods"): stream_of(*sent)})
+    events = await collect(new_client(api))
+    assert [e.object["metadata"]["name"] for e in events] == [f"p{i}" for i in range(6)]
+    first, second = (next(iter(e.object["spec"])) for e in events[:2])
+    assert first == second == "nodeName" and first is second
+
+
 async def test_watch_params_for_streaming_list_without_bookmarks() -> None:
     api = FakeApi({("GET", "/api/v1/namespaces/team-a/pods"): Response(200, b"")})
     events = await collect(
