@@ -27,6 +27,7 @@ demo: setup
 
 manifests: venv
 	$(VENV)/bin/irc crds --output-dir manifests/crds
+	$(VENV)/bin/irc rbac --output manifests/rbac/rbac.yaml
 
 setup: packages binaries venv
 

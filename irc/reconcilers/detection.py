@@ -29,14 +29,14 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from irc.api import API_VERSION
+from irc.api import API_VERSION, GROUP, IMAGE_DETECTED, IMAGE_RESOURCE_POLICY
 from irc.api.conditions import get_condition, parse_rfc3339, rfc3339, set_condition
 from irc.api.durations import parse_duration
 from irc.api.imagepolicy import MANAGED_BY, POLICY_LABEL, PREFIX_LABEL, REPOSITORY_ANNOTATION, REQUESTED_AT
 from irc.ecr import AwsClients, AwsCredentials, ScanError, ScanResult, ScanSpec, Selection, scan
 from irc.ecr.credentials import session_name
 from irc.reconcilers.settings import Settings
-from irc.runtime import Manager, Request, Result, errors
+from irc.runtime import Manager, PolicyRule, Request, Result, errors
 from irc.runtime.client import Obj
 from irc.runtime.informer import UpdateEvent
 from irc.runtime.predicates import PredicateFuncs
@@ -391,6 +391,16 @@ def _wake_key(obj: Obj) -> tuple[Any, ...]:
 def wakes(event: UpdateEvent) -> bool:
     """A spec change, a Ready change or a new scan request; never our own status writes."""
     return _wake_key(event.old) != _wake_key(event.new)
+
+
+RULES = (
+    # get: the re-read after a status Conflict
+    PolicyRule((GROUP,), (IMAGE_RESOURCE_POLICY.plural,), ("get", "list", "watch")),
+    PolicyRule((GROUP,), (f"{IMAGE_RESOURCE_POLICY.plural}/status",), ("patch",)),
+    # No finalizers permission: the owner reference does not set blockOwnerDeletion.
+    PolicyRule((GROUP,), (IMAGE_DETECTED.plural,), ("create", "get", "list", "watch")),
+    PolicyRule(("",), ("secrets",), ("get",)),  # spec.aws.secretRef, read when scanning
+)
 
 
 def setup(mgr: Manager, settings: Settings) -> None:

@@ -28,7 +28,7 @@ from typing import Any
 import aiohttp
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from irc.api import API_VERSION
+from irc.api import API_VERSION, GROUP, IMAGE_BACKUP
 from irc.api.conditions import rfc3339, set_condition
 from irc.api.durations import parse_duration
 from irc.api.imagebackup import ImageBackupSpec, SecretRef
@@ -45,7 +45,7 @@ from irc.images.copy import (
 from irc.images.errors import Denied, NotFound, RateLimited, RegistryError, Unauthorized
 from irc.images.registry import RegistryClient
 from irc.reconcilers.settings import SecretKey, Settings
-from irc.runtime import Manager, Request, Result, TerminalError, errors
+from irc.runtime import Manager, PolicyRule, Request, Result, TerminalError, errors
 from irc.runtime.client import Obj
 from irc.runtime.predicates import generation_changed
 
@@ -380,6 +380,13 @@ class ImageBackupReconciler:
             return Keychain.from_secret_data(secret.get("data") or {})
         except ValueError as e:
             raise _Failure("InvalidCredentials", f"secret {ref.namespace}/{ref.name}: {e}") from None
+
+
+RULES = (
+    PolicyRule((GROUP,), (IMAGE_BACKUP.plural,), ("delete", "list", "watch")),  # delete: past retention
+    PolicyRule((GROUP,), (f"{IMAGE_BACKUP.plural}/status",), ("patch",)),
+    PolicyRule(("",), ("secrets",), ("get",)),  # registry credentials
+)
 
 
 def setup(mgr: Manager, settings: Settings) -> None:

@@ -41,12 +41,12 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
 
-from irc.api import API_VERSION
+from irc.api import API_VERSION, GROUP, IMAGE_DETECTED, IMAGE_RESOURCE_POLICY, RESOURCE_TEMPLATE
 from irc.api.conditions import parse_rfc3339, set_condition
 from irc.api.imagepolicy import MANAGED_BY
 from irc.ecr.select import ScanSpec
 from irc.reconcilers.settings import Settings
-from irc.runtime import EnqueueMapped, Manager, PredicateFuncs, Request, Result, errors
+from irc.runtime import EnqueueMapped, Manager, PolicyRule, PredicateFuncs, Request, Result, errors
 from irc.runtime.client import Obj
 from irc.runtime.predicates import generation_changed
 
@@ -316,6 +316,17 @@ def _policies_naming(mgr: Manager, index: str) -> EnqueueMapped:
 def _source_policy(detected: Obj) -> Iterable[Request]:
     """A managed ImageDetected event → the policy it came from."""
     return [Request(*key.split("/", 1)) for key in source_policy_key(detected)]
+
+
+RULES = (
+    # get: the orphan check asks the API server, not the cache
+    PolicyRule((GROUP,), (IMAGE_RESOURCE_POLICY.plural,), ("get", "list", "watch")),
+    PolicyRule((GROUP,), (f"{IMAGE_RESOURCE_POLICY.plural}/status",), ("patch",)),
+    PolicyRule((GROUP,), (RESOURCE_TEMPLATE.plural,), ("list", "watch")),
+    PolicyRule((GROUP,), (IMAGE_DETECTED.plural,), ("delete", "list", "watch")),
+    # get: the keys are checked on a fresh read; list, watch: the metadata-only informer
+    PolicyRule(("",), ("secrets",), ("get", "list", "watch")),
+)
 
 
 def setup(mgr: Manager, settings: Settings) -> None:

@@ -48,6 +48,10 @@ from irc.runtime.manager import Manager as Manager
 from irc.runtime.manager import ManagerOptions as ManagerOptions
 from irc.runtime.manager import RunnableFunc as RunnableFunc
 from irc.runtime.predicates import PredicateFuncs as PredicateFuncs
+from irc.runtime.rbac import PolicyRule as PolicyRule
+from irc.runtime.rbac import cluster_role as cluster_role
+from irc.runtime.rbac import merge_rules as merge_rules
+from irc.runtime.rbac import rbac_manifests as rbac_manifests
 from irc.runtime.workqueue import WorkQueue as WorkQueue
 
 __all__ = [
@@ -75,6 +79,7 @@ __all__ = [
     "ManagerOptions",
     "NotFound",
     "ObjectList",
+    "PolicyRule",
     "PredicateFuncs",
     "RealClock",
     "Reconciler",
@@ -86,5 +91,8 @@ __all__ = [
     "UpdateEvent",
     "WatchEvent",
     "WorkQueue",
+    "cluster_role",
     "ignore_not_found",
+    "merge_rules",
+    "rbac_manifests",
 ]

@@ -1,0 +1,322 @@
+"""The generated RBAC is enough: a manager running every controller with leader election, as a
+ServiceAccount bound to exactly what `irc rbac` prints, does all of its work on a real
+kube-apiserver (RBAC authorizer) without one request being refused."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Set
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+import yaml
+
+from e2e.support import eventually, running
+from hack.testbed import cluster, ecr, images, registries
+from irc.api import API_VERSION
+from irc.api.conditions import get_condition, rfc3339
+from irc.api.imagepolicy import MANAGED_BY
+from irc.cli import write_rbac
+from irc.images import TargetNaming
+from irc.images.auth import RegistryOptions
+from irc.reconcilers import CONTROLLERS
+from irc.reconcilers.settings import SecretKey, Settings
+from irc.runtime import LeaderElectionOptions, Manager, ManagerOptions, errors
+from irc.runtime.client import Client, Obj
+from irc.runtime.transport import KubeTransport
+
+T = TypeVar("T")
+IRP = "ImageResourcePolicy"
+REGISTRY = f"{ecr.ACCOUNT_ID}.dkr.ecr.{ecr.REGION}.amazonaws.com"
+
+
+@contextlib.asynccontextmanager
+async def service_account(kube: cluster.Cluster, namespace: str, directory: Path) -> AsyncIterator[Path]:
+    """Apply `irc rbac` for every controller with a fresh ServiceAccount in `namespace`; yield a
+    kubeconfig holding only that account's token (TokenRequest), the admin's server and CA."""
+    suffix = uuid.uuid4().hex[:8]
+    account, role = f"irc-{suffix}", f"e2e-irc-manager-{suffix}"
+    manifest = directory / "rbac.yaml"
+    write_rbac(sorted(CONTROLLERS), namespace=namespace, service_account=account, name=role, output=manifest)
+    kube.kubectl("apply", "-f", str(manifest))
+    try:
+        token = kube.kubectl("create", "token", account, "-n", namespace, "--duration=1h").strip()
+        admin = yaml.safe_load(kube.kubeconfig.read_text())
+        ca = admin["clusters"][0]["cluster"]["certificate-authority-data"]
+        kubeconfig = directory / "kubeconfig"
+        kubeconfig.write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "clusters": [
+                        {
+                            "name": "testbed",
+                            "cluster": {"server": kube.server, "certificate-authority-data": ca},
+                        }
+                    ],
+                    "users": [{"name": account, "user": {"token": token}}],
+                    "contexts": [{"name": account, "context": {"cluster": "testbed", "user": account}}],
+                    "current-context": account,
+                }
+            )
+        )
+        yield kubeconfig
+    finally:
+        kube.kubectl("delete", "--ignore-not-found", "-f", str(manifest))
+
+
+def refused(mgr: Manager) -> float:
+    """The manager's requests the API server answered 403 (client-go's rest_client_requests_total)."""
+    return sum(
+        s.value
+        for family in mgr.metrics.registry.collect()
+        if family.name == "rest_client_requests"
+        for s in family.samples
+        if s.name.endswith("_total") and s.labels["code"] == "403"
+    )
+
+
+def denials(caplog: pytest.LogCaptureFixture) -> str:
+    """What the log says was refused, naming the verb and resource."""
+    return "\n".join(m for r in caplog.records if "forbidden" in (m := r.getMessage()).lower())
+
+
+def settings(bed: registries.Registries, ecr_server: ecr.ECR, credentials: SecretKey) -> Settings:
+    options = {
+        r.host: RegistryOptions(ca_file=str(r.ca_cert)) if r.tls else RegistryOptions(plain_http=True)
+        for r in bed.by_name.values()
+    }
+    return Settings(
+        backup=TargetNaming(bed["backup-basic"].host, f"e2e-{uuid.uuid4().hex[:6]}"),
+        backup_credentials=credentials,  # so image-backup reads a Secret too
+        registries=options,
+        aws_endpoint_url=ecr_server.endpoint,
+        progress_interval=0.2,
+        recheck_interval=0.5,
+    )
+
+
+async def test_generated_rbac_is_enough_for_every_controller(
+    kube: cluster.Cluster,
+    crds: None,
+    client: Client,
+    namespace: str,
+    ecr_server: ecr.ECR,
+    ecr_images: dict[str, dict[str, str]],
+    registry_bed: registries.Registries,
+    source_images: dict[str, images.Built],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING)
+    ns, lease = namespace, f"irc-{uuid.uuid4().hex[:8]}"
+    backup = registry_bed["backup-basic"]
+    push = {"auths": {backup.host: {"username": backup.username, "password": backup.password}}}
+    await client.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "backup-push", "namespace": ns},
+            "type": "kubernetes.io/dockerconfigjson",
+            "data": {".dockerconfigjson": base64.b64encode(json.dumps(push).encode()).decode()},
+        }
+    )
+    await client.create(
+        {
+            "apiVersion": API_VERSION,
+            "kind": "ResourceTemplate",
+            "metadata": {"name": "tmpl", "namespace": ns},
+            "spec": {"template": "kind: ConfigMap", "gitRepository": {"url": "https://git.invalid/x.git"}},
+        }
+    )
+    # Lacking secretAccessKey: the policy is invalid until the Secret is completed.
+    await client.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "aws", "namespace": ns},
+            "stringData": {"accessKeyId": "testbed"},
+        }
+    )
+
+    async with service_account(kube, ns, tmp_path) as kubeconfig:
+        restricted = Client(await KubeTransport.from_config(str(kubeconfig)))
+        try:
+            # The token is the ServiceAccount's, not an admin's: what the role lacks is refused.
+            with pytest.raises(errors.Forbidden):
+                await restricted.list("v1", "ConfigMap", ns)
+
+            async def authorized() -> bool | None:  # RBAC changes reach the authorizer's cache shortly
+                try:
+                    await restricted.list(API_VERSION, IRP, ns)
+                except errors.Forbidden:
+                    return None
+                return True
+
+            await eventually(authorized, what="the role is in force")
+        finally:
+            await restricted.close()
+
+        mgr = await Manager.from_kubeconfig(
+            str(kubeconfig),
+            options=ManagerOptions(
+                namespaces=(ns,),
+                metrics_bind_address="0",
+                health_probe_bind_address="0",
+                leader_election=LeaderElectionOptions(enabled=True, id=lease, namespace=ns),
+            ),
+        )
+
+        async def until(check: Callable[[], Awaitable[T | None]], what: str) -> T:
+            """`eventually`, failing at once, with the refusals logged, when a request was refused."""
+
+            async def checked() -> T | None:
+                assert not refused(mgr), f"requests refused:\n{denials(caplog)}"
+                return await check()
+
+            return await eventually(checked, what=what)
+
+        async def ready(name: str, reason: str) -> Obj | None:
+            obj = await client.get(API_VERSION, IRP, name, ns)
+            condition = get_condition(obj.get("status") or {}, "Ready")
+            return obj if condition and condition["reason"] == reason else None
+
+        configured = settings(registry_bed, ecr_server, SecretKey(ns, "backup-push"))
+        for name in sorted(CONTROLLERS):
+            CONTROLLERS[name].setup(mgr, configured)
+        async with running(mgr.start()):
+            await until(lambda: held(client, ns, lease), "the manager holds the Lease")
+
+            # policy: validated; a Secret change revalidates it (the metadata-only Secret watch).
+            policy = await client.create(
+                {
+                    "apiVersion": API_VERSION,
+                    "kind": IRP,
+                    "metadata": {"name": "api", "namespace": ns},
+                    "spec": {
+                        "ecrRepository": {"region": ecr.REGION, "repositoryPattern": "team-a/api"},
+                        "policy": {"semver": {"range": ">=1.0.0"}},
+                        "templateRef": {"name": "tmpl"},
+                        "aws": {"secretRef": {"name": "aws"}},
+                    },
+                }
+            )
+            await until(lambda: ready("api", "SecretInvalid"), "the policy is SecretInvalid")
+            await client.patch(
+                "v1", "Secret", "aws", {"stringData": {"secretAccessKey": "s3cr3t"}}, namespace=ns
+            )
+            await until(lambda: ready("api", "Valid"), "the completed Secret revalidates the policy")
+
+            # policy: garbage collection of an expired ImageDetected of this policy.
+            await client.create(
+                {
+                    "apiVersion": API_VERSION,
+                    "kind": "ImageDetected",
+                    "metadata": {"name": "stale", "namespace": ns, "labels": {MANAGED_BY[0]: MANAGED_BY[1]}},
+                    "spec": {
+                        "imageName": "team-a-api",
+                        "imageTag": "0.1.0",
+                        "fullImageName": f"{REGISTRY}/team-a/api:0.1.0",
+                        "sourcePolicy": {"name": "api", "namespace": ns},
+                        "detectedAt": rfc3339(time.time() - 30 * 86400),
+                    },
+                }
+            )
+            await until(
+                lambda: gone(client, "ImageDetected", "stale", ns), "the expired ImageDetected is deleted"
+            )
+
+            # detection: scanned (reading the Secret) into an owned ImageDetected.
+            async def detected() -> list[Obj] | None:
+                items = (await client.list(API_VERSION, "ImageDetected", ns)).items
+                return items or None
+
+            (found,) = await until(detected, "the scan's ImageDetected")
+            assert found["spec"]["imageTag"] == "2.0.0"
+            assert found["spec"]["imageDigest"] == ecr_images["team-a/api"]["2.0.0"]
+            assert found["metadata"]["ownerReferences"][0]["uid"] == policy["metadata"]["uid"]
+            scanned = await client.get(API_VERSION, IRP, "api", ns)
+            assert (get_condition(scanned["status"], "Scanned") or {})["reason"] == "Succeeded"
+
+            # image-backup: a copy with push credentials from a Secret; a failure retried; expiry.
+            source = registry_bed["source"]
+            copied, missing = f"e2e-{uuid.uuid4().hex[:8]}", f"e2e-{uuid.uuid4().hex[:8]}"
+            for name, image in [
+                (copied, source_images["testbed/oci-single:1.0.0"].reference(source)),
+                (missing, f"{source.host}/testbed/does-not-exist:1.0.0"),
+            ]:
+                await client.create(
+                    {
+                        "apiVersion": API_VERSION,
+                        "kind": "ImageBackup",
+                        "metadata": {"name": name},
+                        "spec": {"source": image},
+                    }
+                )
+
+            async def completed() -> Obj | None:
+                obj = await client.get(API_VERSION, "ImageBackup", copied)
+                return obj if (obj.get("status") or {}).get("phase") == "Completed" else None
+
+            assert (await until(completed, "the backup completes"))["status"]["target"].startswith(
+                backup.host
+            )
+
+            # The same Warning again: the recorder patches the Event's count.
+            async def repeated() -> Obj | None:
+                found = await events(client, "default", missing, {"SourceNotFound"})
+                return found if found and found["SourceNotFound"]["count"] >= 2 else None
+
+            await until(repeated, "a repeated Event")
+            await client.patch(
+                API_VERSION,
+                "ImageBackup",
+                copied,
+                {"status": {"lastReferencedAt": "2000-01-01T00:00:00Z"}},
+                subresource="status",
+            )
+            await until(lambda: gone(client, "ImageBackup", copied), "the unused ImageBackup is deleted")
+            await until(
+                lambda: events(client, ns, "api", {"SecretInvalid", "Expired", "Detected"}),
+                "the policy's Events",
+            )
+            assert await events(client, "default", copied, {"Copying", "Copied", "Expired"}) is not None
+            await client.delete(API_VERSION, "ImageBackup", missing)
+        await mgr.client.close()
+
+    # Shutdown wrote too (the Lease's release, the last Events).
+    assert not refused(mgr), f"requests refused:\n{denials(caplog)}"
+    released = await client.get("coordination.k8s.io/v1", "Lease", lease, ns)
+    assert not released["spec"].get("holderIdentity"), "the Lease is released on shutdown"
+
+
+async def held(client: Client, namespace: str, name: str) -> Obj | None:
+    with contextlib.suppress(errors.NotFound):
+        lease = await client.get("coordination.k8s.io/v1", "Lease", name, namespace)
+        return lease if lease["spec"].get("holderIdentity") else None
+    return None
+
+
+async def gone(client: Client, kind: str, name: str, namespace: str | None = None) -> bool | None:
+    try:
+        await client.get(API_VERSION, kind, name, namespace)
+    except errors.NotFound:
+        return True
+    return None
+
+
+async def events(client: Client, namespace: str, name: str, reasons: Set[str]) -> dict[str, Obj] | None:
+    """The Events about object `name` by reason, once they include `reasons`."""
+    found = {
+        e["reason"]: e
+        for e in (await client.list("v1", "Event", namespace)).items
+        if e["involvedObject"]["name"] == name
+    }
+    return found if reasons <= found.keys() else None

@@ -1,0 +1,120 @@
+"""RBAC from the code: rules merge into a normalised ClusterRole, `irc rbac` prints the selected
+controllers' rules (and the manager's), and manifests/rbac/ is committed in sync."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from irc.cli import main, write_rbac
+from irc.reconcilers import CONTROLLERS
+from irc.runtime import PolicyRule, cluster_role, merge_rules
+from irc.runtime.rbac import MANAGER_RULES
+
+COMMITTED = Path(__file__).resolve().parent.parent / "manifests" / "rbac" / "rbac.yaml"
+
+
+def test_committed_rbac_matches_the_code(tmp_path: Path) -> None:
+    generated = tmp_path / "rbac.yaml"
+    write_rbac(
+        sorted(CONTROLLERS),
+        namespace="irc-system",
+        service_account="irc",
+        name="irc-manager",
+        output=generated,
+    )
+    assert COMMITTED.read_text() == generated.read_text(), "run `make manifests` and commit manifests/rbac/"
+
+
+def test_merge_unions_verbs_and_groups_resources_with_the_same_verbs() -> None:
+    rules = [
+        PolicyRule(("g",), ("b",), ("watch", "list")),
+        PolicyRule(("",), ("secrets",), ("get",)),
+        PolicyRule(("g",), ("a", "b"), ("list", "get")),
+        PolicyRule(("g",), ("a",), ("watch",)),
+        PolicyRule(("g", "h"), ("c",), ("patch",)),
+        PolicyRule(("",), ("secrets",), ("get",)),
+    ]
+    expected = [
+        PolicyRule(("",), ("secrets",), ("get",)),
+        PolicyRule(("g",), ("a", "b"), ("get", "list", "watch")),
+        PolicyRule(("g",), ("c",), ("patch",)),
+        PolicyRule(("h",), ("c",), ("patch",)),
+    ]
+    assert merge_rules(rules) == expected
+    assert merge_rules(reversed(rules)) == expected
+    assert cluster_role("r", rules, {"k": "v"})["rules"][1] == {
+        "apiGroups": ["g"],
+        "resources": ["a", "b"],
+        "verbs": ["get", "list", "watch"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("groups", "resources", "verbs"),
+    [((), ("pods",), ("get",)), (("",), (), ("get",)), (("",), ("pods",), ()), (("",), ("pods",), ("*",))],
+)
+def test_a_rule_names_groups_resources_and_known_verbs(
+    groups: tuple[str, ...], resources: tuple[str, ...], verbs: tuple[str, ...]
+) -> None:
+    with pytest.raises(ValueError):
+        PolicyRule(groups, resources, verbs)
+
+
+def test_a_string_is_not_taken_for_a_tuple() -> None:
+    with pytest.raises(TypeError):
+        PolicyRule(("",), ("secrets"), ("get",))  # type: ignore[arg-type]
+
+
+def rbac(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict[str, Any]]:
+    assert main(["rbac", *args]) == 0
+    return list(yaml.safe_load_all(capsys.readouterr().out))
+
+
+def granted(role: dict[str, Any]) -> set[tuple[str, str, str]]:
+    return {
+        (g, r, v)
+        for rule in role["rules"]
+        for g in rule["apiGroups"]
+        for r in rule["resources"]
+        for v in rule["verbs"]
+    }
+
+
+def test_rbac_grants_exactly_the_selected_controllers_and_the_managers_rules(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    account, role, binding = rbac(
+        capsys, "--controllers=*,-image-backup", "--namespace=ops", "--service-account=op"
+    )
+    assert account["metadata"] == {
+        "name": "op",
+        "namespace": "ops",
+        "labels": {"app.kubernetes.io/part-of": "irc"},
+    }
+    assert (
+        binding["roleRef"]["name"] == role["metadata"]["name"] == binding["metadata"]["name"] == "irc-manager"
+    )
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "op", "namespace": "ops"}]
+    declared = [*MANAGER_RULES, *CONTROLLERS["policy"].rules, *CONTROLLERS["detection"].rules]
+    assert granted(role) == granted({"rules": [r.to_dict() for r in declared]})
+    assert ("automation.gitops.io", "imagebackups", "list") not in granted(role)
+    assert ("coordination.k8s.io", "leases", "update") in granted(role)
+
+    _, alone, _ = rbac(capsys, "--controllers=image-backup")
+    assert ("automation.gitops.io", "imagebackups/status", "patch") in granted(alone)
+    assert not {r for _, r, _ in granted(alone)} & {
+        "imageresourcepolicies",
+        "imagedetecteds",
+        "resourcetemplates",
+    }
+
+
+def test_rbac_of_an_unknown_controller_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["rbac", "--controllers=creation"])
+    assert exit_info.value.code == 2
+    assert "unknown controller(s) creation" in capsys.readouterr().err
