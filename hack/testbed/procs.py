@@ -19,7 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 DIE_WITH_PARENT = False
@@ -75,6 +75,9 @@ class Process:
     name: str
     pid: int
     log: Path
+    popen: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
+    """Held while the server runs, so Python does not collect it and warn that it is still running;
+    None for a server another process started (`hack/testbed.sh up`)."""
 
     def alive(self) -> bool:
         return running(self.pid)
@@ -87,6 +90,8 @@ class Process:
             deadline = time.monotonic() + wait
             while time.monotonic() < deadline:
                 if not _group_running(self.pid):
+                    if self.popen is not None:  # reap it (a killed leader can outlast its /proc entry)
+                        self.popen.wait(timeout=wait)
                     return
                 time.sleep(0.05)
         raise RuntimeError(f"{self.name} (process group {self.pid}) did not stop")
@@ -112,11 +117,12 @@ def running(pid: int) -> bool:
 
 
 def _group_running(pgid: int) -> bool:
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            stat = _stat(int(entry.name))
-            if stat is not None and stat[1] == pgid and running(int(entry.name)):
-                return True
+    with os.scandir("/proc") as entries:
+        for entry in entries:
+            if entry.name.isdigit():
+                stat = _stat(int(entry.name))
+                if stat is not None and stat[1] == pgid and running(int(entry.name)):
+                    return True
     return False
 
 
@@ -146,7 +152,7 @@ def start(
             start_new_session=True,
             preexec_fn=_die_with_parent if DIE_WITH_PARENT else None,
         )
-    proc = Process(name, popen.pid, log)
+    proc = Process(name, popen.pid, log, popen)
     deadline = time.monotonic() + timeout
     while True:
         code = popen.poll()
