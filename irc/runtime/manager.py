@@ -103,6 +103,16 @@ def _default_lease_namespace() -> str:
         return os.environ.get("POD_NAMESPACE", "default")
 
 
+def _readyz_name(informer: Informer) -> str:
+    """`informer:<kind>[-metadata]:<namespace or *>`, plus its selectors: informers of one kind differ
+    by view, namespace or selectors, and each needs a check of its own."""
+    view = "-metadata" if informer.metadata_only else ""
+    selectors = ";".join(s for s in (informer.label_selector, informer.field_selector) if s)
+    return f"informer:{informer.kind.lower()}{view}:{informer.namespace or '*'}" + (
+        f"[{selectors}]" if selectors else ""
+    )
+
+
 class Cache:
     """Reads from the manager's informers (no API call). Objects are shared: do not mutate them.
 
@@ -296,10 +306,7 @@ class Manager:
         leader_work = [r for r in [*controllers, *self._runnables] if r.needs_leader_election]
         others = [r for r in self._runnables if not r.needs_leader_election]
         for informer in self._informers.values():
-            view = "-metadata" if informer.metadata_only else ""
-            self.probes.add_readyz(
-                f"informer:{informer.kind.lower()}{view}:{informer.namespace or '*'}", informer.check
-            )
+            self.probes.add_readyz(_readyz_name(informer), informer.check)
         if self.options.leader_election.enabled:
             le = self.options.leader_election
             self.elector = LeaderElector(

@@ -102,3 +102,33 @@ async def test_watches_metadata_only_maps_secret_metadata_and_the_cache_keeps_th
         "/api/v1/namespaces/ns/secrets": "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1, "
         "application/json",
     }
+
+
+async def test_informers_of_a_kind_differing_by_selector_start_with_a_readiness_check_each() -> None:
+    api, clock = FakeApi(), FakeClock()
+    listed: set[str] = set()
+    both_listed = asyncio.Event()
+
+    async def handle(request: HttpRequest) -> Response:
+        if request.path.endswith("/secrets") and "watch" not in dict(request.params):
+            listed.add(dict(request.params).get("labelSelector", ""))
+            if listed >= {"team=a", "team=b"}:
+                both_listed.set()
+        return await api.handle(request)
+
+    options = ManagerOptions(
+        namespaces=("ns",), metrics_bind_address="0", health_probe_bind_address="0", watch_list=False
+    )
+    mgr = Manager(Client(MockTransport(handle), clock=clock), options, clock=clock)
+    handler = EnqueueMapped(lambda obj: [])
+    mgr.controller("test").for_("v1", "ConfigMap").watches(
+        "v1", "Secret", handler, label_selector="team=a"
+    ).watches("v1", "Secret", handler, label_selector="team=b").complete(Recording())
+    async with running(mgr.start()) as started:
+        listing = asyncio.create_task(both_listed.wait())
+        await asyncio.wait({started, listing}, return_when=asyncio.FIRST_COMPLETED)
+        if started.done():  # before the fix: ValueError, readyz check "informer:secret:ns" exists
+            listing.cancel()
+            started.result()
+        secrets = mgr.informers_of("v1", "Secret")
+    assert sorted(i.label_selector or "" for i in secrets) == ["team=a", "team=b"]
