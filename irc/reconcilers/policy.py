@@ -230,9 +230,7 @@ class PolicyReconciler:
         found = await self.cache.by_index(
             API_VERSION, DETECTED, SOURCE_INDEX, f"{request.namespace}/{request.name}"
         )
-        # Keyed by uid: each informer of the kind (another controller may add a filtered one) holds a copy.
-        unique = {o["metadata"]["uid"]: o for o in found if not o["metadata"].get("deletionTimestamp")}
-        return list(unique.values())
+        return [o for o in found if not o["metadata"].get("deletionTimestamp")]
 
     async def _collect_orphans(self, request: Request) -> None:
         orphans = await self._managed(request)

@@ -19,7 +19,7 @@ import builtins
 import logging
 import os
 import signal
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -164,20 +164,29 @@ class Cache:
         *,
         metadata_only: bool = False,
     ) -> list[Obj]:
-        return [
+        return _unique(
             o
             for i in await self._informers(api_version, kind, namespace, metadata_only)
             for o in i.store.list(namespace, label_selector)
-        ]
+        )
 
     async def by_index(
         self, api_version: str, kind: str, index: str, value: str, *, metadata_only: bool = False
     ) -> builtins.list[Obj]:
-        return [
+        return _unique(
             o
             for i in await self._informers(api_version, kind, None, metadata_only)
             for o in i.store.by_index(index, value)
-        ]
+        )
+
+
+def _unique(objects: Iterable[Obj]) -> list[Obj]:
+    """Each object once: informers of one kind with different selectors may hold the same object."""
+    seen: dict[tuple[str | None, str], Obj] = {}
+    for obj in objects:
+        metadata = obj["metadata"]
+        seen.setdefault((metadata.get("namespace"), metadata["name"]), obj)
+    return list(seen.values())
 
 
 class Manager:

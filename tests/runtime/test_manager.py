@@ -132,3 +132,16 @@ async def test_informers_of_a_kind_differing_by_selector_start_with_a_readiness_
             started.result()
         secrets = mgr.informers_of("v1", "Secret")
     assert sorted(i.label_selector or "" for i in secrets) == ["team=a", "team=b"]
+
+
+async def test_the_cache_reads_an_object_two_informers_hold_once() -> None:
+    """Informers of one kind with different selectors overlap; a cache read must not double objects."""
+    mgr = manager(FakeApi(), FakeClock())
+    everything = await mgr.informers("v1", "Secret")
+    selected = await mgr.informers("v1", "Secret", label_selector="team=a")
+    mgr.add_index("v1", "Secret", "by-name", lambda o: [o["metadata"]["name"]])
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": dict(SECRET["metadata"])}
+    for informer in everything + selected:
+        informer.store.upsert(secret)
+    assert await mgr.cache.list("v1", "Secret", "ns") == [secret]
+    assert await mgr.cache.by_index("v1", "Secret", "by-name", "creds") == [secret]
