@@ -104,6 +104,20 @@ def parse_workers(values: Sequence[str], known: Collection[str]) -> dict[str, in
     return out
 
 
+def _add_controllers_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--controllers",
+        action="append",
+        default=[],
+        metavar="LIST",
+        help="comma-separated: '*' all, 'name' one, '-name' not that one (default '*')",
+    )
+
+
+def _controllers(args: argparse.Namespace) -> list[str]:
+    return select_controllers(args.controllers or ["*"], CONTROLLERS)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="irc", description="Image automation and image backup for Kubernetes."
@@ -111,13 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"irc {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     m = commands.add_parser("manager", help="run the controllers", description="Run the irc controllers.")
-    m.add_argument(
-        "--controllers",
-        action="append",
-        default=[],
-        metavar="LIST",
-        help="comma-separated: '*' all, 'name' one, '-name' not that one (default '*')",
-    )
+    _add_controllers_flag(m)
     m.add_argument(
         "--kubeconfig", help="path to a kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)"
     )
@@ -228,13 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print a ServiceAccount, a least-privilege ClusterRole with the rules the selected "
         "controllers and the manager declare, and a ClusterRoleBinding between them, as YAML.",
     )
-    r.add_argument(
-        "--controllers",
-        action="append",
-        default=[],
-        metavar="LIST",
-        help="as for `irc manager` (default '*')",
-    )
+    _add_controllers_flag(r)
     r.add_argument("--namespace", default="irc-system", help="the ServiceAccount's (default irc-system)")
     r.add_argument("--service-account", default="irc", help="its name (default irc)")
     r.add_argument("--name", default="irc-manager", help="the ClusterRole(Binding)'s (default irc-manager)")
@@ -394,7 +396,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return write_crds(args.output_dir)
     if args.command == "rbac":
         try:
-            names = select_controllers(args.controllers or ["*"], CONTROLLERS)
+            names = _controllers(args)
         except UsageError as e:
             parser.error(str(e))
         return write_rbac(
@@ -411,7 +413,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(str(e))
         return asyncio.run(run_scan(args, policies))
     try:
-        names = select_controllers(args.controllers or ["*"], CONTROLLERS)
+        names = _controllers(args)
         workers = parse_workers(args.max_concurrent_reconciles, CONTROLLERS)
         settings = build_settings(args)
     except UsageError as e:
