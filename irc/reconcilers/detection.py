@@ -153,7 +153,6 @@ class DetectionReconciler:
             scan_spec = ScanSpec.from_policy(spec)
         except ValueError:
             return None  # the policy controller reports it
-        requested = (meta.get("annotations") or {}).get(REQUESTED_AT)
         try:
             credentials = await self._credentials(policy, scan_spec.region)
             async with self.clients.client(
@@ -164,7 +163,7 @@ class DetectionReconciler:
             ) as ecr:
                 result = await scan(ecr, scan_spec, concurrency=self.settings.ecr_concurrency)
         except ScanError as e:
-            return await self._failed(policy, e, requested, interval)
+            return await self._failed(policy, e, interval)
         self.metrics.scans.labels("success").inc()
         self.metrics.duration.observe(result.duration)
         self.metrics.calls.inc(result.api_calls)
@@ -176,7 +175,7 @@ class DetectionReconciler:
                 f" and {len(created) - EVENT_NAMES} more" if len(created) > EVENT_NAMES else ""
             )
             self.recorder.event(policy, "Normal", "Detected", f"{len(created)} new: {shown}")
-        await self._succeeded(policy, result, names, requested)
+        await self._succeeded(policy, result, names)
         return Result(requeue_after=interval * (1 + JITTER * self._random.random()))
 
     async def _credentials(self, policy: Obj, region: str) -> AwsCredentials | None:
@@ -275,7 +274,7 @@ class DetectionReconciler:
 
     # ---- status
 
-    async def _failed(self, policy: Obj, error: ScanError, requested: str | None, interval: float) -> Result:
+    async def _failed(self, policy: Obj, error: ScanError, interval: float) -> Result:
         key = (policy["metadata"]["namespace"], policy["metadata"]["name"])
         failures = self._failures[key] = self._failures.get(key, 0) + 1
         self.metrics.scans.labels(error.reason).inc()
@@ -291,16 +290,12 @@ class DetectionReconciler:
                 observed_generation=generation,
                 now=self.clock.wall(),
             )
-            if requested is not None:
-                status["lastHandledReconcileAt"] = requested
 
         await self._write_status(policy, mutate)
         retry = min(interval, RETRY_FIRST * 2 ** (failures - 1)) if error.transient else interval
         return Result(requeue_after=retry)
 
-    async def _succeeded(
-        self, policy: Obj, result: ScanResult, names: list[str], requested: str | None
-    ) -> None:
+    async def _succeeded(self, policy: Obj, result: ScanResult, names: list[str]) -> None:
         now = self.clock.wall()
         message = (
             f"scanned {result.repositories_scanned} repositories ({result.images_scanned} images) "
@@ -340,8 +335,6 @@ class DetectionReconciler:
                 "apiCalls": result.api_calls,
                 "latestImages": latest,
             }
-            if requested is not None:
-                status["lastHandledReconcileAt"] = requested
 
         await self._write_status(policy, mutate)
 
@@ -350,10 +343,13 @@ class DetectionReconciler:
         the policy controller writes its conditions into the same status, and neither may clobber
         the other. On a conflict re-read and retry (client-go's RetryOnConflict), not rescan."""
         meta = policy["metadata"]
+        requested = (meta.get("annotations") or {}).get(REQUESTED_AT)  # the request this scan handled
         current = policy
         for attempt in range(CONFLICT_RETRIES):
             status = copy.deepcopy(current.get("status") or {})  # cached objects are shared
             mutate(status, meta.get("generation"))
+            if requested is not None:
+                status["lastHandledReconcileAt"] = requested
             patch = {
                 "metadata": {"resourceVersion": current["metadata"]["resourceVersion"]},
                 "status": status,
