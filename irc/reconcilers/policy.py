@@ -44,6 +44,7 @@ from prometheus_client import CollectorRegistry, Counter
 from irc.api import API_VERSION, GROUP, IMAGE_DETECTED, IMAGE_RESOURCE_POLICY, RESOURCE_TEMPLATE
 from irc.api.conditions import parse_rfc3339, set_condition
 from irc.api.imagepolicy import MANAGED_BY
+from irc.ecr.credentials import AwsCredentials
 from irc.ecr.select import ScanSpec
 from irc.reconcilers.settings import Settings
 from irc.runtime import EnqueueMapped, Manager, PolicyRule, PredicateFuncs, Request, Result, errors
@@ -55,7 +56,6 @@ KIND, TEMPLATE, DETECTED = "ImageResourcePolicy", "ResourceTemplate", "ImageDete
 TEMPLATE_INDEX, SECRET_INDEX = "templateRef", "awsSecretRef"
 SOURCE_INDEX = "managedSourcePolicy"  # managed objects only; a name no other controller's index takes
 REVALIDATE = 300.0
-AWS_KEYS = ("accessKeyId", "secretAccessKey")
 DEFAULT_TTL_DAYS = 7
 DAY = 86400.0
 EVENT_NAMES = 10  # an Event names at most this many deleted objects
@@ -291,9 +291,10 @@ class PolicyReconciler:
             raise _Invalid(
                 "SecretNotFound", f"Secret {namespace}/{ref['name']} not found (spec.aws.secretRef)"
             ) from None
-        missing = [k for k in AWS_KEYS if k not in (secret.get("data") or {})]
-        if missing:
-            raise _Invalid("SecretInvalid", f"Secret {namespace}/{ref['name']} lacks {', '.join(missing)}")
+        try:  # the check the detection controller's use of it makes
+            AwsCredentials.from_secret_data(secret.get("data") or {}, f"{namespace}/{ref['name']}")
+        except ValueError as e:
+            raise _Invalid("SecretInvalid", str(e)) from None
 
 
 def _policies_naming(mgr: Manager, index: str) -> EnqueueMapped:
