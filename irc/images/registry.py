@@ -345,14 +345,18 @@ class RegistryClient:
                 await self._ping()
                 async with self._slots:
                     resp = await self._authorized(method, url, scopes, body, dict(headers or {}), feed)
-                    if resp.status not in expect:
-                        data = await resp.content.read(64 << 10)
-                        resp.release()
-                        raise from_response(resp.status, data, resp.headers, not_found)
-                    if stream:
+                    if stream and resp.status in expect:
                         return _Reply(resp.status, resp.headers, resp.url, b"", resp)
-                    data = await resp.content.read(MAX_MANIFEST_BYTES + 1)
-                    resp.release()
+                    # Released even when the read fails or is cancelled: a response left to the
+                    # garbage collector (held by a traceback's frames) leaks its connection.
+                    try:
+                        data = await resp.content.read(
+                            MAX_MANIFEST_BYTES + 1 if resp.status in expect else 64 << 10
+                        )
+                    finally:
+                        resp.release()
+                    if resp.status not in expect:
+                        raise from_response(resp.status, data, resp.headers, not_found)
                     if len(data) > MAX_MANIFEST_BYTES:
                         raise RegistryError(f"answer from {self.host} is over {MAX_MANIFEST_BYTES} bytes")
                     return _Reply(resp.status, resp.headers, resp.url, data, resp)
