@@ -7,6 +7,8 @@ import hashlib
 import json
 import re
 import ssl
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -15,6 +17,16 @@ import pytest
 from hack.testbed import images, procs, registries
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A response read to the end, so its connection is back in the pool (an unread response,
+    dropped, holds its connection until the garbage collector finds it)."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
 
 
 class Challenged:
@@ -45,7 +57,7 @@ class Challenged:
         data: bytes | None = None,
         params: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
-    ) -> aiohttp.ClientResponse:
+    ) -> Reply:
         url = path if path.startswith("http") else f"{self.registry.url}{path}"
         headers = dict(headers or {})
         for _ in range(2):
@@ -53,28 +65,35 @@ class Challenged:
                 headers["Authorization"] = f"Bearer {self.tokens[scope]}"
             elif self.registry.auth == "basic" and self.basic:
                 headers["Authorization"] = self.basic
-            resp = await self.http.request(
-                method, url, headers=headers, ssl=self.ssl, data=data, params=params
+            reply = await self._read(
+                self.http.request(method, url, headers=headers, ssl=self.ssl, data=data, params=params)
             )
-            challenge = resp.headers.get("WWW-Authenticate", "")
-            if resp.status != 401 or not challenge.startswith("Bearer ") or scope in self.tokens:
-                return resp
+            challenge = reply.headers.get("WWW-Authenticate", "")
+            if reply.status != 401 or not challenge.startswith("Bearer ") or scope in self.tokens:
+                return reply
             params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
-            token_resp = await self.http.get(
-                params["realm"],
-                params={"service": params["service"], "scope": scope},
-                headers={"Authorization": self.basic} if self.basic else {},
+            token = await self._read(
+                self.http.get(
+                    params["realm"],
+                    params={"service": params["service"], "scope": scope},
+                    headers={"Authorization": self.basic} if self.basic else {},
+                )
             )
-            if token_resp.status != 200:
-                return token_resp
-            self.tokens[scope] = (await token_resp.json())["token"]
-        return resp
+            if token.status != 200:
+                return token
+            self.tokens[scope] = json.loads(token.body)["token"]
+        return reply
+
+    @staticmethod
+    async def _read(request: AbstractAsyncContextManager[aiohttp.ClientResponse]) -> Reply:
+        async with request as resp:
+            return Reply(resp.status, dict(resp.headers), await resp.read())
 
     async def push_blob(self, repo: str, data: bytes) -> str:
         digest = f"sha256:{hashlib.sha256(data).hexdigest()}"
         scope = f"repository:{repo}:pull,push"
         start = await self.request("POST", f"/v2/{repo}/blobs/uploads/", scope)
-        assert start.status == 202, await start.text()
+        assert start.status == 202, start.body
         location = start.headers["Location"]
         if location.startswith("/"):
             location = f"{self.registry.url}{location}"
@@ -86,7 +105,7 @@ class Challenged:
             data=data,
             headers={"Content-Type": "application/octet-stream"},
         )
-        assert put.status == 201, await put.text()
+        assert put.status == 201, put.body
         return digest
 
 
@@ -130,7 +149,7 @@ async def test_push_and_pull_through_each_auth_mode(
     put = await client.request(
         "PUT", f"/v2/{repo}/manifests/v1", scope, data=manifest, headers={"Content-Type": OCI_MANIFEST}
     )
-    assert put.status == 201, await put.text()
+    assert put.status == 201, put.body
     manifest_digest = f"sha256:{hashlib.sha256(manifest).hexdigest()}"
     assert put.headers["Docker-Content-Digest"] == manifest_digest
 
@@ -139,9 +158,9 @@ async def test_push_and_pull_through_each_auth_mode(
         "GET", f"/v2/{repo}/manifests/v1", f"repository:{repo}:pull", headers={"Accept": OCI_MANIFEST}
     )
     assert got.status == 200
-    assert await got.read() == manifest
+    assert got.body == manifest
     blob = await reader.request("GET", f"/v2/{repo}/blobs/{layer_digest}", f"repository:{repo}:pull")
-    assert await blob.read() == layer
+    assert blob.body == layer
 
 
 @pytest.mark.parametrize("name", ["backup-basic", "backup-token"])
@@ -183,8 +202,8 @@ async def test_fixture_images_keep_their_digests(
     assert {s.format for s in images.FIXTURES} == {"oci", "docker"}
     for key, built in source_images.items():
         repo, tag = key.split(":")
-        resp = await http.get(f"{source.url}/v2/{repo}/manifests/{tag}", headers={"Accept": accept})
-        body = await resp.read()
+        async with http.get(f"{source.url}/v2/{repo}/manifests/{tag}", headers={"Accept": accept}) as resp:
+            body = await resp.read()
         assert resp.status == 200, key
         assert resp.headers["Docker-Content-Digest"] == built.digest
         assert f"sha256:{hashlib.sha256(body).hexdigest()}" == built.digest
