@@ -453,7 +453,7 @@ def test_irc_scan_prints_selections_without_a_cluster(
             "scan",
             "-f",
             str(path),
-            "--aws-endpoint-url",
+            "--endpoint-url",  # the short spelling scan also takes
             ecr_server.endpoint,
             "-o",
             "json",

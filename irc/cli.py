@@ -221,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
         "not read); spec.aws.roleArn is assumed.",
     )
     sc.add_argument("-f", "--filename", required=True, type=Path, help="YAML with ImageResourcePolicies")
-    sc.add_argument(_ENDPOINT_FLAG, metavar="URL", help=_ENDPOINT_HELP)
+    sc.add_argument(_ENDPOINT_FLAG, "--endpoint-url", metavar="URL", help=_ENDPOINT_HELP)
     sc.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, metavar="N")
     sc.add_argument("-o", "--output", choices=["table", "json"], default="table")
     c = commands.add_parser(
