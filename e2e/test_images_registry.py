@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 
 from hack.testbed import ecr, images, registries
+from irc.ecr import AwsClients, AwsCredentials
 from irc.images.auth import Authenticator, Credentials, EcrTokenProvider, RegistryOptions
 from irc.images.errors import RetryPolicy, Unauthorized
 from irc.images.registry import OCI_MANIFEST, RegistryClient
@@ -206,9 +207,10 @@ async def test_plain_http_is_never_assumed(
 async def test_ecr_token_provider_against_the_emulator(ecr_server: ecr.ECR) -> None:
     provider = EcrTokenProvider(
         region=ecr_server.region,
-        endpoint_url=ecr_server.endpoint,
-        aws_access_key_id=ecr.CREDENTIALS["aws_access_key_id"],
-        aws_secret_access_key=ecr.CREDENTIALS["aws_secret_access_key"],
+        clients=AwsClients(endpoint_url=ecr_server.endpoint),
+        credentials=AwsCredentials(
+            ecr.CREDENTIALS["aws_access_key_id"], ecr.CREDENTIALS["aws_secret_access_key"]
+        ),
     )
     first, second = await provider.get(), await provider.get()
     assert first == second and first.username == "AWS" and first.password

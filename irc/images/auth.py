@@ -33,12 +33,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
 from yarl import URL
 
 from irc.runtime.clock import Clock, RealClock
+
+if TYPE_CHECKING:
+    from irc.ecr.credentials import AwsClients, AwsCredentials
 
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_API = "registry-1.docker.io"
@@ -383,28 +386,21 @@ class Authenticator:
 
 
 class EcrTokenProvider:
-    """Basic credentials (`AWS`, password) from ECR GetAuthorizationToken through aiobotocore, cached
-    until `margin` (default 300 s, at most half the lifetime) before `expiresAt`."""
+    """Basic credentials (`AWS`, password) from ECR GetAuthorizationToken, cached until `margin`
+    (default 300 s, at most half the lifetime) before `expiresAt`. The call goes through `clients`
+    (shared session, endpoint, retries) with `credentials`, or the default AWS chain when None."""
 
     def __init__(
         self,
         *,
         region: str,
-        endpoint_url: str | None = None,
-        aws_access_key_id: str | None = None,
-        aws_secret_access_key: str | None = None,
-        aws_session_token: str | None = None,
+        clients: AwsClients | None = None,
+        credentials: AwsCredentials | None = None,
         registry_ids: Sequence[str] = (),
         clock: Clock | None = None,
         margin: float = ECR_MARGIN,
     ) -> None:
-        self._client_args: dict[str, Any] = {"region_name": region, "endpoint_url": endpoint_url}
-        if aws_access_key_id:
-            self._client_args |= {
-                "aws_access_key_id": aws_access_key_id,
-                "aws_secret_access_key": aws_secret_access_key,
-                "aws_session_token": aws_session_token,
-            }
+        self._region, self._clients, self._credentials = region, clients, credentials
         self._registry_ids = list(registry_ids)
         self._clock = clock or RealClock()
         self._margin = margin
@@ -431,11 +427,14 @@ class EcrTokenProvider:
 
     async def _authorization_token(self) -> tuple[str, float]:
         """(authorizationToken, expiresAt in epoch seconds) from one GetAuthorizationToken call."""
-        from aiobotocore.session import get_session
         from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+        from irc.ecr.credentials import AwsClients
+
+        if self._clients is None:
+            self._clients = AwsClients(clock=self._clock)
         try:
-            async with get_session().create_client("ecr", **self._client_args) as client:
+            async with self._clients.client("ecr", self._region, self._credentials) as client:
                 kwargs = {"registryIds": self._registry_ids} if self._registry_ids else {}
                 data = (await client.get_authorization_token(**kwargs))["authorizationData"][0]
         except ClientError as e:

@@ -32,6 +32,7 @@ from irc.api import API_VERSION, GROUP, IMAGE_BACKUP
 from irc.api.conditions import rfc3339, set_condition
 from irc.api.durations import parse_duration
 from irc.api.imagebackup import ImageBackupSpec, SecretRef
+from irc.ecr import AwsClients
 from irc.images import ImageReference, ecr_registry, parse_reference
 from irc.images.auth import Authenticator, EcrTokenProvider, Keychain
 from irc.images.copy import (
@@ -116,6 +117,9 @@ class ImageBackupReconciler:
         self.metrics = _Metrics.create(mgr.metrics.registry)
         self.blob_cache = BlobLocationCache()
         self._session = session
+        self._aws = AwsClients(endpoint_url=settings.aws_endpoint_url, clock=self.clock)
+        # One per ECR registry, kept across reconciles: a token serves 12 hours of copies.
+        self._ecr_tokens: dict[str, EcrTokenProvider] = {}
 
     async def reconcile(self, request: Request) -> Result | None:
         try:
@@ -365,7 +369,11 @@ class ImageBackupReconciler:
     def _client(self, session: aiohttp.ClientSession, host: str, keys: Keychain) -> RegistryClient:
         ecr, credentials = ecr_registry(host), keys.lookup(host)
         if ecr is not None and credentials is None:  # ECR without a pull secret: the AWS default chain
-            provider = EcrTokenProvider(region=ecr.region, registry_ids=[ecr.account], clock=self.clock)
+            provider = self._ecr_tokens.get(host)
+            if provider is None:
+                provider = self._ecr_tokens[host] = EcrTokenProvider(
+                    region=ecr.region, clients=self._aws, registry_ids=[ecr.account], clock=self.clock
+                )
             auth = Authenticator(host, provider, clock=self.clock)
         else:
             auth = Authenticator(host, credentials, clock=self.clock)
