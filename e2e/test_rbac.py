@@ -82,23 +82,33 @@ async def service_account(
 
 
 async def in_force(kubeconfig: Path, namespace: str) -> None:
-    """Wait until the authorizer's cache has the binding and its role (one object: all of its rules)."""
+    """Wait until the authorizer's cache has both bindings and their roles (each one object: all of
+    its rules): the leader-election Role, which may get Leases, and the ClusterRole, which may patch
+    Events (MANAGER_RULES). A probe of an object that does not exist answers 404 once allowed."""
     restricted = Client(await KubeTransport.from_config(str(kubeconfig)))
     try:
         # The token is the ServiceAccount's, not an admin's: what the role lacks is refused.
         with pytest.raises(errors.Forbidden):
             await restricted.list("v1", "ConfigMap", namespace)
 
-        async def authorized() -> bool | None:  # every role may get Leases (MANAGER_RULES)
+        async def authorized() -> bool | None:
             try:
                 await restricted.get("coordination.k8s.io/v1", "Lease", "no-such-lease", namespace)
+            except errors.NotFound:
+                pass
             except errors.Forbidden:
                 return None
+            try:
+                await restricted.patch("v1", "Event", "no-such-event", {"count": 2}, namespace=namespace)
             except errors.NotFound:
                 return True
-            raise AssertionError("the probed Lease exists")
+            except errors.Forbidden:
+                return None
+            raise AssertionError("a probed object exists")
 
-        await eventually(authorized, what="the role is in force")
+        await eventually(authorized, what="the roles are in force")
+        with pytest.raises(errors.Forbidden):  # Leases in the Lease namespace only
+            await restricted.get("coordination.k8s.io/v1", "Lease", "no-such-lease", "default")
     finally:
         await restricted.close()
 

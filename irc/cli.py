@@ -234,12 +234,17 @@ def build_parser() -> argparse.ArgumentParser:
         "rbac",
         help="print the RBAC the controllers need",
         description="Print a ServiceAccount, a least-privilege ClusterRole with the rules the selected "
-        "controllers and the manager declare, and a ClusterRoleBinding between them, as YAML.",
+        "controllers and the manager declare, a ClusterRoleBinding between them, and a Role (with "
+        "RoleBinding) for the leader-election Lease in its namespace, as YAML.",
     )
     _add_controllers_flag(r)
     r.add_argument("--namespace", default="irc-system", help="the ServiceAccount's (default irc-system)")
     r.add_argument("--service-account", default="irc", help="its name (default irc)")
     r.add_argument("--name", default="irc-manager", help="the ClusterRole(Binding)'s (default irc-manager)")
+    r.add_argument(
+        "--leader-election-namespace",
+        help="where the manager's Lease is, for the leader-election Role (default: --namespace)",
+    )
     r.add_argument("--output", type=Path, help="write to this file instead")
     return parser
 
@@ -256,7 +261,13 @@ def write_crds(output_dir: Path | None) -> int:
 
 
 def write_rbac(
-    names: Sequence[str], *, namespace: str, service_account: str, name: str, output: Path | None
+    names: Sequence[str],
+    *,
+    namespace: str,
+    service_account: str,
+    name: str,
+    output: Path | None,
+    leader_election_namespace: str | None = None,
 ) -> int:
     documents = rbac_manifests(
         name,
@@ -264,6 +275,7 @@ def write_rbac(
         namespace=namespace,
         service_account=service_account,
         labels={"app.kubernetes.io/part-of": "irc"},
+        leader_election_namespace=leader_election_namespace,
     )
     text = "---\n".join(yaml.safe_dump(d, sort_keys=False) for d in documents)
     if output is None:
@@ -405,6 +417,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             service_account=args.service_account,
             name=args.name,
             output=args.output,
+            leader_election_namespace=args.leader_election_namespace,
         )
     if args.command == "scan":
         try:

@@ -87,7 +87,7 @@ def granted(role: dict[str, Any]) -> set[tuple[str, str, str]]:
 def test_rbac_grants_exactly_the_selected_controllers_and_the_managers_rules(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    account, role, binding = rbac(
+    account, role, binding, _, _ = rbac(
         capsys, "--controllers=*,-image-backup", "--namespace=ops", "--service-account=op"
     )
     assert account["metadata"] == {
@@ -102,15 +102,35 @@ def test_rbac_grants_exactly_the_selected_controllers_and_the_managers_rules(
     declared = [*MANAGER_RULES, *CONTROLLERS["policy"].rules, *CONTROLLERS["detection"].rules]
     assert granted(role) == granted({"rules": [r.to_dict() for r in declared]})
     assert ("automation.gitops.io", "imagebackups", "list") not in granted(role)
-    assert ("coordination.k8s.io", "leases", "update") in granted(role)
+    assert ("", "events", "create") in granted(role)
 
-    _, alone, _ = rbac(capsys, "--controllers=image-backup")
+    _, alone, _, _, _ = rbac(capsys, "--controllers=image-backup")
     assert ("automation.gitops.io", "imagebackups/status", "patch") in granted(alone)
     assert not {r for _, r, _ in granted(alone)} & {
         "imageresourcepolicies",
         "imagedetecteds",
         "resourcetemplates",
     }
+
+
+@pytest.mark.parametrize(
+    ("flags", "lease_namespace"),
+    [((), "ops"), (("--leader-election-namespace=elections",), "elections")],
+)
+def test_leases_are_granted_by_a_role_in_the_lease_namespace_only(
+    capsys: pytest.CaptureFixture[str], flags: tuple[str, ...], lease_namespace: str
+) -> None:
+    _, cluster_wide, _, role, binding = rbac(capsys, "--namespace=ops", "--service-account=op", *flags)
+    assert not {r for _, r, _ in granted(cluster_wide)} & {"leases"}
+    assert (role["kind"], binding["kind"]) == ("Role", "RoleBinding")
+    assert role["metadata"]["namespace"] == binding["metadata"]["namespace"] == lease_namespace
+    assert granted(role) == {("coordination.k8s.io", "leases", v) for v in ("get", "create", "update")}
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": role["metadata"]["name"],
+    }
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "op", "namespace": "ops"}]
 
 
 def test_rbac_of_an_unknown_controller_exits_2(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,6 +1,7 @@
 """RBAC generated from the code, as kubebuilder's `+kubebuilder:rbac` markers feed controller-gen: each
 reconciler declares the `PolicyRule`s its own calls need next to its setup, the runtime declares
 its own (`MANAGER_RULES`), and `cluster_role` unions them into one least-privilege ClusterRole.
+Leader election's Lease rights go in a Role of the Lease's namespace instead.
 
 Informers need list and watch; cache reads need nothing more; every `client` call needs its verb
 on its resource, a status write its `<plural>/status` subresource. Discovery needs no rule: the
@@ -44,13 +45,19 @@ class PolicyRule:
         }
 
 
-MANAGER_RULES: tuple[PolicyRule, ...] = (
+LEADER_ELECTION_RULES: tuple[PolicyRule, ...] = (
     # leaderelection.py: read, take and renew (or release) the Lease.
     PolicyRule(("coordination.k8s.io",), ("leases",), ("get", "create", "update")),
-    # events.py: core/v1 Events, created and then patched as their count grows.
+)
+"""What leader election needs, in the Lease's namespace only: `rbac_manifests` grants it by a Role,
+as kubebuilder's leader-election Role does, not cluster-wide."""
+
+MANAGER_RULES: tuple[PolicyRule, ...] = (
+    # events.py: core/v1 Events, created and then patched as their count grows, in the namespace of
+    # the object they are about (any namespace).
     PolicyRule(("",), ("events",), ("create", "patch")),
 )
-"""What the Manager itself does: leader election and the Event recorder."""
+"""What the Manager itself does cluster-wide: the Event recorder."""
 
 
 def merge_rules(rules: Iterable[PolicyRule]) -> list[PolicyRule]:
@@ -69,31 +76,60 @@ def merge_rules(rules: Iterable[PolicyRule]) -> list[PolicyRule]:
 
 
 def cluster_role(name: str, rules: Iterable[PolicyRule], labels: Mapping[str, str]) -> dict[str, Any]:
+    return _role("ClusterRole", name, None, rules, labels)
+
+
+def _role(
+    kind: str, name: str, namespace: str | None, rules: Iterable[PolicyRule], labels: Mapping[str, str]
+) -> dict[str, Any]:
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRole",
-        "metadata": {"name": name, "labels": dict(labels)},
+        "kind": kind,
+        "metadata": _metadata(name, namespace, labels),
         "rules": [r.to_dict() for r in merge_rules(rules)],
     }
 
 
+def _binding(
+    kind: str, name: str, namespace: str | None, subject: dict[str, str], labels: Mapping[str, str]
+) -> dict[str, Any]:
+    role = kind.removesuffix("Binding")
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": kind,
+        "metadata": _metadata(name, namespace, labels),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role, "name": name},
+        "subjects": [subject],
+    }
+
+
+def _metadata(name: str, namespace: str | None, labels: Mapping[str, str]) -> dict[str, Any]:
+    return {"name": name} | ({"namespace": namespace} if namespace else {}) | {"labels": dict(labels)}
+
+
 def rbac_manifests(
-    name: str, rules: Iterable[PolicyRule], *, namespace: str, service_account: str, labels: Mapping[str, str]
+    name: str,
+    rules: Iterable[PolicyRule],
+    *,
+    namespace: str,
+    service_account: str,
+    labels: Mapping[str, str],
+    leader_election_namespace: str | None = None,
 ) -> list[dict[str, Any]]:
-    """A ServiceAccount, a ClusterRole `name` with the union of `rules`, and a ClusterRoleBinding
-    `name` granting it to the ServiceAccount."""
+    """A ServiceAccount; a ClusterRole `name` with the union of `rules` and a ClusterRoleBinding
+    granting it; a Role `<name>-leader-election` with LEADER_ELECTION_RULES in
+    `leader_election_namespace` (default: the ServiceAccount's, which is the manager's default Lease
+    namespace in a cluster) and its RoleBinding."""
+    subject = {"kind": "ServiceAccount", "name": service_account, "namespace": namespace}
+    lease_namespace, election = leader_election_namespace or namespace, f"{name}-leader-election"
     return [
         {
             "apiVersion": "v1",
             "kind": "ServiceAccount",
-            "metadata": {"name": service_account, "namespace": namespace, "labels": dict(labels)},
+            "metadata": _metadata(service_account, namespace, labels),
         },
         cluster_role(name, rules, labels),
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRoleBinding",
-            "metadata": {"name": name, "labels": dict(labels)},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
-            "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
-        },
+        _binding("ClusterRoleBinding", name, None, subject, labels),
+        _role("Role", election, lease_namespace, LEADER_ELECTION_RULES, labels),
+        _binding("RoleBinding", election, lease_namespace, subject, labels),
     ]
