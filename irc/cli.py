@@ -18,7 +18,7 @@ import yaml
 from irc import __version__
 from irc.api import GROUP, KINDS
 from irc.api.durations import parse_duration
-from irc.ecr import AwsClients, ScanError, ScanResult, ScanSpec, scan
+from irc.ecr import AwsClients, ScanError, ScanResult, ScanSpec
 from irc.ecr.credentials import session_name
 from irc.ecr.scan import DEFAULT_CONCURRENCY
 from irc.images import TargetNaming
@@ -318,10 +318,7 @@ async def run_scan(args: argparse.Namespace, policies: Sequence[dict[str, Any]])
                 credentials = await clients.assume_role(
                     aws["roleArn"], None, spec.region, session_name("scan", meta.get("name", "policy"))
                 )
-            async with clients.client(
-                "ecr", spec.region, credentials, max_connections=args.concurrency
-            ) as ecr:
-                result = await scan(ecr, spec, concurrency=args.concurrency)
+            result = await clients.scan(spec, credentials, concurrency=args.concurrency)
         except ValueError as e:
             print(f"{label}: invalid policy: {e}", file=sys.stderr)
             failed = True

@@ -25,6 +25,8 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
 from botocore.utils import parse_timestamp as botocore_parse_timestamp
 
+from irc.ecr.scan import DEFAULT_CONCURRENCY, ScanResult, scan
+from irc.ecr.select import ScanSpec
 from irc.runtime.clock import Clock, RealClock
 
 MARGIN = 900.0
@@ -127,6 +129,13 @@ class AwsClients:
             assumed = AwsCredentials(c["AccessKeyId"], c["SecretAccessKey"], c.get("SessionToken"))
             self._assumed[key] = (assumed, c["Expiration"].timestamp())
             return assumed
+
+    async def scan(
+        self, spec: ScanSpec, credentials: AwsCredentials | None, *, concurrency: int = DEFAULT_CONCURRENCY
+    ) -> ScanResult:
+        """`irc.ecr.scan` of `spec` with an ECR client of its region holding `concurrency` connections."""
+        async with self.client("ecr", spec.region, credentials, max_connections=concurrency) as ecr:
+            return await scan(ecr, spec, concurrency=concurrency)
 
     def forget(self, session_name: str) -> None:
         """Drop cached roles of one session name (its policy was deleted)."""

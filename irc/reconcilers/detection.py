@@ -33,7 +33,7 @@ from irc.api import API_VERSION, GROUP, IMAGE_DETECTED, IMAGE_RESOURCE_POLICY
 from irc.api.conditions import get_condition, parse_rfc3339, rfc3339, set_condition
 from irc.api.durations import parse_duration
 from irc.api.imagepolicy import MANAGED_BY, POLICY_LABEL, PREFIX_LABEL, REPOSITORY_ANNOTATION, REQUESTED_AT
-from irc.ecr import AwsClients, AwsCredentials, ScanError, ScanResult, ScanSpec, Selection, scan
+from irc.ecr import AwsClients, AwsCredentials, ScanError, ScanResult, ScanSpec, Selection
 from irc.ecr.credentials import session_name
 from irc.reconcilers.settings import Settings
 from irc.runtime import Manager, PolicyRule, Request, Result, errors
@@ -155,13 +155,9 @@ class DetectionReconciler:
             return None  # the policy controller reports it
         try:
             credentials = await self._credentials(policy, scan_spec.region)
-            async with self.clients.client(
-                "ecr",
-                scan_spec.region,
-                credentials,
-                max_connections=self.settings.ecr_concurrency,
-            ) as ecr:
-                result = await scan(ecr, scan_spec, concurrency=self.settings.ecr_concurrency)
+            result = await self.clients.scan(
+                scan_spec, credentials, concurrency=self.settings.ecr_concurrency
+            )
         except ScanError as e:
             return await self._failed(policy, e, interval)
         self.metrics.scans.labels("success").inc()
