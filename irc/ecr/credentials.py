@@ -23,9 +23,10 @@ from typing import Any
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
+from botocore.exceptions import BotoCoreError, ClientError
 from botocore.utils import parse_timestamp as botocore_parse_timestamp
 
-from irc.ecr.scan import DEFAULT_CONCURRENCY, ScanResult, scan
+from irc.ecr.scan import DEFAULT_CONCURRENCY, ScanResult, classify, scan
 from irc.ecr.select import ScanSpec
 from irc.runtime.clock import Clock, RealClock
 
@@ -86,7 +87,7 @@ class AwsClients:
         self._clock = clock or RealClock()
         self._margin = margin
         self._assumed: dict[tuple[str, str | None, str], tuple[AwsCredentials, float]] = {}
-        self._lock = asyncio.Lock()
+        self._locks: dict[tuple[str, str | None, str], asyncio.Lock] = {}
         self.assume_role_calls = 0
 
     @contextlib.asynccontextmanager
@@ -118,7 +119,8 @@ class AwsClients:
     ) -> AwsCredentials:
         """Credentials for `role_arn`, from the cache while they have more than `margin` left."""
         key = (role_arn, source.access_key_id if source else None, session_name)
-        async with self._lock:
+        # One lock per key: a slow STS call for one policy must not hold up the others' cached roles.
+        async with self._locks.setdefault(key, asyncio.Lock()):
             cached = self._assumed.get(key)
             if cached is not None and self._clock.wall() < cached[1] - self._margin:
                 return cached[0]
@@ -133,14 +135,19 @@ class AwsClients:
     async def scan(
         self, spec: ScanSpec, credentials: AwsCredentials | None, *, concurrency: int = DEFAULT_CONCURRENCY
     ) -> ScanResult:
-        """`irc.ecr.scan` of `spec` with an ECR client of its region holding `concurrency` connections."""
-        async with self.client("ecr", spec.region, credentials, max_connections=concurrency) as ecr:
-            return await scan(ecr, spec, concurrency=concurrency)
+        """`irc.ecr.scan` of `spec` with an ECR client of its region holding `concurrency` connections;
+        ScanError also when the client cannot be made (a region botocore refuses, say)."""
+        try:
+            async with self.client("ecr", spec.region, credentials, max_connections=concurrency) as ecr:
+                return await scan(ecr, spec, concurrency=concurrency)
+        except (ClientError, BotoCoreError) as e:
+            raise classify(e) from e
 
     def forget(self, session_name: str) -> None:
         """Drop cached roles of one session name (its policy was deleted)."""
-        for key in [k for k in self._assumed if k[2] == session_name]:
-            del self._assumed[key]
+        for key in [k for k in self._locks if k[2] == session_name]:
+            self._assumed.pop(key, None)
+            del self._locks[key]
 
 
 def parse_timestamp(value: object) -> datetime.datetime:

@@ -20,6 +20,7 @@ from botocore.exceptions import (
     BotoCoreError,
     ClientError,
     ConnectionError,
+    InvalidRegionError,
     NoCredentialsError,
     NoRegionError,
 )
@@ -38,6 +39,18 @@ _AUTH_CODES = frozenset(
         "InvalidClientTokenId",
         "ExpiredTokenException",
         "AuthFailure",
+    }
+)
+
+# botocore's standard retry mode treats these as throttling too; STS says "Throttling".
+_THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
     }
 )
 
@@ -86,7 +99,7 @@ async def scan(client: Any, spec: ScanSpec, *, concurrency: int = DEFAULT_CONCUR
             transient=True,
         ) from None
     except (ClientError, BotoCoreError) as e:
-        raise _classify(e) from e
+        raise classify(e) from e
     finally:
         client.meta.events.unregister("before-send.ecr", count)
     result.api_calls, result.duration = calls, time.monotonic() - started
@@ -149,7 +162,8 @@ async def _describe(
     return images
 
 
-def _classify(e: ClientError | BotoCoreError) -> ScanError:
+def classify(e: ClientError | BotoCoreError) -> ScanError:
+    """The ScanError (reason, transient) for an error of an AWS call."""
     if isinstance(e, NoCredentialsError):
         return ScanError(
             "NoCredentials",
@@ -157,7 +171,7 @@ def _classify(e: ClientError | BotoCoreError) -> ScanError:
             "(IRSA, Pod Identity, instance role, AWS_* environment)",
             transient=False,
         )
-    if isinstance(e, NoRegionError):
+    if isinstance(e, NoRegionError | InvalidRegionError):
         return ScanError("InvalidPolicy", str(e), transient=False)
     if isinstance(e, ConnectionError):
         return ScanError("NetworkError", f"cannot reach ECR: {e}", transient=True)
@@ -169,7 +183,7 @@ def _classify(e: ClientError | BotoCoreError) -> ScanError:
     operation = e.operation_name
     if code in _AUTH_CODES or status in (401, 403):
         return ScanError("AccessDenied", f"{operation}: {code}: {message}", transient=False)
-    if code in ("ThrottlingException", "TooManyRequestsException") or status == 429:
+    if code in _THROTTLING_CODES or status == 429:
         return ScanError("Throttled", f"{operation}: throttled after retries: {message}", transient=True)
     if code in ("RegistryNotFoundException", "InvalidParameterException", "RepositoryNotFoundException"):
         return ScanError("InvalidPolicy", f"{operation}: {code}: {message}", transient=False)

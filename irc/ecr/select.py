@@ -20,6 +20,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import InvalidRegionError
+from botocore.utils import validate_region_name
+
 from irc.api.durations import parse_duration
 from irc.ecr.match import RepositoryMatcher
 from irc.tags import Policy, TagFilter, compile_go_regex, is_signature_tag
@@ -70,6 +73,10 @@ class ScanSpec:
         ecr = spec.get("ecrRepository") or {}
         if not isinstance(ecr, Mapping) or not ecr.get("region"):
             raise ValueError("ecrRepository.region: required")
+        try:
+            validate_region_name(str(ecr["region"]))  # what the client would refuse at scan time
+        except InvalidRegionError:
+            raise ValueError(f"ecrRepository.region: {ecr['region']!r} is not a region name") from None
         policy = spec.get("policy") or {}
         order = None
         if any(policy.get(k) is not None for k in ("semver", "alphabetical", "numerical")):

@@ -35,6 +35,7 @@ from irc.api.durations import parse_duration
 from irc.api.imagepolicy import MANAGED_BY, POLICY_LABEL, PREFIX_LABEL, REPOSITORY_ANNOTATION, REQUESTED_AT
 from irc.ecr import AwsClients, AwsCredentials, ScanError, ScanResult, ScanSpec, Selection
 from irc.ecr.credentials import session_name
+from irc.ecr.scan import classify
 from irc.reconcilers.settings import Settings
 from irc.runtime import Manager, PolicyRule, Request, Result, errors
 from irc.runtime.client import Obj
@@ -197,28 +198,38 @@ class DetectionReconciler:
                 aws["roleArn"], source, region, session_name(namespace, policy["metadata"]["name"])
             )
         except (ClientError, BotoCoreError) as e:
-            refused = isinstance(e, ClientError)  # STS said no; otherwise it could not be reached
+            classified = classify(e)
+            if classified.reason in ("NoCredentials", "Throttled", "NetworkError"):
+                raise classified from e  # no source credentials, or STS busy or unreachable
             message = f"STS AssumeRole {aws['roleArn']}: {e}"
-            raise ScanError("AssumeRoleFailed", message, transient=not refused) from e
+            raise ScanError("AssumeRoleFailed", message, transient=classified.transient) from e
 
     # ---- ImageDetected
 
     async def _ensure(self, policy: Obj, selection: Selection, created: list[str]) -> str:
-        """The name of the ImageDetected for `selection`, created (and appended to `created`) if missing."""
+        """The name of the ImageDetected for `selection`, created (and appended to `created`) if missing.
+        An object this image already has, under either name, is kept: were the plain name tried
+        first, an image moved to the hashed name by a collision would get a second object once the
+        plain name's holder is gone."""
         image, meta = selection.image, policy["metadata"]
-        name = detected_name(image.repository, image.tag, image.digest)
-        for candidate in (name, _disambiguated(name, meta["name"], image.full_name)):
-            existing = await self._existing(candidate, meta["namespace"])
-            if existing is None:
-                try:
-                    await self.client.create(self._detected(policy, selection, candidate))
-                except errors.AlreadyExists:
-                    existing = await self.client.get(API_VERSION, DETECTED, candidate, meta["namespace"])
-                else:
-                    self.metrics.created.inc()
-                    created.append(f"{image.full_name} → {candidate}")
+        plain = detected_name(image.repository, image.tag, image.digest)
+        candidates = (plain, _disambiguated(plain, meta["name"], image.full_name))
+        holders = {c: await self._existing(c, meta["namespace"]) for c in candidates}
+        for candidate, holder in holders.items():
+            if holder is not None and _same(holder, meta["name"], image.full_name):
+                return candidate
+        for candidate, holder in holders.items():
+            if holder is not None:
+                continue
+            try:
+                await self.client.create(self._detected(policy, selection, candidate))
+            except errors.AlreadyExists:  # created since the cache last heard
+                holder = await self.client.get(API_VERSION, DETECTED, candidate, meta["namespace"])
+                if _same(holder, meta["name"], image.full_name):
                     return candidate
-            if _same(existing, meta["name"], image.full_name):
+            else:
+                self.metrics.created.inc()
+                created.append(f"{image.full_name} → {candidate}")
                 return candidate
         raise errors.Conflict(409, "Conflict", f"ImageDetected names for {image.full_name} are taken")
 
@@ -288,7 +299,7 @@ class DetectionReconciler:
             )
 
         await self._write_status(policy, mutate)
-        retry = min(interval, RETRY_FIRST * 2 ** (failures - 1)) if error.transient else interval
+        retry = min(interval, RETRY_FIRST * 2 ** min(failures - 1, 20)) if error.transient else interval
         return Result(requeue_after=retry)
 
     async def _succeeded(self, policy: Obj, result: ScanResult, names: list[str]) -> None:

@@ -220,6 +220,24 @@ async def test_concurrent_calls_share_one_sts_call(harness: Harness) -> None:
     assert len(harness.sts.calls) == 1
 
 
+async def test_a_slow_sts_call_does_not_hold_up_another_roles_cached_credentials(harness: Harness) -> None:
+    cached = await harness.assume(role=OTHER_ROLE)
+    release = asyncio.Event()
+    answer = harness.sts.assume_role
+
+    async def slow(**kwargs: Any) -> dict[str, Any]:
+        await release.wait()
+        return await answer(**kwargs)
+
+    harness.sts.assume_role = slow  # type: ignore[method-assign]
+    stuck = asyncio.create_task(harness.assume())  # a new role: its STS call hangs
+    await asyncio.sleep(0)
+    assert await asyncio.wait_for(harness.assume(role=OTHER_ROLE), 1) == cached
+    assert not stuck.done()
+    release.set()
+    assert (await stuck).access_key_id == "ASIA2"
+
+
 async def test_different_sources_and_roles_are_cached_separately(harness: Harness) -> None:
     other_source = AwsCredentials("AKIAOTHER", "other-secret")
     a = await harness.assume()

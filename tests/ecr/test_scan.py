@@ -299,6 +299,7 @@ ERRORS: list[tuple[BaseException, str, bool]] = [
     (client_error("ExpiredTokenException", 400), "AccessDenied", False),
     (client_error("Forbidden", 403), "AccessDenied", False),
     (client_error("ThrottlingException", 400), "Throttled", True),
+    (client_error("Throttling", 400), "Throttled", True),  # STS's spelling
     (client_error("TooManyRequestsException", 400), "Throttled", True),
     (client_error("SlowDown", 429), "Throttled", True),
     (client_error("InternalFailure", 500), "ScanFailed", True),

@@ -115,6 +115,13 @@ INVALID_SPECS: list[tuple[dict[str, Any], str]] = [
     ),
     ({"ecrRepository": {"region": "", "repositoryPattern": "a"}, "policy": {}}, "ecrRepository.region"),
     ({"ecrRepository": "us-east-1", "policy": {"semver": {"range": "*"}}}, "ecrRepository.region"),
+    (  # botocore would refuse it when the client is made
+        {
+            "ecrRepository": {"region": "us east-1", "repositoryPattern": "a"},
+            "policy": {"semver": {"range": "*"}},
+        },
+        "ecrRepository.region: 'us east-1' is not a region name",
+    ),
     (policy_spec({}), "policy: one of semver, alphabetical, numerical or pattern is required"),
     ({"ecrRepository": {"region": "r", "repositoryPattern": "a"}}, "policy: one of"),
     (policy_spec({"perRepository": True}), "policy: one of"),

@@ -1,16 +1,26 @@
 """When the detection controller scans: next_scan_in (due by interval, spec change, scan request,
-failure) and the update predicate that keeps its own status writes from waking it."""
+failure) and the update predicate that keeps its own status writes from waking it; and which name
+each image's ImageDetected gets."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
 from irc.api.conditions import rfc3339
 from irc.api.imagepolicy import REQUESTED_AT
-from irc.reconcilers.detection import next_scan_in, wakes
+from irc.ecr import Image, ScanError, Selection
+from irc.reconcilers.detection import DetectionReconciler, next_scan_in, wakes
+from irc.reconcilers.settings import Settings
+from irc.runtime import errors
+from irc.runtime.client import Client
 from irc.runtime.informer import UpdateEvent
+from irc.runtime.manager import Manager, ManagerOptions
+from irc.runtime.testing import FakeClock
+from irc.runtime.transport import MockTransport, Response
+from irc.runtime.transport import Request as HttpRequest
 
 NOW = 1_800_000_000.0
 HOUR = 3600.0
@@ -78,3 +88,110 @@ def update(old: dict[str, Any], new: dict[str, Any]) -> UpdateEvent:
 )
 def test_wakes_on_spec_ready_and_requests_only(new: dict[str, Any], wake: bool) -> None:
     assert wakes(update(policy(), new)) is wake
+
+
+class Objects:
+    """ImageDetected objects by name, behind the two faces `_ensure` uses: the cache's get and the
+    client's create and get (AlreadyExists, NotFound as the API server answers)."""
+
+    def __init__(self) -> None:
+        self.by_name: dict[str, dict[str, Any]] = {}
+        self.creates = 0
+
+    async def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Any:
+        if name not in self.by_name:
+            raise errors.NotFound(404, "NotFound", name)
+        return self.by_name[name]
+
+    async def create(self, obj: dict[str, Any]) -> dict[str, Any]:
+        name = obj["metadata"]["name"]
+        if name in self.by_name:
+            raise errors.AlreadyExists(409, "AlreadyExists", name)
+        self.creates += 1
+        self.by_name[name] = obj
+        return obj
+
+
+def detection(objects: Objects) -> DetectionReconciler:
+    async def no_api(request: HttpRequest) -> Response:
+        raise AssertionError(f"unexpected request {request.method} {request.path}")
+
+    clock = FakeClock()
+    mgr = Manager(Client(MockTransport(no_api), clock=clock), ManagerOptions(), clock=clock)
+    reconciler = DetectionReconciler(mgr, Settings())
+    reconciler.cache = reconciler.client = objects  # type: ignore[assignment]
+    return reconciler
+
+
+def owner(name: str) -> dict[str, Any]:
+    return {"metadata": {"name": name, "namespace": "ns", "uid": f"uid-{name}"}}
+
+
+def image(repository: str) -> Selection:
+    digest = "sha256:" + "ab" * 32
+    return Selection(
+        Image(repository, "v1.2.3", digest, f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{repository}")
+    )
+
+
+async def test_an_image_keeps_its_name_when_the_collision_that_gave_it_is_gone() -> None:
+    """Same last segment, tag and digest in two repositories: the second gets the hashed name, and
+    keeps it (no second object) after the first's object is deleted."""
+    objects = Objects()
+    reconciler = detection(objects)
+    created: list[str] = []
+    first = await reconciler._ensure(owner("p"), image("team-a/frontend"), created)
+    second = await reconciler._ensure(owner("p"), image("team-b/frontend"), created)
+    assert first == "frontend-v1-2-3-abababab" and second.startswith(f"{first}-")
+    del objects.by_name[first]  # expired, or deleted by hand
+    assert await reconciler._ensure(owner("p"), image("team-b/frontend"), created) == second
+    assert objects.creates == 2 and len(created) == 2
+    # the first image comes back under its own name
+    assert await reconciler._ensure(owner("p"), image("team-a/frontend"), created) == first
+    assert objects.creates == 3
+
+
+async def test_a_name_taken_since_the_cache_heard_moves_to_the_hashed_name() -> None:
+    objects = Objects()
+    reconciler = detection(objects)
+    plain = "frontend-v1-2-3-abababab"
+    stale_cache = Objects()  # the cache has not seen another policy's object yet
+    reconciler.cache = stale_cache  # type: ignore[assignment]
+    await objects.create(
+        {"metadata": {"name": plain}, "spec": {"fullImageName": "x", "sourcePolicy": {"name": "q"}}}
+    )
+    name = await reconciler._ensure(owner("p"), image("team-a/frontend"), [])
+    assert name.startswith(f"{plain}-") and objects.by_name[name]["spec"]["sourcePolicy"]["name"] == "p"
+
+
+def _sts_error(code: str, status: int) -> ClientError:
+    return ClientError(
+        {"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        "AssumeRole",
+    )
+
+
+@pytest.mark.parametrize(
+    ("error", "reason", "transient"),
+    [
+        (NoCredentialsError(), "NoCredentials", False),  # nothing to assume the role with
+        (_sts_error("AccessDenied", 403), "AssumeRoleFailed", False),
+        (_sts_error("Throttling", 400), "Throttled", True),  # STS's code for it
+        (_sts_error("InternalFailure", 500), "AssumeRoleFailed", True),
+        (EndpointConnectionError(endpoint_url="https://sts.example"), "NetworkError", True),
+    ],
+)
+async def test_assume_role_failures_get_the_reason_and_retry_of_their_cause(
+    error: Exception, reason: str, transient: bool
+) -> None:
+    reconciler = detection(Objects())
+
+    class Refusing:
+        async def assume_role(self, *args: Any) -> None:
+            raise error
+
+    reconciler.clients = Refusing()  # type: ignore[assignment]
+    policy = owner("p") | {"spec": {"aws": {"roleArn": "arn:aws:iam::123456789012:role/r"}}}
+    with pytest.raises(ScanError) as raised:
+        await reconciler._credentials(policy, "us-east-1")
+    assert (raised.value.reason, raised.value.transient) == (reason, transient)
