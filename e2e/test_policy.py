@@ -135,6 +135,18 @@ async def test_policies_are_validated_with_precise_reasons(
                 filterTags={"pattern": "(unclosed"},
             ),
             irp(namespace, "no-secret", {"numerical": {}}, aws={"secretRef": {"name": "aws-missing"}}),
+            irp(
+                namespace,
+                "foreign-secret",
+                {"numerical": {}},
+                aws={"secretRef": {"name": "aws", "namespace": "kube-system"}},
+            ),
+            irp(
+                namespace,
+                "unwatched-template",
+                {"numerical": {}},
+                templateRef={"name": "tmpl", "namespace": "default"},
+            ),
         ]:
             await client.create(obj)
         assert (await ready(client, namespace, "no-template-yet", "TemplateNotFound"))["status"] == "False"
@@ -154,6 +166,10 @@ async def test_policies_are_validated_with_precise_reasons(
         valid = await ready(client, namespace, "no-template-yet", "Valid")
         assert valid["status"] == "True" and valid["observedGeneration"] == 1
         await ready(client, namespace, "no-secret", "SecretNotFound")
+        foreign = await ready(client, namespace, "foreign-secret", "CrossNamespaceSecretRef")
+        assert "kube-system/aws is in another namespace" in foreign["message"]
+        unwatched = await ready(client, namespace, "unwatched-template", "TemplateNotWatched")
+        assert "irc manager --namespace" in unwatched["message"]
 
         await client.create(
             {

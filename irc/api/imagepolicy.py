@@ -13,6 +13,7 @@ constraints) are here so that policies can reference templates and the manifests
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from irc.api.conditions import condition_schema
@@ -28,18 +29,41 @@ REQUESTED_AT = "automation.gitops.io/reconcile-requested-at"
 """Set (to any new value, conventionally a timestamp) on a policy to scan it now."""
 
 _DURATION = {"type": "string", "pattern": r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"}
-_REF = {
-    "type": "object",
-    "required": ["name"],
-    "properties": {
-        "name": {"type": "string", "minLength": 1, "maxLength": 253},
-        "namespace": {"type": "string", "maxLength": 63, "description": "Defaults to the object's own."},
-    },
-}
+
+
+def _ref(namespace: str = "Defaults to the object's own.") -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["name"],
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 253},
+            "namespace": {"type": "string", "maxLength": 63, "description": namespace},
+        },
+    }
+
+
+_REF = _ref()
+_AWS_SECRET_REF = _ref("The policy's own (the default): Secrets of other namespaces are refused.")
 _ORDER = {
     "type": "object",
     "properties": {"order": {"type": "string", "enum": ["asc", "desc"], "default": "asc"}},
 }
+
+
+def aws_secret_ref(policy: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(namespace, name) of the policy's spec.aws.secretRef, None without one. ValueError for a
+    Secret in another namespace: whoever may write a policy must not borrow another namespace's AWS
+    identity (nor learn which Secrets exist there), so, as Flux's secretRefs, it is local only."""
+    ref = ((policy.get("spec") or {}).get("aws") or {}).get("secretRef") or {}
+    if not ref.get("name"):
+        return None
+    own = policy["metadata"]["namespace"]
+    if (ref.get("namespace") or own) != own:
+        raise ValueError(
+            f"spec.aws.secretRef: Secret {ref['namespace']}/{ref['name']} is in another namespace; "
+            f"a policy may only use Secrets of its own ({own})"
+        )
+    return own, ref["name"]
 
 
 def _status(**extra: Any) -> dict[str, Any]:
@@ -146,7 +170,7 @@ IMAGE_RESOURCE_POLICY = Kind(
                 "type": "object",
                 "properties": {
                     "roleArn": {"type": "string", "pattern": r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$"},
-                    "secretRef": _REF,
+                    "secretRef": _AWS_SECRET_REF,
                 },
             },
             "ttlDays": {

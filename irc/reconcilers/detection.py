@@ -32,7 +32,14 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from irc.api import API_VERSION, GROUP, IMAGE_DETECTED, IMAGE_RESOURCE_POLICY
 from irc.api.conditions import get_condition, parse_rfc3339, rfc3339, set_condition
 from irc.api.durations import parse_duration
-from irc.api.imagepolicy import MANAGED_BY, POLICY_LABEL, PREFIX_LABEL, REPOSITORY_ANNOTATION, REQUESTED_AT
+from irc.api.imagepolicy import (
+    MANAGED_BY,
+    POLICY_LABEL,
+    PREFIX_LABEL,
+    REPOSITORY_ANNOTATION,
+    REQUESTED_AT,
+    aws_secret_ref,
+)
 from irc.ecr import AwsClients, AwsCredentials, ScanError, ScanResult, ScanSpec, Selection
 from irc.ecr.credentials import session_name
 from irc.ecr.scan import classify
@@ -179,12 +186,14 @@ class DetectionReconciler:
         aws = (policy.get("spec") or {}).get("aws") or {}
         namespace = policy["metadata"]["namespace"]
         source = None
-        if aws.get("secretRef"):
-            ref = aws["secretRef"]
-            secret_ns = ref.get("namespace") or namespace
-            where = f"{secret_ns}/{ref['name']}"
+        try:
+            ref = aws_secret_ref(policy)
+        except ValueError as e:  # the policy controller refuses it first; never read it regardless
+            raise ScanError("CrossNamespaceSecretRef", str(e), transient=False) from None
+        if ref is not None:
+            where = "/".join(ref)
             try:
-                secret = await self.client.get("v1", "Secret", ref["name"], secret_ns)
+                secret = await self.client.get("v1", "Secret", ref[1], ref[0])
                 source = AwsCredentials.from_secret_data(secret.get("data") or {}, where)
             except errors.NotFound:
                 message = f"Secret {where} not found (spec.aws.secretRef)"

@@ -43,7 +43,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from irc.api import API_VERSION, GROUP, IMAGE_DETECTED, IMAGE_RESOURCE_POLICY, RESOURCE_TEMPLATE
 from irc.api.conditions import parse_rfc3339, set_condition
-from irc.api.imagepolicy import MANAGED_BY
+from irc.api.imagepolicy import MANAGED_BY, aws_secret_ref
 from irc.ecr.credentials import AwsCredentials
 from irc.ecr.select import ScanSpec
 from irc.reconcilers.settings import Settings
@@ -279,20 +279,29 @@ class PolicyReconciler:
             raise _Invalid(
                 "TemplateNotFound", f"ResourceTemplate {key} not found (spec.templateRef)"
             ) from None
+        except LookupError:  # no informer there: the manager watches only some namespaces
+            raise _Invalid(
+                "TemplateNotWatched",
+                f"ResourceTemplate {key} (spec.templateRef) is in namespace {namespace}, which this "
+                "manager does not watch (irc manager --namespace)",
+            ) from None
 
     async def _check_secret(self, policy: Obj) -> None:
-        ref = ((policy.get("spec") or {}).get("aws") or {}).get("secretRef")
-        if not ref:
-            return
-        namespace = ref.get("namespace") or policy["metadata"]["namespace"]
         try:
-            secret = await self.client.get("v1", "Secret", ref["name"], namespace)
+            ref = aws_secret_ref(policy)
+        except ValueError as e:  # refused before any read: no hint whether it exists
+            raise _Invalid("CrossNamespaceSecretRef", str(e)) from None
+        if ref is None:
+            return
+        namespace, name = ref
+        try:
+            secret = await self.client.get("v1", "Secret", name, namespace)
         except errors.NotFound:
             raise _Invalid(
-                "SecretNotFound", f"Secret {namespace}/{ref['name']} not found (spec.aws.secretRef)"
+                "SecretNotFound", f"Secret {namespace}/{name} not found (spec.aws.secretRef)"
             ) from None
         try:  # the check the detection controller's use of it makes
-            AwsCredentials.from_secret_data(secret.get("data") or {}, f"{namespace}/{ref['name']}")
+            AwsCredentials.from_secret_data(secret.get("data") or {}, f"{namespace}/{name}")
         except ValueError as e:
             raise _Invalid("SecretInvalid", str(e)) from None
 

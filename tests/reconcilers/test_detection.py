@@ -195,3 +195,17 @@ async def test_assume_role_failures_get_the_reason_and_retry_of_their_cause(
     with pytest.raises(ScanError) as raised:
         await reconciler._credentials(policy, "us-east-1")
     assert (raised.value.reason, raised.value.transient) == (reason, transient)
+
+
+async def test_a_secret_of_another_namespace_is_refused_unread() -> None:
+    objects = Objects()
+    reconciler = detection(objects)
+    policy = owner("p") | {"spec": {"aws": {"secretRef": {"name": "aws", "namespace": "kube-system"}}}}
+    with pytest.raises(ScanError) as raised:
+        await reconciler._credentials(policy, "us-east-1")
+    assert raised.value.reason == "CrossNamespaceSecretRef" and not raised.value.transient
+    assert "kube-system/aws is in another namespace" in str(raised.value)
+    # its own namespace, spelled out, is the same as leaving it out
+    policy["spec"]["aws"]["secretRef"]["namespace"] = "ns"
+    with pytest.raises(ScanError, match="Secret ns/aws not found"):
+        await reconciler._credentials(policy, "us-east-1")
