@@ -19,9 +19,11 @@
      UTF-8); ``asc`` (the default) picks the greatest key, ``desc`` the least. The seed's inverted ``asc``
      is a bug.
    - ``{"numerical": {"order": "asc"|"desc"}}``: keys that are decimal numbers (``[+-]`` digits, optional
-     fraction and exponent); ``asc`` (the default) picks the greatest, ``desc`` the least. Unlike Flux, a
-     non-numeric key is skipped instead of failing the policy, values compare exactly (``Decimal``; Flux's
-     float64 merges integers above 2**53), and ``NaN``, ``Inf`` and Go's hex floats are not numbers.
+     fraction and exponent, ASCII only); ``asc`` (the default) picks the greatest, ``desc`` the least.
+     Unlike Flux, a non-numeric key is skipped instead of failing the policy, values compare exactly at any
+     length and any exponent below 10**18 (``1e1000000``, 40-digit builds; Flux's float64 merges integers
+     above 2**53 and overflows past ~1e308), and ``NaN``, ``Inf`` and Go's hex floats are not numbers. Only
+     ``Decimal`` comparisons are used (never its arithmetic, which rounds and overflows): no key can raise.
 
 Ties (equal precedence such as ``1.0.0``/``v1.0.0``/``1.0.0+b``, equal numbers such as ``1``/``1.0``, or
 several tags extracting the same key) go to the lexically greatest original tag, whatever the input order.
@@ -43,7 +45,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from .semver import Constraint, Version, parse_version
 
@@ -230,7 +232,11 @@ class Policy:
         return None if best is None else best[1]
 
     def rank(self, key: str) -> object | None:
-        """A value whose greatest instance wins (desc is negated), or None when ``key`` does not qualify."""
+        """A value whose greatest instance wins, or None when ``key`` does not qualify; never raises.
+
+        Ranks of one policy compare with each other (``==``, ``<``, ``>``): semver precedence, the key, or
+        the ``Decimal``; desc orders wrap them in ``_Reversed``.
+        """
         if self.kind == "semver":
             try:
                 version: Version = parse_version(key, strict=True)
@@ -242,20 +248,32 @@ class Policy:
             return key if self.order == "asc" else _Reversed(key)
         if _DECIMAL.fullmatch(key) is None:
             return None
-        number = Decimal(key)
-        return number if self.order == "asc" else -number
+        try:
+            number = Decimal(key)
+        except ArithmeticError:  # an exponent past Decimal's (10**18 and more): no real tag
+            return None
+        # Decimal comparisons are exact at any length and exponent; its arithmetic (negation
+        # included) rounds to 28 digits and overflows, so desc reverses the comparison instead.
+        return number if self.order == "asc" else _Reversed(number)
+
+
+class _Ordered(Protocol):
+    def __lt__(self, other: Any, /) -> bool: ...
+
+
+_C = TypeVar("_C", bound=_Ordered)
 
 
 @dataclass(frozen=True, order=False)
-class _Reversed:
-    """A string that sorts backwards, so alphabetical desc can keep "greatest wins"."""
+class _Reversed(Generic[_C]):
+    """A value that sorts backwards, so desc orders can keep "greatest wins"."""
 
-    value: str
+    value: _C
 
-    def __lt__(self, other: _Reversed) -> bool:
-        return self.value > other.value
+    def __lt__(self, other: _Reversed[_C]) -> bool:
+        return other.value < self.value
 
-    def __gt__(self, other: _Reversed) -> bool:
+    def __gt__(self, other: _Reversed[_C]) -> bool:
         return self.value < other.value
 
 
