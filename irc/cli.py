@@ -8,6 +8,7 @@ import argparse
 import asyncio
 import json
 import logging
+import re
 import sys
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
@@ -34,6 +35,7 @@ log = logging.getLogger("irc.manager")
 
 _ENDPOINT_FLAG = "--aws-endpoint-url"
 _ENDPOINT_HELP = "ECR and STS endpoint instead of AWS's (a VPC endpoint, or a local emulator)"
+_DIGITS = re.compile(r"[0-9]+")
 
 
 class UsageError(Exception):
@@ -67,9 +69,9 @@ def build_settings(args: argparse.Namespace) -> Settings:
     except ValueError as e:
         raise UsageError(f"--backup-credentials: {e}") from None
     try:
-        retention = parse_duration(args.backup_retention)
+        retention = parse_duration(args.backup_retention, "--backup-retention")
     except ValueError as e:
-        raise UsageError(f"--backup-retention: {e}") from None
+        raise UsageError(str(e)) from None
     options: dict[str, RegistryOptions] = {}
     for host in args.registry_plain_http:
         options[host] = RegistryOptions(plain_http=True)
@@ -80,8 +82,7 @@ def build_settings(args: argparse.Namespace) -> Settings:
         if not sep or not host or not Path(path).is_file():
             raise UsageError(f"--registry-ca expects HOST=PATH to a PEM file, got {value!r}")
         options[host] = RegistryOptions(ca_file=path)
-    if args.ecr_concurrency < 1:
-        raise UsageError("--ecr-concurrency must be at least 1")
+    check_concurrency("--ecr-concurrency", args.ecr_concurrency)
     return Settings(
         backup=backup,
         backup_credentials=credentials,
@@ -92,11 +93,20 @@ def build_settings(args: argparse.Namespace) -> Settings:
     )
 
 
+def check_concurrency(flag: str, value: int) -> int:
+    """The one rule for concurrency flags (--ecr-concurrency, scan's --concurrency): at least 1.
+    A UsageError naming the flag otherwise: 0 would do nothing at all, and silently."""
+    if value < 1:
+        raise UsageError(f"{flag} must be at least 1, got {value}")
+    return value
+
+
 def parse_workers(values: Sequence[str], known: Collection[str]) -> dict[str, int]:
     out = {}
     for value in values:
         name, sep, count = value.partition("=")
-        if not sep or not count.isdigit() or int(count) < 1:
+        # ASCII digits only: str.isdigit() also takes '²' and '٣', which int() rejects or misreads.
+        if not sep or not _DIGITS.fullmatch(count) or int(count) < 1:
             raise UsageError(f"--max-concurrent-reconciles expects name=N with N >= 1, got {value!r}")
         if name not in known:
             raise UsageError(f"--max-concurrent-reconciles: unknown controller {name!r}")
@@ -288,10 +298,12 @@ def write_rbac(
 
 
 def load_policies(path: Path) -> list[dict[str, Any]]:
-    """The ImageResourcePolicy documents of a YAML file; UsageError when there are none."""
+    """The ImageResourcePolicy documents of a YAML file; UsageError when there are none or the file
+    cannot be read as YAML."""
     try:
-        documents = [d for d in yaml.safe_load_all(path.read_text()) if isinstance(d, dict)]
-    except (OSError, yaml.YAMLError) as e:
+        documents = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if isinstance(d, dict)]
+    # ValueError: not UTF-8 (UnicodeDecodeError), a NUL in the path, a YAML timestamp like 2024-13-01
+    except (OSError, ValueError, yaml.YAMLError) as e:
         raise UsageError(f"-f {path}: {e}") from None
     policies = [d for d in documents if d.get("kind") == "ImageResourcePolicy"]
     if not policies:
@@ -418,6 +430,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     if args.command == "scan":
         try:
+            check_concurrency("--concurrency", args.concurrency)
             policies = load_policies(args.filename)
         except UsageError as e:
             parser.error(str(e))

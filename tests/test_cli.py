@@ -11,6 +11,7 @@ from irc.cli import (
     UsageError,
     build_parser,
     build_settings,
+    check_concurrency,
     load_policies,
     main,
     parse_workers,
@@ -73,11 +74,21 @@ def test_unknown_controller_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_max_concurrent_reconciles_parsing() -> None:
     assert parse_workers(["policy=4", "detection=1"], KNOWN) == {"policy": 4, "detection": 1}
-    for bad in ["policy", "policy=0", "policy=x", "=3"]:
+    for bad in ["policy", "policy=0", "policy=x", "=3", "policy=\u00b2", "policy=\u0663", "policy= 3"]:
         with pytest.raises(UsageError):
             parse_workers([bad], KNOWN)
     with pytest.raises(UsageError, match="unknown controller"):
         parse_workers(["nope=2"], KNOWN)
+
+
+@pytest.mark.parametrize("count", ["\u00b2", "\u0663"])  # '²' passes str.isdigit() but not int(); '٣' is 3
+def test_non_ascii_digit_workers_exit_2_naming_the_flag(
+    count: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["manager", f"--max-concurrent-reconciles=policy={count}"])
+    assert exit_info.value.code == 2
+    assert "error: --max-concurrent-reconciles expects name=N" in capsys.readouterr().err
 
 
 def test_unknown_flag_exits_2() -> None:
@@ -135,13 +146,22 @@ def test_bad_backup_flags_exit_2(flag: str, complaint: str, capsys: pytest.Captu
     assert complaint in capsys.readouterr().err
 
 
+def test_backup_retention_error_names_the_flag_once() -> None:
+    with pytest.raises(UsageError) as error:
+        build_settings(_manager_args("--backup-retention=1 week"))
+    assert str(error.value).startswith("--backup-retention: invalid duration '1 week', use e.g.")
+    assert str(error.value).count("--backup-retention") == 1 and "duration:" not in str(error.value)
+
+
 def test_durations() -> None:
     assert parse_duration("90s") == 90
     assert parse_duration("1h30m") == 5400
     assert parse_duration("7d") == 7 * 86400
     assert parse_duration("250ms") == 0.25
-    for bad in ["", "1", "1x", "h1", "1h 30m"]:
-        with pytest.raises(ValueError):
+    assert parse_duration("1.5h") == 5400
+    # Only ASCII digits, as Go's ParseDuration: '\u0663' is ARABIC-INDIC DIGIT THREE, which \d matches.
+    for bad in ["", "1", "1x", "h1", "1h 30m", "\u0663d", "1.\u0665h", "\uff17d", "\u00b2s"]:
+        with pytest.raises(ValueError, match="invalid duration"):
             parse_duration(bad)
 
 
@@ -170,13 +190,17 @@ def test_scan_reads_only_the_policies_of_a_file(tmp_path: Path) -> None:
         ("kind: ResourceTemplate\n", "no ImageResourcePolicy"),
         ("kind: [unclosed\n", "-f "),
         (None, "-f "),
+        (b"kind: ImageResourcePolicy\nmetadata: {name: caf\xe9}\n", "can't decode byte 0xe9"),  # Latin-1
+        ("kind: ImageResourcePolicy\nmetadata: {name: p}\nspec: {at: 2024-13-01}\n", "month must be"),
     ],
 )
 def test_scan_input_errors_exit_2(
-    text: str | None, complaint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    text: str | bytes | None, complaint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "policy.yaml"
-    if text is not None:
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    elif text is not None:
         path.write_text(text)
     with pytest.raises(SystemExit) as exit_info:
         main(["scan", "-f", str(path)])
@@ -197,3 +221,36 @@ def test_scan_of_an_invalid_policy_fails_without_calling_aws(
     assert main(["scan", "-f", str(path), "--aws-endpoint-url", "http://127.0.0.1:9", "-o", "json"]) == 1
     out = capsys.readouterr()
     assert "ns/p: invalid policy: policy.semver.range" in out.err and out.out.strip() == "[]"
+
+
+def test_concurrency_flags_share_one_rule() -> None:
+    assert check_concurrency("--concurrency", 1) == 1
+    for bad in (0, -3):
+        with pytest.raises(UsageError, match=f"^--concurrency must be at least 1, got {bad}$"):
+            check_concurrency("--concurrency", bad)
+
+
+@pytest.mark.parametrize("concurrency", ["0", "-1"])
+def test_scan_with_a_concurrency_below_1_exits_2(
+    concurrency: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(
+        "kind: ImageResourcePolicy\nmetadata: {name: p, namespace: ns}\n"
+        "spec: {ecrRepository: {region: us-east-1, repositoryPattern: 'a/*'}}\n"
+    )
+    # Before the fix this scanned nothing and exited 0; an endpoint nothing listens on keeps AWS out of it.
+    with pytest.raises(SystemExit) as exit_info:
+        main(
+            [
+                "scan",
+                "-f",
+                str(path),
+                "--aws-endpoint-url",
+                "http://127.0.0.1:9",
+                "--concurrency",
+                concurrency,
+            ]
+        )
+    assert exit_info.value.code == 2
+    assert f"error: --concurrency must be at least 1, got {concurrency}" in capsys.readouterr().err

@@ -6,7 +6,9 @@
     4. leader election, if enabled
     5. leader-only runnables: the controllers
 
-One TaskGroup owns every task: the first failure cancels the rest and ends `start()` with it.
+One TaskGroup owns every task: the first failure cancels the rest and ends `start()` with it, raised
+as itself (not as the ExceptionGroup the TaskGroup makes; that group is its `__cause__`), as
+controller-runtime's `mgr.Start` returns the first error.
 `run()` adds signal handling: SIGTERM or SIGINT cancels gracefully (bounded by
 `graceful_shutdown_timeout`), a second signal exits 1 at once. Losing leadership raises
 LeaderElectionLost out of `start()`: the process must exit, as controller-runtime's does.
@@ -189,6 +191,16 @@ def _unique(objects: Iterable[Obj]) -> list[Obj]:
     return list(seen.values())
 
 
+def _first_failure(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
+    """The first leaf of a task group's exceptions, nested groups flattened, that is not a
+    CancelledError (cancellations are consequences of the failure); None if there is none."""
+    for exc in group.exceptions:
+        found = _first_failure(exc) if isinstance(exc, BaseExceptionGroup) else exc
+        if found is not None and not isinstance(found, asyncio.CancelledError):
+            return found
+    return None
+
+
 class Manager:
     def __init__(
         self,
@@ -305,7 +317,11 @@ class Manager:
     # ---- running
 
     async def start(self) -> None:
-        """Run until cancelled (or a runnable fails, or leadership is lost)."""
+        """Run until cancelled (or a runnable fails, or leadership is lost).
+
+        A failure is raised as itself: the first real exception of the task groups (nested groups
+        flattened, cancellations skipped), chained from the whole group. Cancellation raises
+        CancelledError, as ever."""
         if self._started:
             raise RuntimeError("a manager can be started once")
         for pending in self._pending:
@@ -351,6 +367,11 @@ class Manager:
                     tg.create_task(self.elector.run(lambda: self._lead(leader_work)), name="leader-election")
                 else:
                     tg.create_task(self._lead(leader_work), name="leader-runnables")
+        except BaseExceptionGroup as group:
+            first = _first_failure(group)
+            if first is None:
+                raise
+            raise first from group
         finally:
             for server in self.http_servers:
                 await server.stop()

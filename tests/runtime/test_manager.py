@@ -12,7 +12,8 @@ import pytest
 
 from irc.runtime.client import Client, Obj
 from irc.runtime.handlers import EnqueueMapped, Request
-from irc.runtime.manager import Manager, ManagerOptions
+from irc.runtime.leaderelection import LeaderElectionLost
+from irc.runtime.manager import LeaderElectionOptions, Manager, ManagerOptions, RunnableFunc
 from irc.runtime.testing import FakeClock, running
 from irc.runtime.transport import MockTransport, Response
 from irc.runtime.transport import Request as HttpRequest
@@ -145,3 +146,114 @@ async def test_the_cache_reads_an_object_two_informers_hold_once() -> None:
         informer.store.upsert(secret)
     assert await mgr.cache.list("v1", "Secret", "ns") == [secret]
     assert await mgr.cache.by_index("v1", "Secret", "by-name", "creds") == [secret]
+
+
+class Failing:
+    """A runnable that raises `error` once started."""
+
+    def __init__(self, error: Exception, needs_leader_election: bool) -> None:
+        self.error = error
+        self.needs_leader_election = needs_leader_election
+
+    async def start(self) -> None:
+        await asyncio.sleep(0)
+        raise self.error
+
+
+@pytest.mark.parametrize("needs_leader_election", [False, True])  # the outer TaskGroup, and _lead's inside it
+async def test_a_failing_runnable_ends_start_with_its_own_exception(needs_leader_election: bool) -> None:
+    """As controller-runtime's mgr.Start returns the first error: not an ExceptionGroup, so callers can
+    `except` it (the group is kept as its cause)."""
+    mgr = manager(FakeApi(), FakeClock())
+    mgr.add(Failing(RuntimeError("boom"), needs_leader_election))
+    async with asyncio.timeout(30):
+        with pytest.raises(RuntimeError, match=r"^boom$") as failed:
+            await mgr.start()
+    assert isinstance(failed.value.__cause__, BaseExceptionGroup)
+
+
+LEASES = "/apis/coordination.k8s.io/v1/namespaces/ns/leases"
+
+
+class Leases:
+    """Just enough of the Lease API for one elector: create the Lease, renew it, until `rival` takes it
+    (after which a renewal conflicts and a GET shows the rival holding it)."""
+
+    def __init__(self) -> None:
+        self.lease: Obj | None = None
+        self.version = 0
+
+    @property
+    def held_by(self) -> str | None:
+        return None if self.lease is None else self.lease["spec"].get("holderIdentity")
+
+    def rival(self) -> None:
+        assert self.lease is not None
+        self.store({**self.lease, "spec": {"holderIdentity": "rival", "leaseDurationSeconds": 15}})
+
+    def store(self, lease: Obj) -> Obj:
+        self.version += 1
+        self.lease = {**lease, "metadata": {**lease["metadata"], "resourceVersion": str(self.version)}}
+        return self.lease
+
+    async def handle(self, request: HttpRequest) -> Response:
+        if request.path == "/apis/coordination.k8s.io/v1":
+            discovery = {"resources": [{"name": "leases", "kind": "Lease", "namespaced": True}]}
+            return Response(200, json.dumps(discovery).encode())
+        assert request.path.startswith(LEASES), request.path
+        body: Obj = json.loads(request.body) if request.body else {}
+        if request.method == "GET":
+            if self.lease is None:
+                status = {"kind": "Status", "code": 404, "reason": "NotFound", "message": "not found"}
+                return Response(404, json.dumps(status).encode())
+            return Response(200, json.dumps(self.lease).encode())
+        current = self.lease and self.lease["metadata"]["resourceVersion"]
+        if request.method == "PUT" and body["metadata"].get("resourceVersion") != current:
+            status = {"kind": "Status", "code": 409, "reason": "Conflict", "message": "conflict"}
+            return Response(409, json.dumps(status).encode())
+        assert request.method in ("POST", "PUT"), request.method
+        return Response(201 if request.method == "POST" else 200, json.dumps(self.store(body)).encode())
+
+
+def elected_manager(leases: Leases, clock: FakeClock) -> Manager:
+    options = ManagerOptions(
+        metrics_bind_address="0",
+        health_probe_bind_address="0",
+        leader_election=LeaderElectionOptions(enabled=True, id="lock", namespace="ns"),
+    )
+    return Manager(Client(MockTransport(leases.handle), clock=clock), options, clock=clock)
+
+
+async def test_losing_leadership_ends_start_with_leader_election_lost() -> None:
+    """What `irc manager` catches to exit 1: LeaderElectionLost itself, not an ExceptionGroup."""
+    clock, leases = FakeClock(), Leases()
+    mgr = elected_manager(leases, clock)
+    leading = asyncio.Event()
+
+    async def lead() -> None:
+        leading.set()
+        await asyncio.get_running_loop().create_future()  # until cancelled
+
+    mgr.add(RunnableFunc(lead))
+    with pytest.raises(LeaderElectionLost, match="lease ns/lock taken by rival") as lost:
+        async with asyncio.timeout(30), running(mgr.start()) as task:
+            await leading.wait()
+            assert mgr.elector is not None and leases.held_by == mgr.elector.identity
+            leases.rival()
+            while not task.done():  # the next renewal (2 s on) finds the rival
+                clock.advance(0.5)
+                await asyncio.wait({task}, timeout=0.01)
+    assert isinstance(lost.value.__cause__, BaseExceptionGroup)
+    assert leases.held_by == "rival"
+
+
+async def test_a_failing_leader_runnable_under_election_ends_start_with_its_own_exception() -> None:
+    """Three groups deep (the manager's, the elector's, _lead's): the leaf comes out."""
+    clock = FakeClock()
+    leases = Leases()
+    mgr = elected_manager(leases, clock)
+    mgr.add(Failing(RuntimeError("boom"), needs_leader_election=True))
+    async with asyncio.timeout(30):
+        with pytest.raises(RuntimeError, match=r"^boom$"):
+            await mgr.start()
+    assert leases.held_by == ""  # released: it left for a failure, the Lease was not lost
