@@ -45,18 +45,24 @@ def _ephemeral_range() -> tuple[int, int]:
         return 32768, 60999
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now, chosen outside the kernel's
     ephemeral range: a port handed out by bind(0) can be taken by any outgoing connection (the
-    apiserver's, etcd's) between now and the moment the server binds it."""
+    apiserver's, etcd's) between now and the moment the server binds it. Never the same port twice
+    in one process: the cluster picks all its ports before starting any server, and a port given
+    to the apiserver was still free when kwok's was picked."""
     low, high = _ephemeral_range()
-    candidates = [p for p in range(10000, 65536) if not low <= p <= high]
+    candidates = [p for p in range(10000, 65536) if not low <= p <= high and p not in _handed_out]
     for port in random.sample(candidates, 50):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
+            _handed_out.add(port)
             return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:  # a crowded machine: any free port
         s.bind(("127.0.0.1", 0))
