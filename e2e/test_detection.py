@@ -417,7 +417,8 @@ async def test_repository_limit_is_reported(
             irp(
                 ns,
                 "limited",
-                {"repositoryPattern": "team-a/*", "maxRepositories": 1},
+                # maxConcurrentScans: the seed's field, accepted by the schema and honoured
+                {"repositoryPattern": "team-a/*", "maxRepositories": 1, "maxConcurrentScans": 1},
                 {"perRepository": True, "alphabetical": {}},
             )
         )

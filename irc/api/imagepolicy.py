@@ -117,6 +117,13 @@ IMAGE_RESOURCE_POLICY = Kind(
                         "description": "Globs of repositories to leave out.",
                     },
                     "maxRepositories": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50},
+                    "maxConcurrentScans": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": 50,
+                        "description": "Repositories described at a time; defaults to the manager's "
+                        "--ecr-concurrency.",
+                    },
                     "scanTimeout": {**_DURATION, "default": "5m"},
                 },
                 "x-kubernetes-validations": [

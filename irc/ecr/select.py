@@ -60,6 +60,9 @@ class ScanSpec:
     matcher: RepositoryMatcher
     registry_id: str | None = None
     max_repositories: int = DEFAULT_MAX_REPOSITORIES
+    max_concurrent_scans: int | None = None
+    """Repositories described at a time (the seed's ecrRepository.maxConcurrentScans); None: the
+    manager's --ecr-concurrency."""
     timeout: float = DEFAULT_SCAN_TIMEOUT
     per_repository: bool = False
     order: Policy | None = None
@@ -93,9 +96,8 @@ class ScanSpec:
                 )
         if order is None and pattern is None:
             raise ValueError("policy: one of semver, alphabetical, numerical or pattern is required")
-        maximum = ecr.get("maxRepositories", DEFAULT_MAX_REPOSITORIES)
-        if not isinstance(maximum, int) or isinstance(maximum, bool) or maximum < 1:
-            raise ValueError(f"ecrRepository.maxRepositories: must be a positive integer, got {maximum!r}")
+        maximum = _positive(ecr, "maxRepositories", DEFAULT_MAX_REPOSITORIES) or DEFAULT_MAX_REPOSITORIES
+        concurrency = _positive(ecr, "maxConcurrentScans", None)
         timeout = DEFAULT_SCAN_TIMEOUT
         if ecr.get("scanTimeout") is not None:
             timeout = parse_duration(str(ecr["scanTimeout"]), "ecrRepository.scanTimeout")
@@ -106,6 +108,7 @@ class ScanSpec:
             matcher=RepositoryMatcher.parse(ecr),
             registry_id=ecr.get("registryId") or None,
             max_repositories=maximum,
+            max_concurrent_scans=concurrency,
             timeout=timeout,
             per_repository=bool(policy.get("perRepository")),
             order=order,
@@ -113,6 +116,13 @@ class ScanSpec:
             pattern=pattern,
             extract_prefix=extract,
         )
+
+
+def _positive(ecr: Mapping[str, Any], key: str, default: int | None) -> int | None:
+    value = ecr.get(key, default)
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+        raise ValueError(f"ecrRepository.{key}: must be a positive integer, got {value!r}")
+    return value
 
 
 class Selector:

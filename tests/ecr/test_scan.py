@@ -257,6 +257,13 @@ async def test_at_most_concurrency_describes_in_flight(concurrency: int, reposit
     assert sorted(ecr.describe_images_of()) == sorted(ecr.repositories)  # each repository exactly once
 
 
+async def test_the_policys_max_concurrent_scans_overrides_the_managers_concurrency() -> None:
+    ecr = FakeEcr({f"r{n:02d}": [detail(n, ["1"])] for n in range(12)})
+    spec = make_spec({"numerical": {}, "perRepository": True}, maxConcurrentScans=2)
+    await scan(ecr, spec, concurrency=8)
+    assert ecr.high_water == 2
+
+
 async def test_a_repository_deleted_before_its_description_is_skipped() -> None:
     ecr = FakeEcr(
         {"a": [detail(1, ["1"])], "c": [detail(3, ["3"])]},

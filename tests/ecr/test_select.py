@@ -115,6 +115,13 @@ INVALID_SPECS: list[tuple[dict[str, Any], str]] = [
     ),
     ({"ecrRepository": {"region": "", "repositoryPattern": "a"}, "policy": {}}, "ecrRepository.region"),
     ({"ecrRepository": "us-east-1", "policy": {"semver": {"range": "*"}}}, "ecrRepository.region"),
+    (
+        {
+            "ecrRepository": {"region": "r", "repositoryPattern": "a", "maxConcurrentScans": 0},
+            "policy": {"numerical": {}},
+        },
+        "ecrRepository.maxConcurrentScans: must be a positive integer, got 0",
+    ),
     (  # botocore would refuse it when the client is made
         {
             "ecrRepository": {"region": "us east-1", "repositoryPattern": "a"},
