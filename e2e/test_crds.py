@@ -101,6 +101,48 @@ async def test_the_seeds_manifests_apply_unchanged(kube: cluster.Cluster) -> Non
         await asyncio.to_thread(kube.kubectl, "delete", "-f", str(SAMPLES), "--wait=false")
 
 
+SEED_REPOSITORY_FIELDS = """\
+apiVersion: automation.gitops.io/v1beta1
+kind: ImageResourcePolicy
+metadata: {name: seed-repo-fields, namespace: default}
+spec:
+  ecrRepository: {region: us-east-1, repositoryPattern: "team-a/*", maxRepositories: 50,
+                  maxConcurrentScans: 10, scanTimeout: 5m}
+  policy: {perRepository: false, semver: {range: ">=1.0.0"}}
+  templateRef: {name: seed-repo-fields, namespace: default}
+  aws: {roleArn: ""}
+  suspend: false
+  ttlDays: 7
+---
+apiVersion: automation.gitops.io/v1beta1
+kind: ResourceTemplate
+metadata: {name: seed-repo-fields, namespace: default}
+spec:
+  template: "ignored when multiFiles is set"
+  multiFiles:
+  - {name: deployment, relativePath: "{{ .TagPrefix }}/deploy.yaml", template: "kind: Deployment"}
+  gitRepository: {url: "https://git.example/m.git", branch: main, path: ./, secretRef: {name: git}}
+  validation: {}
+"""
+
+
+async def test_fields_of_the_seeds_own_crds_apply(
+    kube: cluster.Cluster, client: Client, tmp_path: Path
+) -> None:
+    """Fields the seed's repository declares beyond its README (maxConcurrentScans, an empty
+    roleArn, template beside multiFiles), under strict validation; dryRun defaults to true there."""
+    manifest = tmp_path / "seed-repo.yaml"
+    manifest.write_text(SEED_REPOSITORY_FIELDS)
+    await asyncio.to_thread(kube.kubectl, "apply", "--validate=strict", "-f", str(manifest))
+    try:
+        template = await client.get(API_VERSION, "ResourceTemplate", "seed-repo-fields", "default")
+        assert template["spec"]["validation"] == {"dryRun": True}
+        irp = await client.get(API_VERSION, "ImageResourcePolicy", "seed-repo-fields", "default")
+        assert irp["spec"]["ecrRepository"]["maxConcurrentScans"] == 10
+    finally:
+        await asyncio.to_thread(kube.kubectl, "delete", "-f", str(manifest), "--wait=false")
+
+
 def policy(name: str, ecr: dict[str, object], selection: dict[str, object]) -> Obj:
     return {
         "apiVersion": API_VERSION,
@@ -141,14 +183,10 @@ def policy(name: str, ecr: dict[str, object], selection: dict[str, object]) -> O
             {
                 "apiVersion": API_VERSION,
                 "kind": "ResourceTemplate",
-                "metadata": {"name": "both", "namespace": "default"},
-                "spec": {
-                    "template": "a",
-                    "multiFiles": [{"name": "x", "template": "b"}],
-                    "gitRepository": {"url": "https://git.example/x.git"},
-                },
+                "metadata": {"name": "neither", "namespace": "default"},
+                "spec": {"gitRepository": {"url": "https://git.example/x.git"}},
             },
-            "exactly one of template and multiFiles",
+            "one of template and multiFiles is required",
         ),
     ],
 )

@@ -176,7 +176,10 @@ IMAGE_RESOURCE_POLICY = Kind(
             "aws": {
                 "type": "object",
                 "properties": {
-                    "roleArn": {"type": "string", "pattern": r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$"},
+                    "roleArn": {  # empty means none: the seed takes any string, and templates render ""
+                        "type": "string",
+                        "pattern": r"^(arn:aws[a-z-]*:iam::[0-9]{12}:role/.+)?$",
+                    },
                     "secretRef": _AWS_SECRET_REF,
                 },
             },
@@ -295,12 +298,13 @@ RESOURCE_TEMPLATE = Kind(
                     "secretRef": _REF,
                 },
             },
-            "validation": {"type": "object", "properties": {"dryRun": {"type": "boolean", "default": False}}},
+            "validation": {"type": "object", "properties": {"dryRun": {"type": "boolean", "default": True}}},
         },
         "x-kubernetes-validations": [
             {
-                "rule": "has(self.template) != has(self.multiFiles)",
-                "message": "exactly one of template and multiFiles",
+                # Both may be given, as the seed allows: multiFiles is then used, template ignored.
+                "rule": "has(self.template) || has(self.multiFiles)",
+                "message": "one of template and multiFiles is required",
             }
         ],
     },
