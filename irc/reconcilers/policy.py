@@ -182,16 +182,16 @@ class PolicyReconciler:
         cached: dict[str, Any] = policy.get("status") or {}
         # Only the fields this controller owns; conditions is one list, so it is written whole.
         status: dict[str, Any] = {"conditions": copy.deepcopy(cached.get("conditions") or [])}
+        invalid: _Invalid | None = None
         try:
             check_selection(spec)
             await self._check_template(policy)
             await self._check_secret(policy)
         except _Invalid as e:
-            changed = set_condition(
+            if set_condition(
                 status, "Ready", "False", e.reason, str(e), observed_generation=generation, now=now
-            )
-            if changed:
-                self.recorder.event(policy, "Warning", e.reason, str(e))
+            ):
+                invalid = e  # recorded after the write, which a Conflict retries (no second Event)
         else:
             set_condition(
                 status,
@@ -224,6 +224,8 @@ class PolicyReconciler:
                 namespace=metadata["namespace"],
                 subresource="status",
             )
+        if invalid is not None:
+            self.recorder.event(policy, "Warning", invalid.reason, str(invalid))
 
     async def _managed(self, request: Request) -> list[Obj]:
         """The policy's managed ImageDetected objects that are not already being deleted."""
