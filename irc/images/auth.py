@@ -358,7 +358,7 @@ class Authenticator:
                 allow_redirects=False,
             )
         async with request as response:
-            body = await response.content.read(1 << 20)
+            body = await read_body(response, 1 << 20)
             if response.status != 200:
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 raise TokenError(
@@ -383,6 +383,19 @@ class Authenticator:
                 age = 0.0
             lifetime -= max(0.0, age)  # a token issued in our future is not credited
         return self._clock.now() + lifetime - min(self._margin, max(lifetime, 0.0) / 2)
+
+
+async def read_body(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The body to its end, or its first `limit` + 1 bytes when it is longer (so the caller can tell).
+    One `content.read(n)` is not enough: it returns what has arrived so far, at most n bytes."""
+    chunks, size = [], 0
+    while size <= limit:
+        chunk = await response.content.read(limit + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 class EcrTokenProvider:

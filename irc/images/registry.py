@@ -34,7 +34,15 @@ from multidict import CIMultiDictProxy
 from tenacity import AsyncRetrying, stop_after_attempt
 from yarl import URL
 
-from irc.images.auth import Authenticator, Challenge, RegistryOptions, TokenError, api_host, parse_challenges
+from irc.images.auth import (
+    Authenticator,
+    Challenge,
+    RegistryOptions,
+    TokenError,
+    api_host,
+    parse_challenges,
+    read_body,
+)
 from irc.images.errors import (
     BlobUnknown,
     DigestMismatch,
@@ -350,8 +358,8 @@ class RegistryClient:
                     # Released even when the read fails or is cancelled: a response left to the
                     # garbage collector (held by a traceback's frames) leaks its connection.
                     try:
-                        data = await resp.content.read(
-                            MAX_MANIFEST_BYTES + 1 if resp.status in expect else 64 << 10
+                        data = await read_body(
+                            resp, MAX_MANIFEST_BYTES if resp.status in expect else 64 << 10
                         )
                     finally:
                         resp.release()
@@ -373,11 +381,13 @@ class RegistryClient:
     ) -> aiohttp.ClientResponse:
         """Send; on a first 401 with a challenge, learn it and resend (when the body allows)."""
         resp = await self._send(method, url, scopes, body, headers, feed)
+        if resp.status != 401 or not self._same_origin(resp.url):
+            return resp  # a redirect target's 401: its challenge is not the registry's to learn
+        self.auth.forget(scopes)  # the token was refused: whatever happens next asks for a new one
         challenges = [c for h in resp.headers.getall("WWW-Authenticate", []) for c in _challenges(h)]
-        if resp.status != 401 or not challenges or not isinstance(body, bytes | None):
+        if not challenges or not isinstance(body, bytes | None):
             return resp
         resp.release()
-        self.auth.forget(scopes)
         self.auth.learn(challenges[0])
         if extra := challenges[0].params.get("scope"):
             scopes = scopes | set(extra.split(" "))

@@ -355,3 +355,86 @@ async def test_invalid_names_are_refused_before_any_request(
     with pytest.raises(ValueError):
         await make_client(http, fake).head_manifest("team/app", "../v1")
     assert fake.log == []
+
+
+async def test_a_manifest_larger_than_one_read_arrives_whole(
+    http: aiohttp.ClientSession, fake: FakeRegistry
+) -> None:
+    """content.read(n) returns what has arrived so far: a 300 KB index (many attestations) must still be
+    read to its end, or its digest would be computed over a part."""
+    config = fake.add_blob("team/app", b'{"os":"linux"}')
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 14},
+            "layers": [],
+            "annotations": {f"k{i}": "v" * 100 for i in range(3000)},
+        }
+    ).encode()
+    assert len(manifest) > 300_000
+    digest = fake.add_manifest("team/app", manifest, OCI_MANIFEST, "big")
+    client = make_client(http, fake)
+    assert await client.get_manifest("team/app", "big") == (manifest, OCI_MANIFEST, digest)
+
+
+async def test_a_redirect_targets_challenge_is_not_learned(http: aiohttp.ClientSession) -> None:
+    """Blob storage that answers 401 with a challenge of its own must not get the registry's
+    credentials sent to its realm, nor replace the registry's challenge."""
+    realm_saw: list[str | None] = []
+    registry = FakeRegistry(basic=("alice", "s3cret"))
+    digest = registry.add_blob("team/app", b"blob")
+
+    async def storage(request: web.Request) -> web.Response:
+        challenge = f'Bearer realm="http://{request.host}/token",service="cdn"'
+        return web.Response(status=401, headers={"WWW-Authenticate": challenge})
+
+    async def token(request: web.Request) -> web.Response:
+        realm_saw.append(request.headers.get("Authorization"))
+        return web.json_response({"token": "cdn-token"})
+
+    app = web.Application()
+    app.router.add_get("/storage/{digest}", storage)
+    app.router.add_get("/token", token)
+    async with TestServer(app, host="127.0.0.1") as store:
+        await registry.server.start_server()
+        try:
+            registry.redirect_blobs_to = f"http://127.0.0.1:{store.port}"
+            client = make_client(http, registry, Credentials("alice", "s3cret"))
+            with pytest.raises(Unauthorized):
+                _ = [c async for c in client.get_blob("team/app", digest)]
+            challenge = client.auth.challenge
+            assert challenge is not None and challenge.scheme == "basic"
+        finally:
+            await registry.server.close()
+    assert realm_saw == []
+
+
+async def test_a_refused_token_is_not_used_again(http: aiohttp.ClientSession) -> None:
+    """A 401 on a streamed PATCH cannot be resent, but the refused token is dropped: the next
+    attempt asks the realm for a new one instead of failing with the cached one until it expires."""
+    token_requests: list[str] = []
+
+    async def token(request: web.Request) -> web.Response:
+        token_requests.append(request.query.get("scope", ""))
+        return web.json_response({"token": "tok-1", "expires_in": 300})
+
+    app = web.Application()
+    app.router.add_get("/token", token)
+    async with TestServer(app, host="127.0.0.1") as realm:
+        challenge = f'Bearer realm="http://127.0.0.1:{realm.port}/token",service="fake"'
+        registry = FakeRegistry(bearer=(f"http://127.0.0.1:{realm.port}/token", "tok-1"))
+        registry.faults.append(Fault("PATCH", "/blobs/uploads/", 401, {"WWW-Authenticate": challenge}))
+        await registry.server.start_server()
+        try:
+            client = make_client(http, registry, chunk_threshold=10, chunk_size=100)
+            data = b"x" * 250
+            with pytest.raises(Unauthorized):
+                await client.upload_blob("team/app", sha(data), chunks(data), len(data))
+            # one token for the upload, and a new one for the next request after the refusal (the
+            # DELETE cancelling the upload session), where the refused one used to be reused
+            assert len(token_requests) == 2
+            await client.upload_blob("team/app", sha(data), chunks(data), len(data))
+            assert registry.repos["team/app"].blobs[sha(data)] == data
+        finally:
+            await registry.server.close()
