@@ -188,7 +188,16 @@ class Controller:
                 log.error("reconcile failed terminally, not requeued: %s", e)
                 return
             except asyncio.CancelledError:
-                raise
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise  # this worker is being stopped
+                # A CancelledError nobody asked this task for (the reconciler awaited something another
+                # task cancelled): an error like any other. Re-raised, it would end the worker silently.
+                self._errors.inc()
+                self._results["error"].inc()
+                log.exception("reconcile raised CancelledError, requeued with backoff")
+                self.queue.add_rate_limited(request)
+                return
             except Exception as e:
                 self._errors.inc()
                 self._results["error"].inc()

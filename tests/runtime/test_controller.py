@@ -148,6 +148,27 @@ async def test_an_exception_never_kills_a_worker_and_logs_carry_the_request() ->
     assert structlog.contextvars.get_contextvars() == {}  # nothing leaks out of a reconcile
 
 
+async def test_a_cancelled_error_the_worker_was_not_asked_for_is_an_error_not_its_end() -> None:
+    """A reconciler awaiting something another task cancelled (a shared request) gets CancelledError
+    though nobody cancelled the worker: requeued with backoff, and the worker goes on."""
+
+    async def await_a_cancelled_future(request: Request, n: int) -> None:
+        if request == A and n == 1:
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            future.cancel()
+            await future
+
+    clock, r = FakeClock(), Scripted(await_a_cancelled_future)
+    c = make(r, clock)
+    async with running(c.start()):
+        c.enqueue(A)
+        c.enqueue(B)
+        await settle()
+        assert r.calls == [A, B]
+        assert c.queue.num_requeues(A) == 1
+        assert sample(c.metrics, "controller_runtime_reconcile_errors_total") == 1
+
+
 async def test_workers_run_different_keys_concurrently_but_never_one_key_twice() -> None:
     release = asyncio.Event()
     in_flight: set[Request] = set()
