@@ -256,11 +256,12 @@ class Client:
         label_selector: str | None = None,
         field_selector: str | None = None,
         resource_version: str | None = None,
-        limit: int = PAGE_SIZE,
+        limit: int | None = PAGE_SIZE,
         metadata_only: bool = False,
     ) -> ObjectList:
-        """Every object, fetched in pages of `limit`. `resource_version` "" is a consistent (quorum) read,
-        "0" may be served stale from the watch cache (and unpaged, as the apiserver does then).
+        """Every object, fetched in pages of `limit` (None: one unpaged request). `resource_version` ""
+        is a consistent (quorum) read, "0" may be served stale from the watch cache (and unpaged, as
+        the apiserver does then).
         `metadata_only` lists PartialObjectMetadata (see the module docstring)."""
         res = await self.resource(api_version, kind)
         accept = METADATA_LIST_ACCEPT if metadata_only else "application/json"
@@ -268,7 +269,7 @@ class Client:
         items: builtins.list[Obj] = []
         token = ""
         while True:
-            page_params = [*params, ("limit", str(limit))]
+            page_params = [*params, *([("limit", str(limit))] if limit is not None else [])]
             if token:
                 page_params.append(("continue", token))
             elif resource_version is not None:

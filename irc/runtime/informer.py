@@ -5,6 +5,8 @@ The reflector loop follows client-go:
   drawn from [300, 600) s; where the server supports it, a streaming list (`sendInitialEvents`)
   replaces the list and the same stream carries on as the watch;
 - a watch the server ends cleanly is re-opened at once from the last resourceVersion, no relist;
+  a dropped one, after backoff, from there too (a relist at a known version is unpaged, so the
+  watch cache serves it);
 - 410 Gone / Expired → relist with a consistent read; objects that vanished meanwhile are
   delivered as deletions with `state_unknown=True` (client-go's tombstones);
 - 429, 5xx, connection errors → back off 0.8 s doubling with jitter, capped at 30 s, reset after 2 min
@@ -32,7 +34,7 @@ import aiohttp
 
 from irc.runtime import errors
 from irc.runtime.cache import IndexFunc, Store, key_of
-from irc.runtime.client import Client, Obj
+from irc.runtime.client import PAGE_SIZE, Client, Obj
 from irc.runtime.clock import Clock, RealClock
 
 log = logging.getLogger(__name__)
@@ -148,7 +150,11 @@ class Informer:
         self._running = False
         self._last_activity = self._clock.now()
         self._failures = 0
+        """Failures since the watch last delivered anything; 3 fail readiness."""
         self._last_error: BaseException | None = None
+        self._relist = True
+        """The store needs a fresh list (no resourceVersion yet, Gone, an unexpected answer) before
+        watching; cleared by the list landing (or a streaming list's initial events)."""
 
     def __repr__(self) -> str:
         where = f" in {self.namespace}" if self.namespace else ""
@@ -204,34 +210,34 @@ class Informer:
 
     async def _reflect(self) -> None:
         backoff = Backoff(self._clock)
-        relist = not self.resource_version
+        self._relist = not self.resource_version
         while True:
             try:
-                if relist and not self._watch_list:
+                if self._relist and not self._watch_list:
                     await self._list()
-                await self._watch(initial=relist)
-                relist = False
-                self._failures = 0
+                await self._watch(initial=self._relist)
                 continue
             except asyncio.CancelledError:
                 raise
             except (errors.Gone, _Relist) as e:
                 log.info("%r: resourceVersion %s is too old (%s); relisting", self, self.resource_version, e)
-                self.resource_version, relist = "", True
+                self.resource_version, self._relist = "", True
                 self._note_failure(e)
                 if self._failures == 1:
                     continue  # relist at once the first time; back off if it keeps happening
             except (errors.TooManyRequests, aiohttp.ClientError, TimeoutError, OSError) as e:
+                # Resumed from the last resourceVersion once a list has landed, as client-go does:
+                # a rolling apiserver restart must not re-send every object to every informer.
                 log.warning("%r: watch interrupted (%s); retrying", self, e or type(e).__name__)
                 self._note_failure(e)
             except errors.ApiError as e:
                 log.warning("%r: %s; relisting after backoff", self, e)
                 self._note_failure(e)
-                relist = True
+                self._relist = True
             except Exception as e:  # never let the informer die silently: it is the operator's eyes
                 log.exception("%r: unexpected error; relisting after backoff", self)
                 self._note_failure(e)
-                relist = True
+                self._relist = True
             await self._clock.sleep(backoff.next())
 
     def _note_failure(self, error: BaseException) -> None:
@@ -239,13 +245,17 @@ class Informer:
         self._last_error = error
 
     async def _list(self) -> None:
+        rv = self.resource_version or None
         result = await self.client.list(
             self.api_version,
             self.kind,
             self.namespace,
             label_selector=self.label_selector,
             field_selector=self.field_selector,
-            resource_version=self.resource_version or None,
+            resource_version=rv,
+            # client-go lists unpaged at a set resourceVersion: with a limit it would be an exact read
+            # from etcd (410 once compacted) instead of the watch cache's "not older than".
+            limit=None if rv not in (None, "0") else PAGE_SIZE,
             metadata_only=self.metadata_only,
         )
         self._replace(result.items, result.resource_version)
@@ -276,6 +286,7 @@ class Informer:
                 async for event in stream:
                     events += 1
                     self._last_activity = self._clock.now()
+                    self._failures = 0  # the watch is delivering again
                     obj = event.object
                     if pending is not None:  # still receiving the initial state of a streaming list
                         if event.type == "ADDED":
@@ -336,6 +347,7 @@ class Informer:
             elif _rv(old) != _rv(obj):
                 self._dispatch(lambda h: h.update, UpdateEvent(old, obj))
         self.resource_version = resource_version
+        self._relist = False
         self._last_activity = self._clock.now()
         self._synced.set()
 

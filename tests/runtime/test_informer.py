@@ -4,10 +4,12 @@ streaming-list fallback, backoff, and the readiness check."""
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import aiohttp
 import pytest
 
 from irc.runtime.client import Client
@@ -247,3 +249,124 @@ async def test_a_handler_added_late_gets_the_cache_as_creates() -> None:
         late = Seen(informer)
         informer.add_handler(late)
     assert sorted(late.log) == [("create", "a", True), ("create", "b", True)]
+
+
+class Dropped(Exception):
+    """Marks a scripted watch answer whose connection drops after its body."""
+
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+class DroppingTransport(MockTransport):
+    """MockTransport whose watch answers may be `Dropped`: the body, then ClientPayloadError."""
+
+    def __init__(self, api: FakeApi) -> None:
+        super().__init__(api.handle)
+        self.api = api
+
+    @contextlib.asynccontextmanager
+    async def stream(self, request: Request, read_timeout: float | None) -> AsyncIterator[Any]:
+        try:
+            answer = await self.api.handle(request)
+        except Dropped as d:
+            yield _Dropping(d.response)
+        else:
+            yield _Dropping(answer, drop=False)
+
+
+class _Dropping:
+    def __init__(self, response: Response, *, drop: bool = True) -> None:
+        self.status, self.headers, self.body, self.drop = (
+            response.status,
+            response.headers,
+            response.body,
+            drop,
+        )
+
+    async def read(self) -> bytes:
+        return self.body
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        yield self.body
+        if self.drop:
+            raise aiohttp.ClientPayloadError("connection dropped")
+
+
+def dropped(response: Response) -> Callable[[], Response]:
+    def answer() -> Response:
+        raise Dropped(response)
+
+    return answer
+
+
+@pytest.mark.parametrize("watch_list", [False, True], ids=["list-then-watch", "streaming-list"])
+async def test_a_dropped_watch_resumes_from_its_resource_version_without_relisting(watch_list: bool) -> None:
+    """client-go re-watches from the last resourceVersion after a connection drop: a rolling apiserver
+    restart must not re-send every object (a streaming list, or a LIST) to every informer."""
+    clock = FakeClock()
+    api = FakeApi([cm("a", 1)], list_rv=1)
+    end = {"metadata": {"resourceVersion": "1", "annotations": {"k8s.io/initial-events-end": "true"}}}
+    first = [event("ADDED", cm("a", 1)), event("BOOKMARK", end)] if watch_list else []
+    api.watches.append(dropped(Response(200, lines(*first, event("MODIFIED", cm("a", 4))))))
+    informer = Informer(
+        Client(DroppingTransport(api), clock=clock),
+        "v1",
+        "ConfigMap",
+        namespace="ns",
+        clock=clock,
+        watch_list=watch_list,
+    )
+    async with running(informer.run()):
+        await informer.wait_for_sync(within=5)
+        await clock.wait_for_sleepers(1)  # the drop: backing off
+        clock.advance(60)
+        await clock.wait_for_sleepers(1)  # the resumed watch ended at once: backing off again
+    assert api.lists() == (0 if watch_list else 1)
+    resumed = api.watch_params()[1]
+    assert resumed["resourceVersion"] == "4" and "sendInitialEvents" not in resumed
+
+
+async def test_a_relist_at_a_known_resource_version_is_not_paged() -> None:
+    """With a limit, a list at a resourceVersion is an exact read from etcd (410 once compacted);
+    unpaged, the watch cache serves it "not older than", as client-go's reflector relies on."""
+    clock = FakeClock()
+    api = FakeApi([cm("a", 1)], list_rv=3)
+    api.watches.append(Response(200, lines(event("ERROR", {"code": 500, "reason": "InternalError"}))))
+    informer, _ = make(api, clock, watch_list=False)
+    async with running(informer.run()):
+        await informer.wait_for_sync(within=5)
+        await clock.wait_for_sleepers(1)
+        clock.advance(60)
+        await clock.wait_for_sleepers(1)
+    lists = [
+        dict(r.params) for r in api.requests if r.path != "/api/v1" and dict(r.params).get("watch") != "true"
+    ]
+    assert lists[0]["limit"] == "500" and "resourceVersion" not in lists[0]  # the first: consistent, paged
+    assert lists[1] == {"resourceVersion": "3"}  # the relist after the error: unpaged at the known version
+
+
+async def test_readiness_recovers_as_soon_as_a_watch_delivers_again() -> None:
+    """Not only when a watch ends cleanly (5 to 10 minutes later): events flowing are health."""
+    clock = FakeClock()
+    api = FakeApi([cm("a", 1)], list_rv=1)
+    informer = Informer(
+        Client(DroppingTransport(api), clock=clock),
+        "v1",
+        "ConfigMap",
+        namespace="ns",
+        clock=clock,
+        watch_list=False,
+    )
+    async with running(informer.run()):
+        await informer.wait_for_sync(within=5)
+        for _ in range(3):
+            await clock.wait_for_sleepers(1)
+            clock.advance(60)
+        await clock.wait_for_sleepers(1)
+        with pytest.raises(RuntimeError, match="watch is failing"):
+            await informer.check()
+        api.watches.append(dropped(Response(200, lines(event("MODIFIED", cm("a", 2))))))
+        clock.advance(60)
+        await clock.wait_for_sleepers(1)  # delivered, then dropped: one failure since, not four
+        await informer.check()
