@@ -138,21 +138,30 @@ class LeaderElector:
         await self._acquire()
         self._set_leader(True)
         logger.info("acquired lease %s/%s as %s", cfg.lease_namespace, cfg.lease_name, cfg.identity)
+        work = asyncio.create_task(_call(on_started_leading), name=f"leader:{cfg.lease_name}")
+        renewing = asyncio.create_task(self._keep_renewing(), name=f"renew:{cfg.lease_name}")
         try:
-            async with asyncio.TaskGroup() as group:
-                work = group.create_task(_call(on_started_leading), name=f"leader:{cfg.lease_name}")
-                reason = await self._keep_renewing()
-                self._set_leader(False)
-                work.cancel()
-        except BaseExceptionGroup as failed:
-            if len(failed.exceptions) == 1:
-                raise failed.exceptions[0] from None
-            raise
+            await asyncio.wait((work, renewing), return_when=asyncio.FIRST_COMPLETED)
+            if work.done() and not work.cancelled() and work.exception() is None:
+                await renewing  # the work is over, the leadership is not: hold it until lost or cancelled
+            if renewing.done():
+                self._set_leader(False)  # lost
         finally:
-            if self._is_leader:  # leaving for any reason but a lost lease
-                self._set_leader(False)
-                if cfg.release_on_cancel:
-                    await self._release()
+            # The leader work stops first, the Lease renewed until it has: as controller-runtime stops
+            # leader election last, a slow shutdown never leaves two leaders at work.
+            work.cancel()
+            try:
+                await asyncio.wait((work,))
+            finally:
+                renewing.cancel()
+                await asyncio.wait((renewing,))
+                if self._is_leader:  # leaving for any reason but a lost lease
+                    self._set_leader(False)
+                    if cfg.release_on_cancel:
+                        await self._release()
+        if not work.cancelled() and (error := work.exception()) is not None:
+            raise error
+        reason = renewing.result()
         logger.error("lost lease %s/%s: %s", cfg.lease_namespace, cfg.lease_name, reason)
         raise LeaderElectionLost(
             f"leader election lost: lease {cfg.lease_namespace}/{cfg.lease_name} {reason}"

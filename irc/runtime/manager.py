@@ -393,6 +393,7 @@ class Manager:
         task = asyncio.current_task()
         assert task is not None
         stopping = False
+        overrun: asyncio.TimerHandle | None = None
 
         def on_signal(signum: int) -> None:
             nonlocal stopping
@@ -405,7 +406,8 @@ class Manager:
                 signal.Signals(signum).name,
                 self.options.graceful_shutdown_timeout,
             )
-            loop.call_later(self.options.graceful_shutdown_timeout, self._overrun)
+            nonlocal overrun
+            overrun = loop.call_later(self.options.graceful_shutdown_timeout, self._overrun)
             task.cancel()
 
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -419,6 +421,8 @@ class Manager:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(signum)
             await self.client.close()
+            if overrun is not None:  # stopped in time: a program that goes on must not be exited later
+                overrun.cancel()
         log.info("stopped")
 
     def _overrun(self) -> None:

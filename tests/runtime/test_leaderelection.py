@@ -381,6 +381,41 @@ async def test_cancel_stops_the_work_then_releases_the_lease(bed: Bed) -> None:
         assert bed.leases.spec()["leaseTransitions"] == 1
 
 
+async def test_the_lease_is_renewed_until_the_leader_work_has_stopped(bed: Bed) -> None:
+    """controller-runtime stops leader election last: leader work that takes 20 s to wind down (a
+    final status write) must not find a successor leading meanwhile (lease duration 15 s)."""
+    stopped: list[float] = []
+
+    async def slow_to_stop() -> None:
+        try:
+            await asyncio.get_running_loop().create_future()
+        except asyncio.CancelledError:
+            await bed.clock.sleep(20)
+            stopped.append(bed.clock.now())
+            raise
+
+    leader = asyncio.create_task(bed.elector("leader").run(slow_to_stop))
+    await bed.idle(leader)
+    successor = bed.elector("successor")
+    waiting = asyncio.create_task(successor.run(bed.work()))
+    try:
+        await bed.idle(waiting)
+        leader.cancel()
+        for _ in range(40):
+            bed.clock.advance(1)
+            for _ in range(20):
+                await asyncio.sleep(0)
+            assert stopped or not successor.is_leader, f"two leaders at {bed.clock.now()}"
+        assert stopped and successor.is_leader  # then the Lease was released and taken at once
+        with pytest.raises(asyncio.CancelledError):
+            await leader
+    finally:
+        for task in (leader, waiting):
+            task.cancel()
+        bed.clock.advance(60)  # wakes a leader work still winding down, whatever failed above
+        await asyncio.gather(leader, waiting, return_exceptions=True)
+
+
 async def test_release_retries_a_conflict(bed: Bed) -> None:
     elector, work = bed.elector(), bed.work()
     async with running(elector, work) as task:
