@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 from collections.abc import Iterable
 from typing import Any
 
@@ -257,3 +258,25 @@ async def test_a_failing_leader_runnable_under_election_ends_start_with_its_own_
         with pytest.raises(RuntimeError, match=r"^boom$"):
             await mgr.start()
     assert leases.held_by == ""  # released: it left for a failure, the Lease was not lost
+
+
+async def test_a_manager_stopped_in_time_leaves_no_exit_timer_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGTERM arms the grace-period exit; a program that embeds the manager and goes on after
+    `run()` returned in time must not be exited by it later."""
+    overruns: list[float] = []
+    monkeypatch.setattr(Manager, "_overrun", lambda self: overruns.append(1.0))
+    clock = FakeClock()
+    api = FakeApi()
+    options = ManagerOptions(
+        metrics_bind_address="0",
+        health_probe_bind_address="0",
+        watch_list=False,
+        graceful_shutdown_timeout=0.05,
+    )
+    mgr = Manager(Client(MockTransport(api.handle), clock=clock), options, clock=clock)
+    runner = asyncio.create_task(mgr.run())
+    await mgr.elected.wait()
+    signal.raise_signal(signal.SIGTERM)
+    await asyncio.wait_for(runner, 5)
+    await asyncio.sleep(0.2)  # past the grace period, on the real loop clock the timer uses
+    assert overruns == []
