@@ -26,19 +26,6 @@ from irc.api.crd import Kind
 
 PHASES = ("Pending", "Copying", "Completed", "Failed")
 
-# Condition reasons, so users can alert on them (kubectl get imagebackup -o jsonpath=...).
-REASONS = (
-    "Copied",
-    "Copying",
-    "SourceNotFound",
-    "SourceUnauthorized",
-    "TargetUnauthorized",
-    "RateLimited",
-    "NetworkError",
-    "InvalidSpec",
-    "RegistryError",
-)
-
 _SECRET_REF = {
     "type": "object",
     "required": ["name", "namespace"],

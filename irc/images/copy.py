@@ -21,18 +21,24 @@ Guarantees:
   with its digest verified, `layer_concurrency` blobs at a time. A failed transfer is retried as a
   whole (fresh GET and upload session) on retryable errors, up to `blob_attempts` times.
 - Non-distributable (foreign) layers are not copied; `CopyResult.notes` says so.
+- Blame: every error escaping a call to one of the two registries is marked with its side;
+  `failed_side(error)` says "Source" or "Target" (a source read that fails while its bytes stream
+  into the target's upload stays the source's). Malformed source content (manifests, indexes,
+  configs) raises UnsupportedManifest.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
+import re
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from irc.images.auth import normalize_host
 from irc.images.errors import Denied, NotFound, Unauthorized
@@ -63,6 +69,10 @@ IMAGE_CONFIG_TYPES = frozenset(
     {"application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json"}
 )
 MAX_DEPTH = 4
+SOURCE, TARGET = "Source", "Target"
+_SIDE = "irc_registry_side"  # the attribute failed_side reads
+_T = TypeVar("_T")
+_DIGEST = re.compile(r"^(?:sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$")
 
 
 class UnsupportedManifest(ValueError):
@@ -71,6 +81,32 @@ class UnsupportedManifest(ValueError):
 
 class NoMatchingPlatform(ValueError):
     """The platform filter selects nothing in the source image."""
+
+
+def failed_side(error: BaseException) -> str | None:
+    """Which registry an error raised by copy_image came from: SOURCE ("Source"), TARGET
+    ("Target"), or None when it did not come out of a registry call."""
+    side = getattr(error, _SIDE, None)
+    return side if isinstance(side, str) else None
+
+
+@contextlib.contextmanager
+def _blame(side: str) -> Iterator[None]:
+    """Mark an error escaping a call to one registry with that registry's side. The first mark
+    wins: a source error re-raised by the target's upload (which reads the source stream) stays
+    the source's."""
+    try:
+        yield
+    except Exception as e:
+        if failed_side(e) is None:
+            with contextlib.suppress(AttributeError):
+                setattr(e, _SIDE, side)
+        raise
+
+
+async def _on(side: str, call: Awaitable[_T]) -> _T:
+    with _blame(side):
+        return await call
 
 
 @dataclass(frozen=True)
@@ -137,15 +173,32 @@ def platform_matches(platform: str | None, wanted: set[str]) -> bool:
 
 
 async def image_platform(client: RegistryClient, repo: str, manifest: Manifest) -> str | None:
-    """The "os/arch[/variant]" of a single image manifest, read from its config blob."""
+    """The "os/arch[/variant]" of a single image manifest, read from its config blob (`client` is
+    the source registry). A config that is not a JSON object raises UnsupportedManifest."""
     config = _document(manifest).get("config")
     if not isinstance(config, Mapping) or config.get("mediaType") not in IMAGE_CONFIG_TYPES:
         return None
-    if int(config.get("size", 0)) > 1 << 20:
+    desc = _descriptor(config, f"manifest {manifest.digest}")
+    if desc.size > 1 << 20:
         return None
-    data = b"".join([chunk async for chunk in client.get_blob(repo, str(config["digest"]))])
-    doc = json.loads(data)
-    return platform_string(doc) if isinstance(doc, Mapping) else None
+    with _blame(SOURCE):
+        async with aclosing(client.get_blob(repo, desc.digest)) as chunks:
+            data = b"".join([chunk async for chunk in chunks])
+    try:
+        doc = json.loads(data)
+    except (ValueError, RecursionError) as e:
+        raise UnsupportedManifest(f"config {desc.digest} of manifest {manifest.digest} is not JSON") from e
+    if not isinstance(doc, Mapping):
+        raise UnsupportedManifest(f"config {desc.digest} of manifest {manifest.digest} is not a JSON object")
+    return platform_string(doc)
+
+
+def _platform(entry: Mapping[str, Any], where: str) -> str | None:
+    """The platform string of an index entry; UnsupportedManifest when its platform is no object."""
+    platform = entry.get("platform")
+    if platform is not None and not isinstance(platform, Mapping):
+        raise UnsupportedManifest(f"malformed platform {platform!r:.80} in {where}")
+    return platform_string(platform)
 
 
 def _document(manifest: Manifest) -> dict[str, Any]:
@@ -153,7 +206,7 @@ def _document(manifest: Manifest) -> dict[str, Any]:
         raise UnsupportedManifest(f"Docker schema 1 manifest {manifest.digest} is not supported")
     try:
         doc = json.loads(manifest.data)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise UnsupportedManifest(f"manifest {manifest.digest} is not JSON") from e
     if not isinstance(doc, dict) or doc.get("schemaVersion") == 1:
         raise UnsupportedManifest(f"manifest {manifest.digest} is not a schema 2 / OCI document")
@@ -166,7 +219,18 @@ def _descriptor(raw: object, where: str) -> Descriptor:
     digest, size = raw.get("digest"), raw.get("size")
     if not isinstance(digest, str) or not isinstance(size, int) or size < 0:
         raise UnsupportedManifest(f"descriptor without digest/size in {where}")
+    if not _DIGEST.match(digest):
+        raise UnsupportedManifest(f"malformed digest {digest!r:.80} in {where}")
     return Descriptor(str(raw.get("mediaType", "")), digest, size)
+
+
+def _list(doc: Mapping[str, Any], key: str, where: str) -> list[Any]:
+    value = doc.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise UnsupportedManifest(f"{key} of {where} is not a list")
+    return value
 
 
 @dataclass
@@ -212,8 +276,8 @@ class _Copier:
             return await self._plan_index(manifest, doc, wanted, depth)
         node = _Node(manifest)
         where = f"manifest {manifest.digest}"
-        raw = ([doc["config"]] if "config" in doc else []) + list(doc.get("layers") or [])
-        for entry in raw + list(doc.get("blobs") or []):
+        raw = ([doc["config"]] if "config" in doc else []) + _list(doc, "layers", where)
+        for entry in raw + _list(doc, "blobs", where):
             desc = _descriptor(entry, where)
             if desc.media_type in FOREIGN_LAYER_TYPES:
                 self.notes.append(f"non-distributable layer {desc.digest} not copied")
@@ -226,16 +290,18 @@ class _Copier:
     async def _plan_index(
         self, manifest: Manifest, doc: dict[str, Any], wanted: set[str] | None, depth: int
     ) -> _Node:
+        where = f"index {manifest.digest}"
         entries = doc.get("manifests")
         if not isinstance(entries, list):
-            raise UnsupportedManifest(f"index {manifest.digest} has no manifests list")
-        descs = [_descriptor(e, f"index {manifest.digest}") for e in entries]
+            raise UnsupportedManifest(f"{where} has no manifests list")
+        descs = [_descriptor(e, where) for e in entries]
+        found = [_platform(e, where) for e in entries]  # validated whether or not a filter reads them
         selected = [
             e
-            for e, d in zip(entries, descs, strict=True)
+            for e, d, p in zip(entries, descs, found, strict=True)
             if wanted is None
             or d.media_type in INDEX_TYPES  # a nested index is kept whole (its digest must not change)
-            or platform_matches(platform_string(e.get("platform")), wanted)
+            or platform_matches(p, wanted)
         ]
         if not selected:
             raise NoMatchingPlatform(f"no manifest for {sorted(wanted or ())} in {manifest.digest}")
@@ -248,13 +314,11 @@ class _Copier:
         async def child(entry: Mapping[str, Any]) -> _Node:
             desc = _descriptor(entry, f"index {manifest.digest}")
             accept = (desc.media_type, *ALL_MANIFEST_TYPES) if desc.media_type else ALL_MANIFEST_TYPES
-            got = await self.src.get_manifest(self.src_repo, desc.digest, accept)
+            got = await _on(SOURCE, self.src.get_manifest(self.src_repo, desc.digest, accept))
             return await self.plan(got, None, depth + 1)
 
         children = await asyncio.gather(*(child(e) for e in selected))
-        platforms = [
-            p for e in selected if (p := platform_string(e.get("platform"))) and p != "unknown/unknown"
-        ]
+        platforms = [p for e in selected if (p := _platform(e, where)) and p != "unknown/unknown"]
         return _Node(manifest, children=list(children), platforms=platforms)
 
     def advance(self, nbytes: int, blobs: int = 0) -> None:
@@ -266,7 +330,7 @@ class _Copier:
     async def run(self, root: _Node, top_ref: str) -> None:
         nodes = root.walk()
         heads = await asyncio.gather(
-            *(self.dst.head_manifest(self.dst_repo, n.manifest.digest) for n in nodes)
+            *(_on(TARGET, self.dst.head_manifest(self.dst_repo, n.manifest.digest)) for n in nodes)
         )
         for node, head in zip(nodes, heads, strict=True):
             node.present = head is not None
@@ -291,25 +355,26 @@ class _Copier:
                         await tasks[blob.digest]
                 if node.present and (ref == node.manifest.digest or await self._tag_is(ref, node)):
                     return
-                await self.dst.put_manifest(self.dst_repo, ref, node.manifest.data, node.manifest.media_type)
+                data, media_type = node.manifest.data, node.manifest.media_type
+                await _on(TARGET, self.dst.put_manifest(self.dst_repo, ref, data, media_type))
                 self.manifests_written += 1
 
             group.create_task(put(root, top_ref), name="manifests")
 
     async def _tag_is(self, ref: str, node: _Node) -> bool:
-        head = await self.dst.head_manifest(self.dst_repo, ref)
+        head = await _on(TARGET, self.dst.head_manifest(self.dst_repo, ref))
         return head is not None and head.digest == node.manifest.digest
 
     async def _blob(self, blob: Descriptor) -> None:
         async with self.slots:
-            if await self.dst.head_blob(self.dst_repo, blob.digest) is not None:
+            if await _on(TARGET, self.dst.head_blob(self.dst_repo, blob.digest)) is not None:
                 self.skipped += 1
                 self._record(blob)
                 self.advance(blob.size, 1)
                 return
             for repo in self._mount_sources(blob.digest):
                 try:
-                    if await self.dst.mount_blob(self.dst_repo, blob.digest, repo):
+                    if await _on(TARGET, self.dst.mount_blob(self.dst_repo, blob.digest, repo)):
                         self.mounted += 1
                         self._record(blob)
                         self.advance(blob.size, 1)
@@ -321,7 +386,8 @@ class _Copier:
                     moved = [0]
                     try:
                         async with aclosing(self._stream(blob, moved)) as chunks:
-                            await self.dst.upload_blob(self.dst_repo, blob.digest, chunks, blob.size)
+                            upload = self.dst.upload_blob(self.dst_repo, blob.digest, chunks, blob.size)
+                            await _on(TARGET, upload)  # the source's errors are marked in _stream
                     except BaseException:
                         self.advance(-moved[0])
                         raise
@@ -332,7 +398,11 @@ class _Copier:
 
     async def _stream(self, blob: Descriptor, moved: list[int]) -> AsyncGenerator[bytes, None]:
         async with aclosing(self.src.get_blob(self.src_repo, blob.digest)) as chunks:
-            async for chunk in chunks:
+            while True:
+                with _blame(SOURCE):  # only the read: not what the consumer throws in at the yield
+                    chunk = await anext(chunks, None)
+                if chunk is None:
+                    break
                 moved[0] += len(chunk)
                 self.advance(len(chunk))
                 yield chunk
@@ -368,10 +438,11 @@ async def copy_image(
 ) -> CopyResult:
     """Copy `src_repo:src_ref` to `dst_repo` (tagged `dst_tag_or_none`, else by digest only).
 
-    Raises the registry errors of irc.images.registry (Unauthorized, ManifestUnknown, ...),
-    UnsupportedManifest or NoMatchingPlatform; nothing is tagged when it raises.
+    Raises the registry errors of irc.images.registry (Unauthorized, ManifestUnknown, ...), marked
+    with the registry they came from (`failed_side`), UnsupportedManifest (also for malformed
+    manifests, indexes and configs) or NoMatchingPlatform; nothing is tagged when it raises.
     """
-    top = await src.get_manifest(src_repo, src_ref)
+    top = await _on(SOURCE, src.get_manifest(src_repo, src_ref))
     copier = _Copier(src, src_repo, dst, dst_repo, blob_cache, progress, layer_concurrency, blob_attempts)
     root = await copier.plan(top, platforms)
     found = root.platforms

@@ -8,7 +8,8 @@ image into the backup registry, byte for byte, and reports progress in its statu
                                             │ error
                                             ▼
                     Failed, Ready=False with a reason (SourceNotFound, SourceUnauthorized,
-                    TargetUnauthorized, RateLimited, NetworkError, ...) ──▶ retried with backoff
+                    TargetNotFound, TargetUnauthorized, RateLimited, NetworkError, ...) ──▶ retried
+                    with backoff
 
 A bad spec (an unparsable reference, no matching platform) is terminal until the spec changes.
 Registry content is never deleted; an ImageBackup that workloads stopped referencing for the
@@ -42,6 +43,7 @@ from irc.images.copy import (
     Progress,
     UnsupportedManifest,
     copy_image,
+    failed_side,
 )
 from irc.images.errors import Denied, NotFound, RateLimited, RegistryError, Unauthorized
 from irc.images.registry import RegistryClient
@@ -54,6 +56,9 @@ KIND = "ImageBackup"
 NAME = "image-backup"
 TERMINAL = frozenset({"InvalidSpec", "NoMatchingPlatform", "UnsupportedManifest"})  # until the spec changes
 REGISTRY_ERRORS = (RegistryError, aiohttp.ClientError, OSError, TimeoutError)
+# No limit on a whole request (aiohttp's default of 300 s total would fail any blob that takes
+# longer to stream); only a connection that cannot be opened or stalls without a byte times out.
+REGISTRY_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=60)
 
 
 @dataclass
@@ -97,8 +102,8 @@ class _Failure(Exception):
 
 def _reason(error: BaseException, side: str) -> str:
     """The condition reason for an error met while talking to the Source or the Target registry."""
-    if isinstance(error, NotFound):  # a manifest or blob of the source is missing
-        return "SourceNotFound"
+    if isinstance(error, NotFound):  # the source lacks a manifest or blob; the target a repository
+        return f"{side}NotFound"
     if isinstance(error, Unauthorized | Denied):
         return f"{side}Unauthorized"
     if isinstance(error, RateLimited):
@@ -190,16 +195,18 @@ class ImageBackupReconciler:
         if not done:
             return False
         try:
-            if await dst.head_manifest(target.repository, status["targetDigest"]) is None:
-                self.recorder.event(
-                    obj, "Warning", "TargetMissing", f"{target} is gone from the backup registry"
-                )
-                return False
-            if resync is None or source.digest is not None:
-                return True
-            head = await src.head_manifest(source.repository, source.tag or "latest")
+            present = await dst.head_manifest(target.repository, status["targetDigest"])
         except REGISTRY_ERRORS as e:
             raise _Failure(_reason(e, "Target"), f"checking the backup: {type(e).__name__}: {e}") from None
+        if present is None:
+            self.recorder.event(obj, "Warning", "TargetMissing", f"{target} is gone from the backup registry")
+            return False
+        if resync is None or source.digest is not None:
+            return True
+        try:
+            head = await src.head_manifest(source.repository, source.tag or "latest")
+        except REGISTRY_ERRORS as e:
+            raise _Failure(_reason(e, "Source"), f"checking the source: {type(e).__name__}: {e}") from None
         if head is None or head.digest == status.get("sourceDigest"):
             return True
         self.recorder.event(obj, "Normal", "SourceChanged", f"{source} now points at {head.digest}")
@@ -258,8 +265,9 @@ class ImageBackupReconciler:
             )
         except (NoMatchingPlatform, UnsupportedManifest) as e:
             raise _Failure(type(e).__name__, str(e)) from None
-        except REGISTRY_ERRORS as e:  # the source answered the preflight: a refusal now is the target's
-            raise _Failure(_reason(e, "Target"), f"{type(e).__name__}: {e}") from None
+        except REGISTRY_ERRORS as e:  # copy_image marks which registry failed
+            side = failed_side(e) or "Target"
+            raise _Failure(_reason(e, side), f"{side.lower()} registry: {type(e).__name__}: {e}") from None
         finally:
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -356,7 +364,7 @@ class ImageBackupReconciler:
         )
         if target_ref is not None:
             target_keys.extend(await self._keychain(target_ref))
-        session = self._session or aiohttp.ClientSession()
+        session = self._session or aiohttp.ClientSession(timeout=REGISTRY_TIMEOUT)
         try:
             yield (
                 self._client(session, source.registry, source_keys),

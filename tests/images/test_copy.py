@@ -18,8 +18,9 @@ from irc.images.copy import (
     Progress,
     UnsupportedManifest,
     copy_image,
+    failed_side,
 )
-from irc.images.errors import BlobUnknown, RetryPolicy
+from irc.images.errors import BlobUnknown, Denied, NotFound, RegistryError, RetryPolicy, Unauthorized
 from irc.images.registry import DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, RegistryClient
 from irc.images.testing import FakeRegistry, Fault, SleepRecorder, sha
 
@@ -394,8 +395,9 @@ async def test_a_failed_blob_leaves_no_manifest_naming_it(
 ) -> None:
     _, children = multiarch(src)
     del src.repos["team/app"].blobs[sha(b"arm64 layer")]  # the source lost one layer
-    with pytest.raises(BlobUnknown):
+    with pytest.raises(BlobUnknown) as raised:
         await copy_image(client(http, src), "team/app", "1.0", client(http, dst), "backup/app", "1.0")
+    assert failed_side(raised.value) == "Source"  # raised while streaming into the target's upload
     backup = dst.repos["backup/app"]
     assert sha(children["linux/arm64/v8"]) not in backup.manifests and backup.tags == {}
     assert_write_order(dst, "backup/app")
@@ -445,3 +447,96 @@ async def test_a_nested_index_is_kept_whole_under_a_filter(
     assert all(sha(data) in dst.repos["backup/app"].manifests for data in children.values())
     assert sha(riscv) not in dst.repos["backup/app"].manifests
     assert_write_order(dst, "backup/app")
+
+
+@pytest.mark.parametrize(
+    ("side", "fault", "error"),
+    [
+        ("Source", Fault("GET", "/manifests/sha256:", 401), Unauthorized),  # a child manifest
+        ("Source", Fault("GET", "/blobs/sha256:", 403), Denied),  # read while uploading
+        ("Target", Fault("POST", "/blobs/uploads/", 404), NotFound),  # ECR: NAME_UNKNOWN
+        ("Target", Fault("HEAD", "/blobs/sha256:", 401), Unauthorized),
+        ("Target", Fault("PUT", "/manifests/", 403), Denied),
+        ("Target", Fault("HEAD", "/manifests/", 401), Unauthorized),
+    ],
+    ids=["source-manifest", "source-blob", "target-upload", "target-blob", "target-put", "target-head"],
+)
+async def test_errors_name_the_registry_they_came_from(
+    http: aiohttp.ClientSession,
+    src: FakeRegistry,
+    dst: FakeRegistry,
+    side: str,
+    fault: Fault,
+    error: type[RegistryError],
+) -> None:
+    multiarch(src)
+    (src if side == "Source" else dst).faults.append(fault)
+    with pytest.raises(error) as raised:
+        await copy_image(client(http, src), "team/app", "1.0", client(http, dst), "backup/app", "1.0")
+    assert failed_side(raised.value) == side
+    assert dst.repos["backup/app"].tags == {}
+
+
+def _index_with(fake: FakeRegistry, entry: dict[str, object]) -> None:
+    data = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [entry]}).encode()
+    fake.add_manifest("team/app", data, OCI_INDEX, "bad")
+
+
+@pytest.mark.parametrize("platforms", [None, {"linux/amd64"}], ids=["all", "filtered"])
+@pytest.mark.parametrize("platform", ["linux/amd64", ["linux", "amd64"], 7])
+async def test_an_index_entry_with_a_malformed_platform_is_unsupported(
+    http: aiohttp.ClientSession,
+    src: FakeRegistry,
+    dst: FakeRegistry,
+    platform: object,
+    platforms: set[str] | None,
+) -> None:
+    _, child = manifest_of(src, "team/app", "linux/amd64", [b"layer"])
+    _index_with(
+        src, {"mediaType": OCI_MANIFEST, "digest": sha(child), "size": len(child), "platform": platform}
+    )
+    with pytest.raises(UnsupportedManifest, match="malformed platform"):
+        await copy_image(
+            client(http, src), "team/app", "bad", client(http, dst), "backup/app", "bad", platforms=platforms
+        )
+
+
+async def test_a_malformed_descriptor_digest_is_unsupported(
+    http: aiohttp.ClientSession, src: FakeRegistry, dst: FakeRegistry
+) -> None:
+    _index_with(src, {"mediaType": OCI_MANIFEST, "digest": "latest", "size": 10})
+    with pytest.raises(UnsupportedManifest, match="malformed digest"):
+        await copy_image(client(http, src), "team/app", "bad", client(http, dst), "backup/app", "bad")
+
+
+async def test_layers_that_are_not_a_list_are_unsupported(
+    http: aiohttp.ClientSession, src: FakeRegistry, dst: FakeRegistry
+) -> None:
+    doc = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "layers": 5}
+    src.add_manifest("team/app", json.dumps(doc).encode(), OCI_MANIFEST, "bad")
+    with pytest.raises(UnsupportedManifest, match="not a list"):
+        await copy_image(client(http, src), "team/app", "bad", client(http, dst), "backup/app", "bad")
+
+
+@pytest.mark.parametrize("config", [b"not json", b"\xff\xfe", b"[1, 2]", b"null"])
+async def test_a_malformed_config_is_unsupported_under_a_filter(
+    http: aiohttp.ClientSession, src: FakeRegistry, dst: FakeRegistry, config: bytes
+) -> None:
+    doc = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": OCI_CONFIG, "digest": src.add_blob("team/app", config), "size": len(config)},
+        "layers": [],
+    }
+    src.add_manifest("team/app", json.dumps(doc).encode(), OCI_MANIFEST, "bad")
+    with pytest.raises(UnsupportedManifest, match="config"):
+        await copy_image(
+            client(http, src),
+            "team/app",
+            "bad",
+            client(http, dst),
+            "backup/app",
+            "bad",
+            platforms={"linux/amd64"},
+        )
+    assert not dst.repos["backup/app"].manifests
