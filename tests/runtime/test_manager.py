@@ -262,21 +262,22 @@ async def test_a_failing_leader_runnable_under_election_ends_start_with_its_own_
 
 async def test_a_manager_stopped_in_time_leaves_no_exit_timer_behind(monkeypatch: pytest.MonkeyPatch) -> None:
     """SIGTERM arms the grace-period exit; a program that embeds the manager and goes on after
-    `run()` returned in time must not be exited by it later."""
-    overruns: list[float] = []
-    monkeypatch.setattr(Manager, "_overrun", lambda self: overruns.append(1.0))
+    `run()` returned in time must not be exited by it later: the timer is cancelled."""
+    loop = asyncio.get_running_loop()
+    timers: list[tuple[Any, asyncio.TimerHandle]] = []
+    call_later = loop.call_later
+
+    def recording(delay: float, callback: Any, *args: Any) -> asyncio.TimerHandle:
+        timers.append((callback, handle := call_later(delay, callback, *args)))
+        return handle
+
+    monkeypatch.setattr(loop, "call_later", recording)
     clock = FakeClock()
-    api = FakeApi()
-    options = ManagerOptions(
-        metrics_bind_address="0",
-        health_probe_bind_address="0",
-        watch_list=False,
-        graceful_shutdown_timeout=0.05,
-    )
-    mgr = Manager(Client(MockTransport(api.handle), clock=clock), options, clock=clock)
+    options = ManagerOptions(metrics_bind_address="0", health_probe_bind_address="0", watch_list=False)
+    mgr = Manager(Client(MockTransport(FakeApi().handle), clock=clock), options, clock=clock)
     runner = asyncio.create_task(mgr.run())
     await mgr.elected.wait()
     signal.raise_signal(signal.SIGTERM)
-    await asyncio.wait_for(runner, 5)
-    await asyncio.sleep(0.2)  # past the grace period, on the real loop clock the timer uses
-    assert overruns == []
+    await asyncio.wait_for(runner, 30)
+    overrun = [handle for callback, handle in timers if callback == mgr._overrun]
+    assert len(overrun) == 1 and overrun[0].cancelled()
