@@ -40,9 +40,11 @@ async def manager(kube: cluster.Cluster, namespace: str, server: ecr.ECR) -> Asy
     settings = Settings(aws_endpoint_url=server.endpoint)
     policy.setup(mgr, settings)
     detection.setup(mgr, settings)
-    async with running(mgr.start()):
-        yield mgr
-    await mgr.client.close()
+    try:
+        async with running(mgr.start()):
+            yield mgr
+    finally:  # also when the test failed: a session left to the garbage collector fails the run
+        await mgr.client.close()
 
 
 @pytest.fixture
@@ -300,7 +302,7 @@ async def test_scan_timeout_then_retry_with_backoff(
                 irp(
                     ns,
                     "slow",
-                    {"repositoryPattern": "team-b/web", "scanTimeout": "1s"},
+                    {"repositoryPattern": "team-b/web", "scanTimeout": "2s"},  # the delay is 3 s
                     {"alphabetical": {}},
                     interval="1h",
                 )

@@ -44,9 +44,15 @@ async def manager(kube: cluster.Cluster, settings: Settings) -> AsyncIterator[Ma
         str(kube.kubeconfig), options=ManagerOptions(metrics_bind_address="0", health_probe_bind_address="0")
     )
     imagebackup.setup(mgr, settings)
-    async with running(mgr.start()):
-        yield mgr
-    await mgr.client.close()
+    try:
+        async with running(mgr.start()):
+            yield mgr
+        # ImageBackups are cluster-scoped: left behind, every later manager would copy them again.
+        for obj in (await mgr.client.list(API_VERSION, "ImageBackup")).items:
+            with contextlib.suppress(errors.NotFound):
+                await mgr.client.delete(API_VERSION, "ImageBackup", obj["metadata"]["name"])
+    finally:
+        await mgr.client.close()
 
 
 async def create_backup(mgr: Manager, source: str, **spec: Any) -> str:

@@ -30,9 +30,11 @@ async def manager(kube: cluster.Cluster, namespace: str) -> AsyncIterator[Manage
         ),
     )
     policy.setup(mgr, Settings())
-    async with running(mgr.start()):
-        yield mgr
-    await mgr.client.close()
+    try:
+        async with running(mgr.start()):
+            yield mgr
+    finally:  # also when the test failed: a session left to the garbage collector fails the run
+        await mgr.client.close()
 
 
 def irp(namespace: str, name: str, selection: dict[str, Any], **spec: Any) -> Obj:

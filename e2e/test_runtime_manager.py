@@ -34,9 +34,11 @@ def options(namespace: str) -> ManagerOptions:
 
 @contextlib.asynccontextmanager
 async def started(mgr: Manager) -> AsyncIterator[None]:
-    async with running(mgr.start()):
-        yield
-    await mgr.client.close()
+    try:
+        async with running(mgr.start()):
+            yield
+    finally:  # also when the test failed: a session left to the garbage collector fails the run
+        await mgr.client.close()
 
 
 async def labels_of(client: Client, namespace: str, name: str) -> dict[str, str]:

@@ -38,7 +38,6 @@ from irc.images import ImageReference, ecr_registry, parse_reference
 from irc.images.auth import Authenticator, EcrTokenProvider, Keychain
 from irc.images.copy import (
     BlobLocationCache,
-    CopyResult,
     NoMatchingPlatform,
     Progress,
     UnsupportedManifest,
@@ -145,14 +144,12 @@ class ImageBackupReconciler:
             async with self._registries(spec, source, target) as (src, dst):
                 if await self._up_to_date(obj, status, generation, source, target, src, dst, resync):
                     return self._recheck(resync)
-                result = await self._copy(obj, status, generation, spec, source, target, src, dst)
+                await self._copy(obj, status, generation, spec, source, target, src, dst)
         except _Failure as e:
             await self._fail(obj, status, e.reason, str(e), generation)
             if e.reason in TERMINAL:
                 raise TerminalError(str(e)) from None
             raise
-        self.metrics.copies.labels("success").inc()
-        self.metrics.bytes.inc(result.bytes_copied)
         return self._recheck(resync)
 
     def _recheck(self, resync: float | None) -> Result:
@@ -222,7 +219,7 @@ class ImageBackupReconciler:
         target: ImageReference,
         src: RegistryClient,
         dst: RegistryClient,
-    ) -> CopyResult:
+    ) -> None:
         ref = source.digest or source.tag or "latest"
         try:  # a preflight, so that a refusal of the source can be told apart from the target's
             found = await src.head_manifest(source.repository, ref)
@@ -294,9 +291,11 @@ class ImageBackupReconciler:
             f"{result.blobs_mounted} mounted)"
         )
         set_condition(status, "Ready", "True", "Copied", message, observed_generation=generation, now=now)
+        # Counted before the status says Completed: whoever sees Completed sees the bytes counted.
+        self.metrics.copies.labels("success").inc()
+        self.metrics.bytes.inc(result.bytes_copied)
         await self._write(obj, status)
         self.recorder.event(obj, "Normal", "Copied", message)
-        return result
 
     async def _report(self, obj: Obj, status: dict[str, Any], latest: list[Progress]) -> None:
         """Write the newest progress at most every progress_interval seconds."""
