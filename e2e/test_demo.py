@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 from pathlib import Path
 
@@ -42,13 +43,28 @@ def tables(stdout: str) -> list[list[dict[str, str]]]:
     return out
 
 
+def run_in_own_group(
+    argv: list[str], env: dict[str, str], timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """subprocess.run, but a timeout kills the script's whole process group: killing bash alone
+    would skip its EXIT trap and orphan the `irc manager` it started in the background."""
+    with subprocess.Popen(
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    ) as proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except BaseException:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise
+    return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
+
+
 def test_demo_backs_up_the_fixture_images_and_detects_ecr_images(tmp_path: Path) -> None:
     assert all(tag in ecr.FIXTURE_IMAGES[repository] for repository, tag in DETECTED)
     env = {**os.environ, "IRC_TESTBED_DIR": str(tmp_path)}
     try:
-        demo = subprocess.run(
-            [str(REPO / "hack" / "demo.sh"), "--once"], env=env, capture_output=True, text=True, timeout=600
-        )
+        demo = run_in_own_group([str(REPO / "hack" / "demo.sh"), "--once"], env, timeout=600)
         assert demo.returncode == 0, demo.stderr[-3000:]
         found = tables(demo.stdout)
         assert len(found) == 2, demo.stdout  # ImageBackups, then ImageDetected

@@ -26,6 +26,9 @@ from irc.runtime.transport import KubeTransport, Request, Response, StreamRespon
 pytestmark = pytest.mark.e2e
 
 GUARD = 30.0
+# Short enough for quick takeovers, long enough that a loaded CI machine stalling the apiserver or
+# this loop for a few seconds does not cost the leader its lease mid-test.
+LEASE_SECONDS, RENEW_DEADLINE = 5, 4.0
 NAMESPACE = "default"
 LEASE = ("coordination.k8s.io/v1", "Lease")
 
@@ -101,8 +104,8 @@ def candidate(client: Client, lease_name: str, identity: str) -> LeaderElector:
         lease_name,
         NAMESPACE,
         identity=identity,
-        lease_duration=3.0,
-        renew_deadline=2.0,
+        lease_duration=float(LEASE_SECONDS),
+        renew_deadline=RENEW_DEADLINE,
         retry_period=0.5,
     )
     return LeaderElector(client, config)
@@ -144,7 +147,7 @@ async def test_two_candidates_never_lead_at_once(client: Client, lease_name: str
         current = await spec(client, lease_name)
         assert [e.identity for e in (a, b) if e.is_leader] == [leader.identity]
         assert current["holderIdentity"] == leader.identity
-        assert current["leaseDurationSeconds"] == 3
+        assert current["leaseDurationSeconds"] == LEASE_SECONDS
         assert current["leaseTransitions"] == 0
         for task in tasks:
             task.cancel()
@@ -179,18 +182,20 @@ async def test_a_cancelled_leader_releases_and_the_other_takes_over(client: Clie
         assert leader.identity not in referee.active
         taken = await eventually(lambda: holder_is(client, lease_name, follower.identity), what="takeover")
         assert taken["leaseTransitions"] == lease["spec"]["leaseTransitions"] + 1
-        assert taken["leaseDurationSeconds"] == 3
+        assert taken["leaseDurationSeconds"] == LEASE_SECONDS
         await eventually(
             lambda: _true(follower.is_leader and follower.identity in referee.active), what="follower leads"
         )
-        await eventually(lambda: _true((follower.identity, 3) in holders), what="the takeover's watch event")
+        await eventually(
+            lambda: _true((follower.identity, LEASE_SECONDS) in holders), what="the takeover's watch event"
+        )
         for task in (runs[follower.identity], watcher, recorder):
             task.cancel()
     # The watch saw every write: the leader's renewals, its release, then the follower's takeover.
-    first_takeover = holders.index((follower.identity, 3))
+    first_takeover = holders.index((follower.identity, LEASE_SECONDS))
     assert first_takeover >= 1, holders
     assert holders[first_takeover - 1] == ("", 1)
-    assert set(holders[: first_takeover - 1]) <= {(leader.identity, 3)}
+    assert set(holders[: first_takeover - 1]) <= {(leader.identity, LEASE_SECONDS)}
     assert referee.overlaps == []
 
 

@@ -223,7 +223,7 @@ class Labelers:
                 f"--kubeconfig={self.kube.kubeconfig}",
                 f"--namespace={self.namespace}",
                 "--leader-elect",
-                "--lease-duration=4",
+                "--lease-duration=8",  # renew deadline 5.3 s: no lost lease on a loaded machine
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -116,29 +116,37 @@ def test_cluster_script_up_down_twice_builds_nothing(tmp_path: Path) -> None:
         )
 
     for _ in range(2):
-        up = script("up")
-        assert "compiling" not in up.stderr and "cached in" in up.stderr
-        exported = script("env").stdout
-        kubeconfig = tmp_path / "cluster" / "kubeconfig"
-        assert f"export KUBECONFIG={kubeconfig}" in exported
-        nodes = subprocess.run(
-            [
-                str(Binaries.locate().kubectl),
-                f"--kubeconfig={kubeconfig}",
-                "get",
-                "nodes",
-                "-o",
-                "name",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split()
-        assert len(nodes) == cluster.NODE_COUNT
-        status = script("status").stdout
-        pids = [int(pid) for pid in re.findall(r" pid (\d+) running", status)]
-        assert len(pids) == 5, status  # etcd, apiserver, controller-manager, scheduler, kwok
-        script("down")
-        assert not any(procs.running(pid) for pid in pids)
-        assert script("status").stdout.strip() == "cluster: down"
-        assert not (tmp_path / "cluster").exists()
+        stopped = False
+        try:
+            up = script("up")
+            assert "compiling" not in up.stderr and "cached in" in up.stderr
+            exported = script("env").stdout
+            kubeconfig = tmp_path / "cluster" / "kubeconfig"
+            assert f"export KUBECONFIG={kubeconfig}" in exported
+            nodes = subprocess.run(
+                [
+                    str(Binaries.locate().kubectl),
+                    f"--kubeconfig={kubeconfig}",
+                    "get",
+                    "nodes",
+                    "-o",
+                    "name",
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.split()
+            assert len(nodes) == cluster.NODE_COUNT
+            status = script("status").stdout
+            pids = [int(pid) for pid in re.findall(r" pid (\d+) running", status)]
+            assert len(pids) == 5, status  # etcd, apiserver, controller-manager, scheduler, kwok
+            script("down")
+            stopped = True
+            assert not any(procs.running(pid) for pid in pids)
+            assert script("status").stdout.strip() == "cluster: down"
+            assert not (tmp_path / "cluster").exists()
+        finally:
+            if not stopped:  # a failed test must not leave a second control plane running
+                subprocess.run(
+                    [str(REPO / "hack" / "cluster.sh"), "down"], env=env, capture_output=True, timeout=120
+                )

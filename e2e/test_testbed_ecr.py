@@ -15,7 +15,8 @@ from botocore.exceptions import ClientError
 
 from hack.testbed import ecr
 
-SEEDED = {"testbed-faults/app": ("1.0.0", "1.1.0", "2.0.0"), "testbed-faults/web": ("a", "b")}
+# Last segments no detection test globs for (the ECR server is shared by the whole session).
+SEEDED = {"testbed-faults/app": ("1.0.0", "1.1.0", "2.0.0"), "testbed-faults/ui": ("a", "b")}
 
 
 @pytest.fixture(autouse=True)

@@ -31,22 +31,29 @@ class Component(Protocol):
     def stop(self) -> None: ...
 
 
+def _seeded(component: Component, seed: Callable[[], object]) -> Component:
+    """`component`, seeded; stopped if seeding fails (no state.json would find it again)."""
+    try:
+        seed()
+    except BaseException:
+        component.stop()
+        raise
+    return component
+
+
 def _registries(directory: Path) -> Component:
     bed = registries.start(directory)
-    images.push(images.FIXTURES, bed["source"], directory / "fixture-build")
-    return bed
+    return _seeded(bed, lambda: images.push(images.FIXTURES, bed["source"], directory / "fixture-build"))
 
 
 def _ecr(directory: Path) -> Component:
     server = ecr.start(directory)
-    ecr.populate(server)
-    return server
+    return _seeded(server, lambda: ecr.populate(server))
 
 
 def _git(directory: Path) -> Component:
     servers = git.start(directory)
-    servers.create_repo("fleet")
-    return servers
+    return _seeded(servers, lambda: servers.create_repo("fleet"))
 
 
 STARTERS: dict[str, Callable[[Path], Component]] = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import http.client
 import os
 import random
 import signal
@@ -160,19 +161,23 @@ def start(
         )
     proc = Process(name, popen.pid, log, popen)
     deadline = time.monotonic() + timeout
-    while True:
-        code = popen.poll()
-        if code is not None:
-            raise StartError(
-                f"{name} exited with code {code} while starting; last lines of {log}:\n{tail(log)}"
-            )
-        with contextlib.suppress(OSError, ValueError):
-            if ready():
-                return proc
-        if time.monotonic() > deadline:
-            proc.stop()
-            raise StartError(f"{name} not ready after {timeout:.0f} s; last lines of {log}:\n{tail(log)}")
-        time.sleep(0.1)
+    try:
+        while True:
+            code = popen.poll()
+            if code is not None:
+                raise StartError(
+                    f"{name} exited with code {code} while starting; last lines of {log}:\n{tail(log)}"
+                )
+            # A half-started server answers oddly: refused, reset, a bad status line (HTTPException)
+            with contextlib.suppress(OSError, ValueError, http.client.HTTPException):
+                if ready():
+                    return proc
+            if time.monotonic() > deadline:
+                raise StartError(f"{name} not ready after {timeout:.0f} s; last lines of {log}:\n{tail(log)}")
+            time.sleep(0.1)
+    except BaseException:  # the caller never gets a process it could stop: stop it here
+        proc.stop()
+        raise
 
 
 def run(argv: Sequence[str], *, timeout: float = 600, input: str | None = None) -> str:
