@@ -221,10 +221,11 @@ class Informer:
                 raise
             except (errors.Gone, _Relist) as e:
                 log.info("%r: resourceVersion %s is too old (%s); relisting", self, self.resource_version, e)
+                again = isinstance(self._last_error, errors.Gone | _Relist) and self._failures > 0
                 self.resource_version, self._relist = "", True
                 self._note_failure(e)
-                if self._failures == 1:
-                    continue  # relist at once the first time; back off if it keeps happening
+                if not again:
+                    continue  # relist at once (often right after a drop); back off if it keeps happening
             except (errors.TooManyRequests, aiohttp.ClientError, TimeoutError, OSError) as e:
                 # Resumed from the last resourceVersion once a list has landed, as client-go does:
                 # a rolling apiserver restart must not re-send every object to every informer.

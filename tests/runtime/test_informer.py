@@ -370,3 +370,26 @@ async def test_readiness_recovers_as_soon_as_a_watch_delivers_again() -> None:
         clock.advance(60)
         await clock.wait_for_sleepers(1)  # delivered, then dropped: one failure since, not four
         await informer.check()
+
+
+async def test_gone_right_after_a_drop_relists_at_once() -> None:
+    """The usual way to meet 410: a connection drops, and the resumed watch's version was compacted
+    meanwhile. That relist is not delayed by another backoff; only Gone after Gone backs off."""
+    clock = FakeClock()
+    api = FakeApi([cm("a", 1)], list_rv=1)
+    api.watches.append(dropped(Response(200, lines(event("MODIFIED", cm("a", 2))))))
+    api.watches.append(Response(200, lines(event("ERROR", {"code": 410, "reason": "Expired"}))))
+    informer = Informer(
+        Client(DroppingTransport(api), clock=clock),
+        "v1",
+        "ConfigMap",
+        namespace="ns",
+        clock=clock,
+        watch_list=False,
+    )
+    async with running(informer.run()):
+        await informer.wait_for_sync(within=5)
+        await clock.wait_for_sleepers(1)  # the drop: backing off
+        clock.advance(60)
+        await clock.wait_for_sleepers(1)  # resumed, Gone, relisted, and the next watch ended at once
+        assert api.lists() == 2
