@@ -13,8 +13,13 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+
+from irc.images.auth import Authenticator, Credentials, RegistryOptions
+from irc.images.errors import RetryPolicy
+from irc.images.registry import RegistryClient
 
 _UPLOAD = re.compile(r"^/v2/(?P<repo>.+)/blobs/uploads/(?P<id>[^/]*)$")
 _CONTENT = re.compile(r"^/v2/(?P<repo>.+)/(?P<kind>manifests|blobs)/(?P<ref>[^/]+)$")
@@ -81,6 +86,23 @@ class FakeRegistry:
     @property
     def host(self) -> str:
         return f"127.0.0.1:{self.server.port}"
+
+    def client(
+        self,
+        http: aiohttp.ClientSession,
+        credentials: Credentials | None = None,
+        sleeps: SleepRecorder | None = None,
+        **kwargs: int,
+    ) -> RegistryClient:
+        """A RegistryClient for this registry (plain HTTP), whose retries sleep into `sleeps`."""
+        return RegistryClient(
+            http,
+            self.host,
+            auth=Authenticator(self.host, credentials),
+            options=RegistryOptions(plain_http=True),
+            retry=RetryPolicy(sleep=sleeps or SleepRecorder()),
+            **kwargs,
+        )
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=1 << 30)

@@ -212,12 +212,6 @@ async def realm() -> AsyncIterator[TokenServer]:
     await server.server.close()
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
 PLAIN = RegistryOptions(plain_http=True)
 PULL = frozenset({"repository:a/b:pull"})
 

@@ -6,12 +6,10 @@ manifest, and progress."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
 
-from irc.images.auth import Authenticator, RegistryOptions
 from irc.images.copy import (
     BlobLocationCache,
     NoMatchingPlatform,
@@ -20,47 +18,14 @@ from irc.images.copy import (
     copy_image,
     failed_side,
 )
-from irc.images.errors import BlobUnknown, Denied, NotFound, RegistryError, RetryPolicy, Unauthorized
-from irc.images.registry import DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, RegistryClient
-from irc.images.testing import FakeRegistry, Fault, SleepRecorder, sha
+from irc.images.errors import BlobUnknown, Denied, NotFound, RegistryError, Unauthorized
+from irc.images.registry import DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST
+from irc.images.testing import FakeRegistry, Fault, sha
 
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
 DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
-async def src() -> AsyncIterator[FakeRegistry]:
-    registry = FakeRegistry()
-    await registry.server.start_server()
-    yield registry
-    await registry.server.close()
-
-
-@pytest.fixture
-async def dst() -> AsyncIterator[FakeRegistry]:
-    registry = FakeRegistry()
-    await registry.server.start_server()
-    yield registry
-    await registry.server.close()
-
-
-def client(http: aiohttp.ClientSession, fake: FakeRegistry, **kwargs: int) -> RegistryClient:
-    return RegistryClient(
-        http,
-        fake.host,
-        auth=Authenticator(fake.host),
-        options=RegistryOptions(plain_http=True),
-        retry=RetryPolicy(sleep=SleepRecorder()),
-        **kwargs,
-    )
 
 
 def manifest_of(
@@ -158,7 +123,7 @@ async def test_multiarch_copy_is_byte_exact_and_ordered(
     digest, children = multiarch(src, docker=docker)
     seen: list[Progress] = []
     result = await copy_image(
-        client(http, src), "team/app", "1.0", client(http, dst), "backup/app", "1.0", progress=seen.append
+        src.client(http), "team/app", "1.0", dst.client(http), "backup/app", "1.0", progress=seen.append
     )
     assert result.source_digest == result.target_digest == digest
     assert result.media_type == (DOCKER_LIST if docker else OCI_INDEX)
@@ -182,7 +147,7 @@ async def test_single_manifest_without_tag_is_stored_by_digest(
     http: aiohttp.ClientSession, src: FakeRegistry, dst: FakeRegistry
 ) -> None:
     digest, data = manifest_of(src, "team/app", "linux/amd64", [b"one", b"two"], docker=True, tag="v1")
-    result = await copy_image(client(http, src), "team/app", "v1", client(http, dst), "backup/app", None)
+    result = await copy_image(src.client(http), "team/app", "v1", dst.client(http), "backup/app", None)
     assert result.target_digest == digest and result.platforms == ()
     assert dst.repos["backup/app"].manifests[digest][0] == data and dst.repos["backup/app"].tags == {}
     assert_write_order(dst, "backup/app")
@@ -197,8 +162,8 @@ async def test_present_blobs_are_skipped_and_present_manifests_trusted(
     for blob in json.loads(amd64)["layers"] + [json.loads(amd64)["config"]]:
         dst.add_blob("backup/app", src.repos["team/app"].blobs[blob["digest"]])
     dst.add_manifest("backup/app", amd64, OCI_MANIFEST)
-    target = client(http, dst)
-    result = await copy_image(client(http, src), "team/app", "1.0", target, "backup/app", "1.0")
+    target = dst.client(http)
+    result = await copy_image(src.client(http), "team/app", "1.0", target, "backup/app", "1.0")
     assert (result.blobs_copied, result.blobs_skipped) == (2, 3)  # arm64's config and layer
     # the amd64 manifest is present: its blobs are not even asked about
     amd64_blobs = {b["digest"] for b in json.loads(amd64)["layers"]} | {json.loads(amd64)["config"]["digest"]}
@@ -209,14 +174,14 @@ async def test_present_blobs_are_skipped_and_present_manifests_trusted(
 
     # again: the index is there, so nothing but HEADs of it and of the tag
     dst.log.clear()
-    again = await copy_image(client(http, src), "team/app", "1.0", client(http, dst), "backup/app", "1.0")
+    again = await copy_image(src.client(http), "team/app", "1.0", dst.client(http), "backup/app", "1.0")
     assert (again.bytes_copied, again.blobs_copied, again.manifests_written) == (0, 0, 0)
     assert again.blobs_skipped == 5 and {m for m, _, _ in dst.log} <= {"GET", "HEAD"}
     assert not [p for m, p, _ in dst.log if "/blobs/" in p]
 
     # a new tag for the same index: one PUT of the index, no blob work
     dst.log.clear()
-    retag = await copy_image(client(http, src), "team/app", "1.0", client(http, dst), "backup/app", "stable")
+    retag = await copy_image(src.client(http), "team/app", "1.0", dst.client(http), "backup/app", "stable")
     assert retag.manifests_written == 1 and dst.repos["backup/app"].tags["stable"] == digest
     assert not [p for m, p, _ in dst.log if "/blobs/" in p]
 
@@ -225,7 +190,7 @@ async def test_same_registry_copy_mounts_from_the_source_repository(
     http: aiohttp.ClientSession, src: FakeRegistry
 ) -> None:
     multiarch(src)
-    shared = client(http, src)
+    shared = src.client(http)
     result = await copy_image(shared, "team/app", "1.0", shared, "backup/app", "1.0")
     assert (result.blobs_mounted, result.blobs_copied, result.bytes_copied) == (5, 0, 0)
     assert shared.stats.requests["PATCH"] == 0 and shared.stats.blobs_uploaded == 0
@@ -239,15 +204,15 @@ async def test_cache_mounts_only_within_the_destination_registry(
     multiarch(src)
     cache = BlobLocationCache()
     await copy_image(
-        client(http, src), "team/app", "1.0", client(http, dst), "backup/one", "1.0", blob_cache=cache
+        src.client(http), "team/app", "1.0", dst.client(http), "backup/one", "1.0", blob_cache=cache
     )
     # the cache now knows each blob in src team/app and in dst backup/one
     assert cache.repositories(sha(b"base layer"), dst.host) == ["backup/one"]
     assert cache.repositories(sha(b"base layer"), src.host) == ["team/app"]
     dst.log.clear()
-    source = client(http, src)
+    source = src.client(http)
     result = await copy_image(
-        source, "team/app", "1.0", client(http, dst), "backup/two", "1.0", blob_cache=cache
+        source, "team/app", "1.0", dst.client(http), "backup/two", "1.0", blob_cache=cache
     )
     assert (result.blobs_mounted, result.blobs_copied) == (5, 0)
     assert source.stats.blob_bytes_read == 0
@@ -263,7 +228,7 @@ async def test_a_refused_mount_falls_back_to_upload(
     cache = BlobLocationCache()
     cache.record(sha(b"layer"), dst.host, "gone/repo")  # stale: the registry answers 202
     result = await copy_image(
-        client(http, src), "team/app", "v1", client(http, dst), "backup/app", "v1", blob_cache=cache
+        src.client(http), "team/app", "v1", dst.client(http), "backup/app", "v1", blob_cache=cache
     )
     assert (result.blobs_mounted, result.blobs_copied) == (0, 2)
     assert dst.requests("DELETE") == 1  # the session the registry opened instead was cancelled
@@ -275,10 +240,10 @@ async def test_platform_filter_writes_a_smaller_index(
 ) -> None:
     digest, children = multiarch(src)
     result = await copy_image(
-        client(http, src),
+        src.client(http),
         "team/app",
         "1.0",
-        client(http, dst),
+        dst.client(http),
         "backup/app",
         "1.0",
         platforms={"linux/arm64"},
@@ -292,10 +257,10 @@ async def test_platform_filter_writes_a_smaller_index(
     assert_write_order(dst, "backup/app")
 
     everything = await copy_image(
-        client(http, src),
+        src.client(http),
         "team/app",
         "1.0",
-        client(http, dst),
+        dst.client(http),
         "backup/all",
         "1.0",
         platforms={"linux/amd64", "linux/arm64/v8"},
@@ -304,10 +269,10 @@ async def test_platform_filter_writes_a_smaller_index(
 
     with pytest.raises(NoMatchingPlatform):
         await copy_image(
-            client(http, src),
+            src.client(http),
             "team/app",
             "1.0",
-            client(http, dst),
+            dst.client(http),
             "backup/none",
             "1.0",
             platforms={"linux/arm64/v7"},
@@ -320,15 +285,15 @@ async def test_platform_filter_on_a_single_manifest_reads_its_config(
 ) -> None:
     manifest_of(src, "team/app", "linux/amd64", [b"layer"], tag="v1")
     result = await copy_image(
-        client(http, src), "team/app", "v1", client(http, dst), "backup/app", "v1", platforms={"linux/amd64"}
+        src.client(http), "team/app", "v1", dst.client(http), "backup/app", "v1", platforms={"linux/amd64"}
     )
     assert result.platforms == ("linux/amd64",) and not result.index_rewritten
     with pytest.raises(NoMatchingPlatform):
         await copy_image(
-            client(http, src),
+            src.client(http),
             "team/app",
             "v1",
-            client(http, dst),
+            dst.client(http),
             "backup/other",
             "v1",
             platforms={"linux/arm64"},
@@ -375,7 +340,7 @@ async def test_foreign_layers_artifacts_and_attestations(
     digest, _ = index_of(
         src, "team/app", {"windows/amd64": src.repos["team/app"].manifests[win][0]}, extra=[attestation]
     )
-    result = await copy_image(client(http, src), "team/app", "1.0", client(http, dst), "backup/app", "1.0")
+    result = await copy_image(src.client(http), "team/app", "1.0", dst.client(http), "backup/app", "1.0")
     assert result.target_digest == digest and result.platforms == ("windows/amd64",)
     assert any("non-distributable" in note for note in result.notes)
     assert sha(b"windows base") not in dst.repos["backup/app"].blobs
@@ -387,7 +352,7 @@ async def test_schema1_is_refused(http: aiohttp.ClientSession, src: FakeRegistry
     schema1 = json.dumps({"schemaVersion": 1, "name": "team/app", "fsLayers": []}).encode()
     src.add_manifest("team/app", schema1, "application/vnd.docker.distribution.manifest.v1+prettyjws", "old")
     with pytest.raises(UnsupportedManifest):
-        await copy_image(client(http, src), "team/app", "old", client(http, dst), "backup/app", "old")
+        await copy_image(src.client(http), "team/app", "old", dst.client(http), "backup/app", "old")
 
 
 async def test_a_failed_blob_leaves_no_manifest_naming_it(
@@ -396,7 +361,7 @@ async def test_a_failed_blob_leaves_no_manifest_naming_it(
     _, children = multiarch(src)
     del src.repos["team/app"].blobs[sha(b"arm64 layer")]  # the source lost one layer
     with pytest.raises(BlobUnknown) as raised:
-        await copy_image(client(http, src), "team/app", "1.0", client(http, dst), "backup/app", "1.0")
+        await copy_image(src.client(http), "team/app", "1.0", dst.client(http), "backup/app", "1.0")
     assert failed_side(raised.value) == "Source"  # raised while streaming into the target's upload
     backup = dst.repos["backup/app"]
     assert sha(children["linux/arm64/v8"]) not in backup.manifests and backup.tags == {}
@@ -415,9 +380,9 @@ async def test_transient_failures_mid_copy_are_retried(
         Fault("PUT", "/manifests/", 429, {"Retry-After": "0"}),
     ]
     seen: list[Progress] = []
-    target = client(http, dst, chunk_threshold=50_000, chunk_size=40_000)
+    target = dst.client(http, chunk_threshold=50_000, chunk_size=40_000)
     result = await copy_image(
-        client(http, src), "team/app", "v1", target, "backup/app", "v1", progress=seen.append
+        src.client(http), "team/app", "v1", target, "backup/app", "v1", progress=seen.append
     )
     assert result.target_digest == digest and dst.repos["backup/app"].blobs[sha(big)] == big
     assert seen[-1].bytes_done == seen[-1].bytes_total == result.bytes_total
@@ -434,10 +399,10 @@ async def test_a_nested_index_is_kept_whole_under_a_filter(
     nested = {"mediaType": OCI_INDEX, "digest": inner_digest, "size": len(inner)}
     index_of(src, "team/app", {"linux/riscv64": riscv}, tag="outer", extra=[nested])
     result = await copy_image(
-        client(http, src),
+        src.client(http),
         "team/app",
         "outer",
-        client(http, dst),
+        dst.client(http),
         "backup/app",
         "outer",
         platforms={"linux/arm64"},
@@ -472,7 +437,7 @@ async def test_errors_name_the_registry_they_came_from(
     multiarch(src)
     (src if side == "Source" else dst).faults.append(fault)
     with pytest.raises(error) as raised:
-        await copy_image(client(http, src), "team/app", "1.0", client(http, dst), "backup/app", "1.0")
+        await copy_image(src.client(http), "team/app", "1.0", dst.client(http), "backup/app", "1.0")
     assert failed_side(raised.value) == side
     assert dst.repos["backup/app"].tags == {}
 
@@ -497,7 +462,7 @@ async def test_an_index_entry_with_a_malformed_platform_is_unsupported(
     )
     with pytest.raises(UnsupportedManifest, match="malformed platform"):
         await copy_image(
-            client(http, src), "team/app", "bad", client(http, dst), "backup/app", "bad", platforms=platforms
+            src.client(http), "team/app", "bad", dst.client(http), "backup/app", "bad", platforms=platforms
         )
 
 
@@ -506,7 +471,7 @@ async def test_a_malformed_descriptor_digest_is_unsupported(
 ) -> None:
     _index_with(src, {"mediaType": OCI_MANIFEST, "digest": "latest", "size": 10})
     with pytest.raises(UnsupportedManifest, match="malformed digest"):
-        await copy_image(client(http, src), "team/app", "bad", client(http, dst), "backup/app", "bad")
+        await copy_image(src.client(http), "team/app", "bad", dst.client(http), "backup/app", "bad")
 
 
 async def test_layers_that_are_not_a_list_are_unsupported(
@@ -515,7 +480,7 @@ async def test_layers_that_are_not_a_list_are_unsupported(
     doc = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "layers": 5}
     src.add_manifest("team/app", json.dumps(doc).encode(), OCI_MANIFEST, "bad")
     with pytest.raises(UnsupportedManifest, match="not a list"):
-        await copy_image(client(http, src), "team/app", "bad", client(http, dst), "backup/app", "bad")
+        await copy_image(src.client(http), "team/app", "bad", dst.client(http), "backup/app", "bad")
 
 
 @pytest.mark.parametrize("config", [b"not json", b"\xff\xfe", b"[1, 2]", b"null"])
@@ -531,10 +496,10 @@ async def test_a_malformed_config_is_unsupported_under_a_filter(
     src.add_manifest("team/app", json.dumps(doc).encode(), OCI_MANIFEST, "bad")
     with pytest.raises(UnsupportedManifest, match="config"):
         await copy_image(
-            client(http, src),
+            src.client(http),
             "team/app",
             "bad",
-            client(http, dst),
+            dst.client(http),
             "backup/app",
             "bad",
             platforms={"linux/amd64"},

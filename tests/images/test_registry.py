@@ -18,7 +18,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from irc.images.auth import Authenticator, Credentials, RegistryOptions
+from irc.images.auth import Credentials, RegistryOptions
 from irc.images.errors import (
     BlobUnknown,
     Denied,
@@ -33,23 +33,6 @@ from irc.images.errors import (
 )
 from irc.images.registry import ALL_MANIFEST_TYPES, OCI_MANIFEST, RegistryClient
 from irc.images.testing import FakeRegistry, Fault, SleepRecorder, oci_error, ping, sha
-
-
-def make_client(
-    http: aiohttp.ClientSession,
-    fake: FakeRegistry,
-    credentials: Credentials | None = None,
-    sleeps: SleepRecorder | None = None,
-    **kwargs: int,
-) -> RegistryClient:
-    return RegistryClient(
-        http,
-        fake.host,
-        auth=Authenticator(fake.host, credentials),
-        options=RegistryOptions(plain_http=True),
-        retry=RetryPolicy(sleep=sleeps or SleepRecorder()),
-        **kwargs,
-    )
 
 
 async def chunks(data: bytes, size: int = 1000) -> AsyncIterator[bytes]:
@@ -72,7 +55,7 @@ def image(fake: FakeRegistry, repo: str, tag: str = "v1") -> tuple[str, bytes]:
 
 async def test_manifests_are_read_with_their_digest(http: aiohttp.ClientSession, fake: FakeRegistry) -> None:
     digest, data = image(fake, "team/app")
-    client = make_client(http, fake)
+    client = fake.client(http)
     head = await client.head_manifest("team/app", "v1")
     assert head is not None and (head.media_type, head.digest, head.size) == (OCI_MANIFEST, digest, len(data))
     assert await client.get_manifest("team/app", digest) == (data, OCI_MANIFEST, digest)
@@ -103,7 +86,7 @@ async def test_accept_header_names_every_manifest_type(http: aiohttp.ClientSessi
 
 async def test_put_manifest_returns_its_digest(http: aiohttp.ClientSession, fake: FakeRegistry) -> None:
     _, data = image(fake, "team/app")
-    client = make_client(http, fake)
+    client = fake.client(http)
     assert await client.put_manifest("team/app", "v9", data, OCI_MANIFEST) == sha(data)
     assert fake.repos["team/app"].tags["v9"] == sha(data)
     with pytest.raises(DigestMismatch):
@@ -115,7 +98,7 @@ async def test_blob_stream_resumes_after_a_break_and_checks_the_digest(
 ) -> None:
     data = bytes(range(256)) * 2000
     digest = fake.add_blob("team/app", data)
-    client = make_client(http, fake)
+    client = fake.client(http)
     assert await client.head_blob("team/app", digest) == len(data)
     assert await client.head_blob("team/app", sha(b"none")) is None
     fake.break_once.add(digest)
@@ -134,7 +117,7 @@ async def test_blob_stream_resumes_after_a_break_and_checks_the_digest(
 async def test_small_blobs_upload_in_one_put_large_ones_in_patches(
     http: aiohttp.ClientSession, fake: FakeRegistry
 ) -> None:
-    client = make_client(http, fake, chunk_threshold=4096, chunk_size=3000)
+    client = fake.client(http, chunk_threshold=4096, chunk_size=3000)
     small, large = b"s" * 4095, bytes(range(256)) * 40  # 10240 bytes: 3000 + 3000 + 3000 + 1240
     await client.upload_blob("team/app", sha(small), chunks(small), len(small))
     assert (fake.requests("POST"), fake.requests("PATCH"), fake.requests("PUT")) == (1, 0, 1)
@@ -149,7 +132,7 @@ async def test_small_blobs_upload_in_one_put_large_ones_in_patches(
 async def test_wrong_bytes_fail_before_the_final_put(
     http: aiohttp.ClientSession, fake: FakeRegistry, threshold: int
 ) -> None:
-    client = make_client(http, fake, chunk_threshold=threshold, chunk_size=300)
+    client = fake.client(http, chunk_threshold=threshold, chunk_size=300)
     data = b"x" * 1000
     with pytest.raises(DigestMismatch):
         await client.upload_blob("team/app", sha(b"y" * 1000), chunks(data), len(data))
@@ -163,7 +146,7 @@ async def test_wrong_bytes_fail_before_the_final_put(
 
 async def test_mount_or_fall_back(http: aiohttp.ClientSession, fake: FakeRegistry) -> None:
     digest = fake.add_blob("team/base", b"base layer")
-    client = make_client(http, fake)
+    client = fake.client(http)
     assert await client.mount_blob("team/app", digest, "team/base")
     assert fake.repos["team/app"].blobs[digest] == b"base layer"
     assert not await client.mount_blob("team/app", sha(b"absent"), "team/base")
@@ -178,7 +161,7 @@ async def test_transient_statuses_are_retried(
     digest, _ = image(fake, "team/app")
     fake.faults.append(Fault("HEAD", "/manifests/", status, times=2))
     sleeps = SleepRecorder()
-    head = await make_client(http, fake, sleeps=sleeps).head_manifest("team/app", "v1")
+    head = await fake.client(http, sleeps=sleeps).head_manifest("team/app", "v1")
     assert head is not None and head.digest == digest
     assert fake.requests("HEAD") == 3 and len(sleeps.waits) == 2
 
@@ -222,7 +205,7 @@ async def test_retry_after_is_honoured_and_attempts_are_bounded(
     image(fake, "team/app")
     fake.faults.append(Fault("HEAD", "/manifests/", 429, {"Retry-After": "7"}))
     sleeps = SleepRecorder()
-    client = make_client(http, fake, sleeps=sleeps)
+    client = fake.client(http, sleeps=sleeps)
     assert await client.head_manifest("team/app", "v1") is not None
     assert sleeps.waits == [7.0]
     fake.faults.append(Fault("HEAD", "/manifests/", 503, times=5))
@@ -289,7 +272,7 @@ async def test_credentials_never_follow_a_redirect_to_another_origin(http: aioht
         await registry.server.start_server()
         try:
             registry.redirect_blobs_to = f"http://127.0.0.1:{store.port}"
-            client = make_client(http, registry, Credentials("user", "secret"))
+            client = registry.client(http, Credentials("user", "secret"))
             assert b"".join([c async for c in client.get_blob("team/app", digest)]) == data
         finally:
             await registry.server.close()
@@ -313,7 +296,7 @@ async def test_bearer_flow_sends_basic_credentials_only_to_the_named_realm(
         await registry.server.start_server()
         try:
             digest, _ = image(registry, "team/app")
-            client = make_client(http, registry, Credentials("user", "secret"))
+            client = registry.client(http, Credentials("user", "secret"))
             for _ in range(3):
                 assert (await client.get_manifest("team/app", "v1")).digest == digest
             await client.upload_blob("team/app", sha(b"new"), chunks(b"new"), 3)
@@ -332,7 +315,7 @@ async def test_requests_in_flight_never_exceed_max_concurrency(
     http: aiohttp.ClientSession, fake: FakeRegistry
 ) -> None:
     digests = [fake.add_blob("team/app", bytes([i]) * 10) for i in range(6)]
-    client = make_client(http, fake, max_concurrency=2)
+    client = fake.client(http, max_concurrency=2)
     await client.head_blob("team/app", digests[0])  # the ping is behind us
     fake.gate, fake.max_in_flight = asyncio.Event(), 0
     heads = asyncio.gather(*(client.head_blob("team/app", d) for d in digests))
@@ -351,9 +334,9 @@ async def test_invalid_names_are_refused_before_any_request(
     http: aiohttp.ClientSession, fake: FakeRegistry, repo: str
 ) -> None:
     with pytest.raises(ValueError):
-        await make_client(http, fake).head_manifest(repo, "v1")
+        await fake.client(http).head_manifest(repo, "v1")
     with pytest.raises(ValueError):
-        await make_client(http, fake).head_manifest("team/app", "../v1")
+        await fake.client(http).head_manifest("team/app", "../v1")
     assert fake.log == []
 
 
@@ -374,7 +357,7 @@ async def test_a_manifest_larger_than_one_read_arrives_whole(
     ).encode()
     assert len(manifest) > 300_000
     digest = fake.add_manifest("team/app", manifest, OCI_MANIFEST, "big")
-    client = make_client(http, fake)
+    client = fake.client(http)
     assert await client.get_manifest("team/app", "big") == (manifest, OCI_MANIFEST, digest)
 
 
@@ -400,7 +383,7 @@ async def test_a_redirect_targets_challenge_is_not_learned(http: aiohttp.ClientS
         await registry.server.start_server()
         try:
             registry.redirect_blobs_to = f"http://127.0.0.1:{store.port}"
-            client = make_client(http, registry, Credentials("alice", "s3cret"))
+            client = registry.client(http, Credentials("alice", "s3cret"))
             with pytest.raises(Unauthorized):
                 _ = [c async for c in client.get_blob("team/app", digest)]
             challenge = client.auth.challenge
@@ -427,7 +410,7 @@ async def test_a_refused_token_is_not_used_again(http: aiohttp.ClientSession) ->
         registry.faults.append(Fault("PATCH", "/blobs/uploads/", 401, {"WWW-Authenticate": challenge}))
         await registry.server.start_server()
         try:
-            client = make_client(http, registry, chunk_threshold=10, chunk_size=100)
+            client = registry.client(http, chunk_threshold=10, chunk_size=100)
             data = b"x" * 250
             with pytest.raises(Unauthorized):
                 await client.upload_blob("team/app", sha(data), chunks(data), len(data))

@@ -5,7 +5,6 @@ leaving the status at Copying, and registry requests have no overall time limit.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -13,7 +12,6 @@ import pytest
 
 from irc.api.imagebackup import ImageBackupSpec
 from irc.images import parse_reference
-from irc.images.auth import Authenticator, RegistryOptions
 from irc.images.errors import (
     BlobUnknown,
     Denied,
@@ -21,11 +19,10 @@ from irc.images.errors import (
     ManifestUnknown,
     NotFound,
     RateLimited,
-    RetryPolicy,
     Unauthorized,
 )
-from irc.images.registry import OCI_MANIFEST, RegistryClient
-from irc.images.testing import FakeRegistry, Fault, SleepRecorder, sha
+from irc.images.registry import OCI_MANIFEST
+from irc.images.testing import FakeRegistry, Fault, sha
 from irc.reconcilers.imagebackup import ImageBackupReconciler, _Failure, _reason
 from irc.reconcilers.settings import Settings
 from irc.runtime.client import Client
@@ -67,28 +64,6 @@ async def _no_api(request: Request) -> Response:
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
-async def src() -> AsyncIterator[FakeRegistry]:
-    registry = FakeRegistry()
-    await registry.server.start_server()
-    yield registry
-    await registry.server.close()
-
-
-@pytest.fixture
-async def dst() -> AsyncIterator[FakeRegistry]:
-    registry = FakeRegistry()
-    await registry.server.start_server()
-    yield registry
-    await registry.server.close()
-
-
-@pytest.fixture
 def reconciler(monkeypatch: pytest.MonkeyPatch) -> ImageBackupReconciler:
     clock = FakeClock()
     mgr = Manager(Client(MockTransport(_no_api), clock=clock), ManagerOptions(), clock=clock)
@@ -100,16 +75,6 @@ def reconciler(monkeypatch: pytest.MonkeyPatch) -> ImageBackupReconciler:
 
     monkeypatch.setattr(reconciler, "_write", write)
     return reconciler
-
-
-def client(http: aiohttp.ClientSession, fake: FakeRegistry) -> RegistryClient:
-    return RegistryClient(
-        http,
-        fake.host,
-        auth=Authenticator(fake.host),
-        options=RegistryOptions(plain_http=True),
-        retry=RetryPolicy(sleep=SleepRecorder()),
-    )
 
 
 def image(fake: FakeRegistry, config: bytes | None = None) -> str:
@@ -136,7 +101,7 @@ async def copy(
     target = parse_reference(f"{dst.host}/backup/app:v1")
     spec = ImageBackupSpec(str(source), str(target), platforms, (), None, None)
     status: dict[str, Any] = {}
-    await reconciler._copy(OBJ, status, 1, spec, source, target, client(http, src), client(http, dst))
+    await reconciler._copy(OBJ, status, 1, spec, source, target, src.client(http), dst.client(http))
 
 
 @pytest.mark.parametrize(
@@ -200,11 +165,11 @@ async def test_checking_a_completed_backup_blames_the_source_for_its_errors(
     status = {"phase": "Completed", "observedGeneration": 1, "target": str(target), "targetDigest": digest}
     src.faults.append(Fault("HEAD", "/manifests/v1", 401))
     with pytest.raises(_Failure) as raised:
-        await reconciler._up_to_date(OBJ, status, 1, source, target, client(http, src), client(http, dst), 60)
+        await reconciler._up_to_date(OBJ, status, 1, source, target, src.client(http), dst.client(http), 60)
     assert raised.value.reason == "SourceUnauthorized"
     dst.faults.append(Fault("HEAD", "/manifests/", 403))
     with pytest.raises(_Failure) as raised:
-        await reconciler._up_to_date(OBJ, status, 1, source, target, client(http, src), client(http, dst), 60)
+        await reconciler._up_to_date(OBJ, status, 1, source, target, src.client(http), dst.client(http), 60)
     assert raised.value.reason == "TargetUnauthorized"
 
 

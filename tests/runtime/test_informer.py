@@ -293,6 +293,17 @@ class _Dropping:
             raise aiohttp.ClientPayloadError("connection dropped")
 
 
+def dropping(api: FakeApi, clock: FakeClock, *, watch_list: bool) -> Informer:
+    return Informer(
+        Client(DroppingTransport(api), clock=clock),
+        "v1",
+        "ConfigMap",
+        namespace="ns",
+        clock=clock,
+        watch_list=watch_list,
+    )
+
+
 def dropped(response: Response) -> Callable[[], Response]:
     def answer() -> Response:
         raise Dropped(response)
@@ -309,14 +320,7 @@ async def test_a_dropped_watch_resumes_from_its_resource_version_without_relisti
     end = {"metadata": {"resourceVersion": "1", "annotations": {"k8s.io/initial-events-end": "true"}}}
     first = [event("ADDED", cm("a", 1)), event("BOOKMARK", end)] if watch_list else []
     api.watches.append(dropped(Response(200, lines(*first, event("MODIFIED", cm("a", 4))))))
-    informer = Informer(
-        Client(DroppingTransport(api), clock=clock),
-        "v1",
-        "ConfigMap",
-        namespace="ns",
-        clock=clock,
-        watch_list=watch_list,
-    )
+    informer = dropping(api, clock, watch_list=watch_list)
     async with running(informer.run()):
         await informer.wait_for_sync(within=5)
         await clock.wait_for_sleepers(1)  # the drop: backing off
@@ -350,14 +354,7 @@ async def test_readiness_recovers_as_soon_as_a_watch_delivers_again() -> None:
     """Not only when a watch ends cleanly (5 to 10 minutes later): events flowing are health."""
     clock = FakeClock()
     api = FakeApi([cm("a", 1)], list_rv=1)
-    informer = Informer(
-        Client(DroppingTransport(api), clock=clock),
-        "v1",
-        "ConfigMap",
-        namespace="ns",
-        clock=clock,
-        watch_list=False,
-    )
+    informer = dropping(api, clock, watch_list=False)
     async with running(informer.run()):
         await informer.wait_for_sync(within=5)
         for _ in range(3):
@@ -379,14 +376,7 @@ async def test_gone_right_after_a_drop_relists_at_once() -> None:
     api = FakeApi([cm("a", 1)], list_rv=1)
     api.watches.append(dropped(Response(200, lines(event("MODIFIED", cm("a", 2))))))
     api.watches.append(Response(200, lines(event("ERROR", {"code": 410, "reason": "Expired"}))))
-    informer = Informer(
-        Client(DroppingTransport(api), clock=clock),
-        "v1",
-        "ConfigMap",
-        namespace="ns",
-        clock=clock,
-        watch_list=False,
-    )
+    informer = dropping(api, clock, watch_list=False)
     async with running(informer.run()):
         await informer.wait_for_sync(within=5)
         await clock.wait_for_sleepers(1)  # the drop: backing off
