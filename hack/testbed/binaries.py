@@ -32,15 +32,18 @@ class Binaries:
     etcd: Path
     kwok: Path
     kwok_stages: tuple[Path, ...]
+    semver_oracle: Path
+    """hack/semver-oracle: Masterminds/semver answering JSON-line queries (e2e/test_semver_oracle.py)."""
 
     @classmethod
     def locate(cls) -> Binaries:
         """The built binaries; FileNotFoundError naming the build script if any is missing."""
         v, cache = versions(), cache_dir()
-        k8s, etcd, kwok = (
+        k8s, etcd, kwok, oracle = (
             cache / f"k8s-{v['K8S_VERSION']}",
             cache / f"etcd-{v['ETCD_VERSION']}",
             cache / f"kwok-{v['KWOK_VERSION']}",
+            cache / f"semver-oracle-{v['MASTERMINDS_SEMVER_VERSION']}",
         )
         found = cls(
             kube_apiserver=k8s / "kube-apiserver",
@@ -50,6 +53,7 @@ class Binaries:
             etcd=etcd / "etcd",
             kwok=kwok / "kwok",
             kwok_stages=tuple(sorted((kwok / "stages").glob("*.yaml"))),
+            semver_oracle=oracle / "semver-oracle",
         )
         missing = [
             str(p)
@@ -60,6 +64,7 @@ class Binaries:
                 found.kubectl,
                 found.etcd,
                 found.kwok,
+                found.semver_oracle,
             )
             if not p.exists()
         ]

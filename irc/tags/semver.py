@@ -1,17 +1,17 @@
 """Semantic versions and version ranges with the grammar and semantics of Masterminds/semver v3.
 
 Flux's ImagePolicy and the seed both use ``github.com/Masterminds/semver/v3``; this module reproduces
-its ``NewVersion``, ``Version.Compare`` and ``NewConstraint``/``Check`` behaviour (v3.4 rules), so a range
-means the same thing here as in Flux.
+its ``NewVersion``, ``Version.Compare`` and ``NewConstraint``/``Check`` behaviour (v3.5 rules, checked
+against the real library by e2e/test_semver_oracle.py), so a range means the same thing here as in Flux.
 
 Versions (``parse_version``)
     Loose, as ``NewVersion`` (with ``CoerceNewVersion``, the v3.4 default): an optional lowercase ``v``, one
     to three numeric parts (missing ones are 0, leading zeros allowed: ``v1``, ``1.2``, ``01.02.03``), an
     optional ``-prerelease`` and ``+build``. Prerelease identifiers are ``[0-9A-Za-z-]`` and numeric ones
-    have no leading zero. Parts must fit an unsigned 64-bit integer. ``strict=True`` is Flux's
-    ``version.ParseVersion``: an optional ``v`` then exactly ``X.Y.Z`` without leading zeros
-    (``StrictNewVersion``). Empty identifiers (``1.2.3-`` or ``1.2.3-a..b``) are rejected in both modes, as
-    SemVer 2.0 requires.
+    have no leading zero. Parts must fit an unsigned 64-bit integer, the text at most 256 characters.
+    ``strict=True`` is Flux's ``version.ParseVersion``: an optional ``v`` then exactly ``X.Y.Z`` without
+    leading zeros (``StrictNewVersion``). Empty identifiers (``1.2.3-`` or ``1.2.3-a..b``) are rejected in
+    both modes, as SemVer 2.0 requires.
 
 Precedence (``compare_versions``)
     SemVer 2.0 section 11: numeric major, minor, patch; a prerelease sorts before its release; prerelease
@@ -26,7 +26,8 @@ Ranges (``Constraint``)
     ``1.2``, ``1.2.x`` and ``=1.2`` all mean ``>=1.2.0 <1.3.0``. ``A - B`` (whitespace around the hyphen)
     means ``>=A, <=B`` with B's missing parts as wildcards. ``~1.2.3`` is ``>=1.2.3 <1.3.0``, ``~1`` is
     ``<2.0.0``; ``^1.2.3`` is ``>=1.2.3 <2.0.0``, ``^0.2.3`` is ``>=0.2.3 <0.3.0``, ``^0.0.3`` is
-    ``=0.0.3``, ``^0.0`` is ``<0.1.0``, ``^0`` is ``<1.0.0``. An empty text is invalid.
+    ``=0.0.3``, ``^0.0`` is ``<0.1.0``, ``^0`` is ``<1.0.0``. An empty text is invalid, and so is one
+    longer than 512 characters or with more than 32 ``||`` branches.
 
 Prereleases in ranges
     A prerelease version satisfies a branch only if some comparator of that same ``||`` branch carries a
@@ -37,6 +38,9 @@ Prereleases in ranges
 Masterminds quirks kept for parity: ``^*`` and ``^0.0.0`` match only 0.0.0 (``^`` with a zero major and
 minor pins the patch); ``<=*`` matches only ``0.0.z``; ``!=*`` excludes only 0.0.0; ``<1.x`` means
 ``<1.0.0`` while ``<=1.x`` means ``<2.0.0``; ``>1`` means ``>=2.0.0`` and ``>1.1`` means ``>=1.2.0``.
+Masterminds' version-part character class is ``[0-9|x|X|\\*]``, so ``|`` is a part character: a part after
+a wildcard is never read (``1.x.|`` is ``1.x``), and as hyphen ranges are rewritten before the text is split
+on ``||``, in ``0||0 - 0`` the range starts at ``0||0`` and the text means ``>=0 || 0, <=0``.
 """
 
 from __future__ import annotations
@@ -47,6 +51,11 @@ from dataclasses import dataclass
 __all__ = ["Constraint", "Version", "compare_versions", "parse_version"]
 
 _UINT64_MAX = 2**64 - 1
+# Masterminds' MaxVersionLen, MaxConstraintLen and MaxConstraintGroups. It counts bytes; a text with a
+# non-ASCII character is invalid anyway, so counting characters gives the same answers.
+_MAX_VERSION_LEN = 256
+_MAX_CONSTRAINT_LEN = 512
+_MAX_BRANCHES = 32
 _IDENT = r"[0-9A-Za-z-]+"
 _DOTTED = rf"{_IDENT}(?:\.{_IDENT})*"
 _LOOSE = re.compile(rf"v?([0-9]+)(?:\.([0-9]+))?(?:\.([0-9]+))?(?:-({_DOTTED}))?(?:\+({_DOTTED}))?")
@@ -58,7 +67,8 @@ _WS = r"[\t\n\f\r ]"
 # Longest operators first; the version can never start with an operator character, so the choice is the
 # same as Go's leftmost-first alternation.
 _OP = r"!=|>=|=>|<=|=<|~>|=|>|<|~|\^|"
-_PART = r"[0-9xX*]+"
+# Masterminds writes the class as [0-9|x|X|\*], which admits "|" too; see the module docstring.
+_PART = r"[0-9xX*|]+"
 _CV = rf"v?{_PART}(?:\.{_PART})?(?:\.{_PART})?(?:-{_DOTTED})?(?:\+{_DOTTED})?"
 _RANGE = re.compile(rf"{_WS}*({_CV}){_WS}+-{_WS}+({_CV}){_WS}*")
 _BRANCH = re.compile(rf"{_WS}*(?:{_OP}){_WS}*{_CV}{_WS}*(?:(?:{_WS}+|,{_WS}*)(?:{_OP}){_WS}*{_CV}{_WS}*)*")
@@ -114,6 +124,8 @@ def parse_version(text: str, *, strict: bool = False) -> Version:
 
     Raises ``ValueError`` with the reason when ``text`` is not a version.
     """
+    if len(text) > _MAX_VERSION_LEN:
+        raise ValueError(f"invalid version {text[:20]!r}...: longer than {_MAX_VERSION_LEN} characters")
     match = (_STRICT if strict else _LOOSE).fullmatch(text)
     if match is None:
         form = (
@@ -260,8 +272,13 @@ class Constraint:
 
     def __init__(self, text: str) -> None:
         self.text = text
+        if len(text) > _MAX_CONSTRAINT_LEN:
+            raise ValueError(f"improper constraint: longer than {_MAX_CONSTRAINT_LEN} characters")
+        texts = _rewrite_hyphen_ranges(text).split("||")
+        if len(texts) > _MAX_BRANCHES:
+            raise ValueError(f"improper constraint: more than {_MAX_BRANCHES} || branches in {text!r}")
         branches: list[tuple[tuple[_Comparator, ...], bool]] = []
-        for branch in _rewrite_hyphen_ranges(text).split("||"):
+        for branch in texts:
             if _BRANCH.fullmatch(branch) is None:
                 raise ValueError(f"improper constraint: {branch.strip()!r} in {text!r}")
             comparators = tuple(_parse_comparator(term) for term in _FIND.findall(branch))

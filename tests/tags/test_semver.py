@@ -159,6 +159,12 @@ MATCHES = [
     ("<=*", "0.1.0", False),
     ("!=*", "0.0.0", False),
     ("!=*", "1.0.0", True),
+    # "|" is a version-part character in Masterminds' constraint regexes ([0-9|x|X|\*]): ignored after a
+    # wildcard, and a hyphen range's first end can swallow a "||" (the split on "||" comes after the rewrite)
+    ("1.x.|", "1.5.0", True),
+    ("*.|", "3.0.0", True),
+    ("0||0 - 0", "1.0.0", True),  # >=0 || (0, <=0)
+    ("0||0 - 0", "0.0.0", True),
     # AND (comma or space) and OR
     (">1.1, <2", "1.1.1", False),
     (">1.1, <2", "1.2.1", True),
@@ -219,6 +225,12 @@ INVALID = [
     "1x",
     ">=1.0 - 2",
     "18446744073709551616",
+    "1|2",
+    "0 0||0 - 0",  # "0>= 0||0, <= 0 " after the range rewrite
+    "1.2.|",
+    " || ".join(["1"] * 33),  # Masterminds' MaxConstraintGroups is 32
+    " ".join([">=1"] * 128) + "  ",  # 513 characters; MaxConstraintLen is 512
+    "1.2.3-" + "a" * 251,  # a 257-character version; MaxVersionLen is 256
 ]
 
 
@@ -228,7 +240,16 @@ def test_invalid_constraints_raise(text: str) -> None:
         Constraint(text)
 
 
-VALID = [">= 1.1", ">40.50.60, < 50.70", "v2.3.5-20161202202307-sha.e8fc5e5", "3 - 4 || => 3.0, < 4", "~>1"]
+VALID = [
+    ">= 1.1",
+    ">40.50.60, < 50.70",
+    "v2.3.5-20161202202307-sha.e8fc5e5",
+    "3 - 4 || => 3.0, < 4",
+    "~>1",
+    " || ".join(["1"] * 32),
+    " ".join([">=1"] * 128) + " ",
+    "1.2.3-" + "a" * 250,
+]
 
 
 @pytest.mark.parametrize("text", VALID)
@@ -247,6 +268,7 @@ def test_valid_constraints_parse(text: str) -> None:
         ("1.2.3-beta.1+build.5", 1, 2, 3, ("beta", "1"), "build.5"),
         ("1-rc.1", 1, 0, 0, ("rc", "1"), ""),
         ("1.0.0+001", 1, 0, 0, (), "001"),
+        ("1.2.3-" + "a" * 250, 1, 2, 3, ("a" * 250,), ""),  # 256 characters, Masterminds' MaxVersionLen
     ],
 )
 def test_parse_version_loose(
@@ -277,6 +299,7 @@ def test_parse_version_loose(
         "a1.2.3",
         " 1.2.3",
         "1.2.3\n",
+        "1.2.3-" + "a" * 251,
     ],
 )
 def test_parse_version_rejects(text: str) -> None:
