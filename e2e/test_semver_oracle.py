@@ -1,4 +1,4 @@
-"""irc.tags.semver against the real Masterminds/semver v3 (hack/semver-oracle, from hack/build-binaries.sh).
+"""irc.tags.semver against the real Masterminds/semver v3 (hack/go-oracle, from hack/build-binaries.sh).
 
 The oracle answers JSON lines: ``check`` is ``NewConstraint`` + ``NewVersion`` + ``Check``; ``compare`` is
 ``NewVersion`` on both sides + ``Compare`` (loose, as ``compare_versions`` documents). Every table row and
@@ -29,7 +29,7 @@ _CHUNK = 256
 class Oracle:
     def __init__(self) -> None:
         self._proc = subprocess.Popen(
-            [str(Binaries.locate().semver_oracle)],
+            [str(Binaries.locate().go_oracle)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -45,7 +45,7 @@ class Oracle:
             self._proc.stdin.flush()
             for _ in chunk:
                 line = self._proc.stdout.readline()
-                assert line, f"semver-oracle exited with {self._proc.poll()}"
+                assert line, f"go-oracle exited with {self._proc.poll()}"
                 answers.append(json.loads(line))
         return answers
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd and kwok from the Go
 # module proxy with the machine's Go toolchain, into a version-stamped cache outside the repo; and
-# hack/semver-oracle (our own program over Masterminds/semver, for e2e/test_semver_oracle.py).
+# hack/go-oracle (our own program over Masterminds/semver, path.Match and regexp, for
+# e2e/test_semver_oracle.py and e2e/test_go_oracle_*.py).
 # Idempotent: a component whose binaries are already in the cache is not rebuilt.
 # Usage: hack/build-binaries.sh            (prints the bin directory of each component at the end)
 set -euo pipefail
@@ -15,7 +16,7 @@ export GOTOOLCHAIN=local GOWORK=off CGO_ENABLED=0 GOFLAGS=-mod=mod
 k8s_dir=$cache/k8s-$K8S_VERSION
 etcd_dir=$cache/etcd-$ETCD_VERSION
 kwok_dir=$cache/kwok-$KWOK_VERSION
-oracle_dir=$cache/semver-oracle-$MASTERMINDS_SEMVER_VERSION
+oracle_dir=$cache/go-oracle-$MASTERMINDS_SEMVER_VERSION
 
 log() { printf '[build %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -120,34 +121,34 @@ build_kwok() {
   log "kwok $KWOK_VERSION: done"
 }
 
-build_semver_oracle() {
-  local src=$here/semver-oracle
+build_go_oracle() {
+  local src=$here/go-oracle
   # The source lives in the repo, so an edit to it rebuilds even at the same library version.
   local f stale=0
   for f in "$src/main.go" "$src/go.mod" "$src/go.sum"; do
-    if [ "$f" -nt "$oracle_dir/semver-oracle" ]; then stale=1; fi
+    if [ "$f" -nt "$oracle_dir/go-oracle" ]; then stale=1; fi
   done
-  if [ -x "$oracle_dir/semver-oracle" ] && [ $stale = 0 ]; then
-    log "semver-oracle (Masterminds/semver $MASTERMINDS_SEMVER_VERSION): cached in $oracle_dir"; return
+  if [ -x "$oracle_dir/go-oracle" ] && [ $stale = 0 ]; then
+    log "go-oracle (Masterminds/semver $MASTERMINDS_SEMVER_VERSION): cached in $oracle_dir"; return
   fi
   if ! grep -qE "^require github\.com/Masterminds/semver/v3 $MASTERMINDS_SEMVER_VERSION\$" "$src/go.mod"; then
-    log "semver-oracle: $src/go.mod does not require Masterminds/semver $MASTERMINDS_SEMVER_VERSION (versions.env)"
+    log "go-oracle: $src/go.mod does not require Masterminds/semver $MASTERMINDS_SEMVER_VERSION (versions.env)"
     return 1
   fi
   mkdir -p "$oracle_dir.tmp"
-  log "semver-oracle (Masterminds/semver $MASTERMINDS_SEMVER_VERSION): compiling"
+  log "go-oracle (Masterminds/semver $MASTERMINDS_SEMVER_VERSION): compiling"
   # -buildvcs=false: the module sits inside this repo's work tree; don't let go run git on it.
-  (cd "$src" && go build -trimpath -buildvcs=false -ldflags "-s -w" -o "$oracle_dir.tmp/semver-oracle" .)
+  (cd "$src" && go build -trimpath -buildvcs=false -ldflags "-s -w" -o "$oracle_dir.tmp/go-oracle" .)
   rm -rf "$oracle_dir" && mv "$oracle_dir.tmp" "$oracle_dir"
-  log "semver-oracle: done"
+  log "go-oracle: done"
 }
 
 mkdir -p "$cache"
-build_semver_oracle
+build_go_oracle
 build_etcd
 build_kwok
 build_k8s
 echo "K8S_BIN=$k8s_dir"
 echo "ETCD_BIN=$etcd_dir"
 echo "KWOK_BIN=$kwok_dir"
-echo "SEMVER_ORACLE_BIN=$oracle_dir"
+echo "GO_ORACLE_BIN=$oracle_dir"

@@ -32,8 +32,9 @@ class Binaries:
     etcd: Path
     kwok: Path
     kwok_stages: tuple[Path, ...]
-    semver_oracle: Path
-    """hack/semver-oracle: Masterminds/semver answering JSON-line queries (e2e/test_semver_oracle.py)."""
+    go_oracle: Path
+    """hack/go-oracle: Masterminds/semver, path.Match and regexp answering JSON-line queries
+    (e2e/test_semver_oracle.py, e2e/test_go_oracle_*.py)."""
 
     @classmethod
     def locate(cls) -> Binaries:
@@ -43,7 +44,7 @@ class Binaries:
             cache / f"k8s-{v['K8S_VERSION']}",
             cache / f"etcd-{v['ETCD_VERSION']}",
             cache / f"kwok-{v['KWOK_VERSION']}",
-            cache / f"semver-oracle-{v['MASTERMINDS_SEMVER_VERSION']}",
+            cache / f"go-oracle-{v['MASTERMINDS_SEMVER_VERSION']}",
         )
         found = cls(
             kube_apiserver=k8s / "kube-apiserver",
@@ -53,7 +54,7 @@ class Binaries:
             etcd=etcd / "etcd",
             kwok=kwok / "kwok",
             kwok_stages=tuple(sorted((kwok / "stages").glob("*.yaml"))),
-            semver_oracle=oracle / "semver-oracle",
+            go_oracle=oracle / "go-oracle",
         )
         missing = [
             str(p)
@@ -64,7 +65,7 @@ class Binaries:
                 found.kubectl,
                 found.etcd,
                 found.kwok,
-                found.semver_oracle,
+                found.go_oracle,
             )
             if not p.exists()
         ]

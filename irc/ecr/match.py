@@ -1,8 +1,10 @@
 """Which repositories and tags a policy's globs select (spec.ecrRepository).
 
-Globs follow Go's path.Match, as the seed's do: `*` is any run of characters except `/`, `?` one
-such character, `[a-z]` / `[!a-z]` a class; `**` (our addition) also crosses `/`. A glob must match
-the whole name. Exactly one of the three patterns is given:
+Globs follow Go's path.Match exactly (checked against it by e2e/test_go_oracle_glob.py): `*` is any
+run of characters except `/`, `?` one such character, `[a-z]` / `[^a-z]` a class (which may match
+`/`; `!` is not a negation), `\\` escapes; `**` (our addition) also crosses `/`. A glob must match the
+whole name. A malformed glob raises ValueError up front, where path.Match reports ErrBadPattern.
+Exactly one of the three patterns is given:
 
 - repositoryPattern: the repository name, e.g. `webapp/*` (webapp/frontend, not webapp/a/b);
 - imageNamePattern: its last path segment, e.g. `nginx-*` (team-a/nginx-proxy);
@@ -19,64 +21,95 @@ from dataclasses import dataclass
 
 
 def compile_glob(glob: str, field_name: str) -> re.Pattern[str]:
-    """A path.Match-style glob as an anchored regex; ValueError naming `field_name` if malformed."""
-    out, i = [], 0
+    """A path.Match-style glob as an anchored regex; ValueError naming `field_name` if malformed.
+
+    path.Match does not backtrack into an earlier `*`: once the text after a `*` (up to the next `*`)
+    matches, it commits to the shortest such match, which only matters when a class matches `/`
+    (`*[^a]*` does not match `ba/a`). Atomic groups reproduce that; `**` backtracks freely."""
+    pieces: list[str | int] = []  # regexes of single characters, and runs of stars (their length)
+    i = 0
     while i < len(glob):
         c = glob[i]
         if c == "*":
-            if glob.startswith("**", i):
-                out.append(".*")
-                i += 2
-                continue
-            out.append("[^/]*")
-        elif c == "?":
-            out.append("[^/]")
+            j = i
+            while j < len(glob) and glob[j] == "*":
+                j += 1
+            pieces.append(j - i)
+            i = j
+            continue
+        if c == "?":
+            pieces.append("[^/]")
         elif c == "[":
-            i = _class(glob, i, out, field_name)
+            i = _class(glob, i, pieces, field_name)
         elif c == "\\":
             if i + 1 == len(glob):
                 raise ValueError(f"{field_name}: glob {glob!r} ends with a lone backslash")
             i += 1
-            out.append(re.escape(glob[i]))
+            pieces.append(re.escape(glob[i]))
         else:
-            out.append(re.escape(c))
+            pieces.append(re.escape(c))
         i += 1
+    out: list[str] = []
+    for n, piece in enumerate(pieces):
+        if isinstance(piece, str):
+            continue
+        end = next((k for k in range(n + 1, len(pieces)) if isinstance(pieces[k], int)), len(pieces))
+        chunk = "".join(str(p) for p in pieces[n + 1 : end])
+        if piece >= 2:
+            out.append("(?s:.*)" + chunk)
+        elif end == len(pieces):
+            out.append("[^/]*" + chunk)
+        else:
+            out.append(f"(?>[^/]*?{chunk})")
+    first = next((k for k, p in enumerate(pieces) if isinstance(p, int)), len(pieces))
     try:
-        return re.compile("".join(out) + r"\Z")
+        return re.compile("".join(str(p) for p in pieces[:first]) + "".join(out) + r"\Z")
     except re.error as e:
         raise ValueError(f"{field_name}: invalid glob {glob!r}: {e}") from None
 
 
-def _class(glob: str, start: int, out: list[str], field_name: str) -> int:
-    """Translate the class opening at `start` (`[a-z]`, `[!a-z]`, `[^a-z]`, `\\` escapes inside, as
-    path.Match); returns the index of its `]`. Negated classes never match `/`."""
+def _class(glob: str, start: int, out: list[str | int], field_name: str) -> int:
+    """Translate the class opening at `start` as path.Match reads it; returns the index of its `]`.
+
+    `[^a-z]` negates (`!` is an ordinary character, as in Go); `\\` escapes; `-` and `]` must be escaped
+    except as a range's `-`; a class may match `/`; a reversed range such as `z-a` matches nothing."""
     i = start + 1
-    negate = i < len(glob) and glob[i] in "!^"
+    negate = glob.startswith("^", i)
     i += negate
-    items: list[str] = []  # escaped characters and "-" range operators
+    items: list[str] = []
+    count = 0
     while True:
-        if i >= len(glob):
-            raise ValueError(f"{field_name}: unclosed [ in glob {glob!r}")
-        c = glob[i]
-        if c == "]" and items:
+        if glob.startswith("]", i) and count:
             break
-        if c == "\\":
-            i += 1
-            if i >= len(glob):
-                raise ValueError(f"{field_name}: glob {glob!r} ends with a lone backslash")
-            items.append(re.escape(glob[i]))
-        elif c == "-":
-            ends_range = len(items) >= 2 and items[-2] == "-"  # a-b-c
-            if not items or ends_range or i + 1 >= len(glob) or glob[i + 1] == "]":
-                raise ValueError(f"{field_name}: dangling - in character class of glob {glob!r}")
-            items.append("-")
-        elif c == "]":
-            raise ValueError(f"{field_name}: empty character class in glob {glob!r}")
-        else:
-            items.append(re.escape(c))
-        i += 1
-    out.append(f"[{'^/' if negate else ''}{''.join(items)}]")
+        lo, i = _class_char(glob, i, field_name)
+        hi = lo
+        if glob[i] == "-":
+            hi, i = _class_char(glob, i + 1, field_name, range_end=True)
+        count += 1
+        if lo <= hi:
+            items.append(re.escape(lo) if lo == hi else f"{re.escape(lo)}-{re.escape(hi)}")
+    if items:
+        out.append(f"[{'^' if negate else ''}{''.join(items)}]")
+    else:
+        out.append("(?s:.)" if negate else "(?!)")
     return i
+
+
+def _class_char(glob: str, i: int, field_name: str, range_end: bool = False) -> tuple[str, int]:
+    """path.Match's getEsc: the (possibly escaped) character at `i` and the index after it."""
+    if i >= len(glob):
+        raise ValueError(f"{field_name}: unclosed [ in glob {glob!r}")
+    if glob[i] == "-" or (glob[i] == "]" and range_end):
+        raise ValueError(f"{field_name}: dangling - in character class of glob {glob!r}")
+    if glob[i] == "]":
+        raise ValueError(f"{field_name}: empty character class (or unescaped ]) in glob {glob!r}")
+    if glob[i] == "\\":
+        i += 1
+        if i >= len(glob):
+            raise ValueError(f"{field_name}: glob {glob!r} ends with a lone backslash")
+    if i + 1 >= len(glob):
+        raise ValueError(f"{field_name}: unclosed [ in glob {glob!r}")
+    return glob[i], i + 1
 
 
 @dataclass(frozen=True)

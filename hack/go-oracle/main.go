@@ -1,12 +1,21 @@
-// semver-oracle answers questions about versions and ranges with the real
-// github.com/Masterminds/semver/v3, so e2e/test_semver_oracle.py can check irc.tags against it.
+// go-oracle answers questions with the real Go libraries irc reimplements, so the e2e tests can
+// check irc against them: Masterminds/semver (e2e/test_semver_oracle.py), path.Match globs and
+// regexp (RE2) patterns with Regexp.ExpandString templates (e2e/test_go_oracle_*.py).
 //
 // Protocol: one JSON query per stdin line, one JSON answer per stdout line, in order.
 //
 //	{"op":"check","constraint":C,"version":V} -> {"constraint_ok":bool,"version_ok":bool,"matches":bool}
 //	{"op":"compare","a":A,"b":B}              -> {"ok":bool,"result":-1|0|1}
+//	{"op":"match","pattern":P,"name":N}       -> {"ok":bool,"matched":bool}
+//	{"op":"regex","pattern":P,"text":T,"template":X}
+//	    -> {"ok":bool,"error":string,"matched":bool,"groups":[string|null,...]|null,"expanded":string}
 //
-// Built by hack/build-binaries.sh into $IRC_CACHE/semver-oracle-$MASTERMINDS_SEMVER_VERSION/.
+// match is path.Match (ok is false on ErrBadPattern, which path.Match may only notice once matching
+// reaches the bad part). regex is regexp.Compile, then FindStringSubmatchIndex on the text: groups
+// holds each submatch (null where a group did not take part, which FindStringSubmatch reports as ""),
+// and expanded is re.ExpandString(nil, template, text, match), as Flux's filterTags extract does.
+//
+// Built by hack/build-binaries.sh into $IRC_CACHE/go-oracle-$MASTERMINDS_SEMVER_VERSION/.
 package main
 
 import (
@@ -15,6 +24,8 @@ import (
 	"io"
 	"log"
 	"os"
+	"path"
+	"regexp"
 
 	"github.com/Masterminds/semver/v3"
 )
@@ -25,6 +36,10 @@ type query struct {
 	Version    string `json:"version"`
 	A          string `json:"a"`
 	B          string `json:"b"`
+	Pattern    string `json:"pattern"`
+	Name       string `json:"name"`
+	Text       string `json:"text"`
+	Template   string `json:"template"`
 }
 
 type checkAnswer struct {
@@ -36,6 +51,41 @@ type checkAnswer struct {
 type compareAnswer struct {
 	OK     bool `json:"ok"`
 	Result int  `json:"result"`
+}
+
+type matchAnswer struct {
+	OK      bool `json:"ok"`
+	Matched bool `json:"matched"`
+}
+
+type regexAnswer struct {
+	OK       bool      `json:"ok"`
+	Error    string    `json:"error"`
+	Matched  bool      `json:"matched"`
+	Groups   []*string `json:"groups"`
+	Expanded string    `json:"expanded"`
+}
+
+func regexQuery(q query) regexAnswer {
+	re, err := regexp.Compile(q.Pattern)
+	if err != nil {
+		return regexAnswer{Error: err.Error()}
+	}
+	a := regexAnswer{OK: true}
+	m := re.FindStringSubmatchIndex(q.Text)
+	if m == nil {
+		return a
+	}
+	a.Matched = true
+	a.Groups = make([]*string, len(m)/2)
+	for i := range a.Groups {
+		if m[2*i] >= 0 {
+			s := q.Text[m[2*i]:m[2*i+1]]
+			a.Groups[i] = &s
+		}
+	}
+	a.Expanded = string(re.ExpandString(nil, q.Template, q.Text, m))
+	return a
 }
 
 func main() {
@@ -70,6 +120,11 @@ func main() {
 				ans.Result = a.Compare(b)
 			}
 			answer = ans
+		case "match":
+			matched, err := path.Match(q.Pattern, q.Name)
+			answer = matchAnswer{OK: err == nil, Matched: matched}
+		case "regex":
+			answer = regexQuery(q)
 		default:
 			log.Fatalf("unknown op %q", q.Op)
 		}

@@ -1,4 +1,4 @@
-module irc.local/semver-oracle
+module irc.local/go-oracle
 
 go 1.26
 
