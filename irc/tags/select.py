@@ -9,7 +9,7 @@
    match with Go's ``Regexp.ExpandString`` rules (``$1``, ``${1}``, ``$name``, ``${name}``, ``$$``; a name
    is the longest run of letters, digits and ``_``, so ``$1x`` is group ``1x``; unknown or unmatched groups
    expand to ""; a malformed ``$`` stays literal). An empty or missing extract keys the tag by itself, as
-   does an absent filter. The pattern is Python ``re``; Go's ``(?<name>…)`` is accepted as ``(?P<name>…)``.
+   does an absent filter. The pattern is a Go (RE2) regexp, translated by ``irc.tags.goregex``.
 3. The policy compares keys and the *original* tag of the winner is returned:
 
    - ``{"semver": {"range": r}}``: keys that are full ``X.Y.Z`` versions with an optional ``v``
@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
+from .goregex import compile_go_regex, go_group_names
 from .semver import Constraint, Version, parse_version
 
 __all__ = [
@@ -64,7 +65,6 @@ _SIGNATURE_TAG = re.compile(r"sha256-[0-9a-f]{64}\.(?:sig|att|sbom)")
 """Tags cosign and friends push next to an image: signatures, attestations, SBOMs."""
 
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-_GO_NAMED_GROUP = re.compile(r"(?<!\\)\(\?<(?=[A-Za-z_])")
 _KINDS = ("semver", "alphabetical", "numerical")
 _SEED_KEYS = frozenset({"perRepository", "pattern"})  # seed fields beside the policy, handled by the caller
 
@@ -74,16 +74,6 @@ Order = Literal["asc", "desc"]
 def is_signature_tag(tag: str) -> bool:
     """Whether ``tag`` is a ``sha256-<hex>.sig|.att|.sbom`` supply-chain artifact tag."""
     return _SIGNATURE_TAG.fullmatch(tag) is not None
-
-
-def compile_go_regex(pattern: str, field_name: str) -> re.Pattern[str]:
-    """Compile a Go-style regex, accepting ``(?<name>…)``; ``ValueError`` names ``field_name`` if invalid."""
-    if not isinstance(pattern, str):
-        raise ValueError(f"{field_name}: must be a string, got {type(pattern).__name__}")
-    try:
-        return re.compile(_GO_NAMED_GROUP.sub("(?P<", pattern))
-    except re.error as err:
-        raise ValueError(f"{field_name}: invalid regular expression {pattern!r}: {err}") from None
 
 
 def _go_template_name(template: str, start: int) -> tuple[str, int] | None:
@@ -104,6 +94,18 @@ def _go_template_name(template: str, start: int) -> tuple[str, int] | None:
     return template[i:j], j
 
 
+def _group(match: re.Match[str], name: str) -> str:
+    """What Go's expand puts for ``$name``: group number ``name`` (ASCII digits, no leading zero, under
+    10**9), else the first group named ``name`` that took part; "" if there is none."""
+    if name.isascii() and name.isdigit() and len(name) <= 9 and (name == "0" or name[0] != "0"):
+        index = int(name)
+        return (match.group(index) or "") if index <= match.re.groups else ""
+    for index, group_name in enumerate(go_group_names(match.re)):
+        if group_name == name and match.start(index) >= 0:
+            return match.group(index)
+    return ""
+
+
 def _expand(template: str, match: re.Match[str]) -> str:
     """Go's ``Regexp.ExpandString(nil, template, src, match)``."""
     out: list[str] = []
@@ -120,12 +122,7 @@ def _expand(template: str, match: re.Match[str]) -> str:
             i = dollar + 1
             continue
         name, i = parsed
-        if name.isascii() and name.isdigit() and (name == "0" or name[0] != "0"):
-            index = int(name)
-            if index <= (match.re.groups):
-                out.append(match.group(index) or "")
-        elif name in match.re.groupindex:
-            out.append(match.group(name) or "")
+        out.append(_group(match, name))
     out.append(template[i:])
     return "".join(out)
 
