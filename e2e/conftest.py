@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 
 from hack.testbed import cluster, ecr, git, images, procs, registries
+from hack.testbed.oracle import Oracle
 from irc.runtime.client import Client
 from irc.runtime.transport import KubeTransport
 
@@ -74,6 +75,16 @@ def git_servers(testbed_dir: Path) -> Iterator[git.GitServers]:
     started = git.start(testbed_dir / "git")
     yield started
     started.stop()
+
+
+@pytest.fixture(scope="session")
+def oracle() -> Iterator[Oracle]:
+    """hack/go-oracle: the Go libraries irc reimplements (semver ranges, path.Match, regexp)."""
+    started = Oracle()
+    try:
+        yield started
+    finally:
+        started.close()
 
 
 @pytest.fixture

@@ -10,24 +10,13 @@ for one name and rejects for another, so irc's rejecting every malformed glob up
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from e2e.test_semver_oracle import Oracle
+from hack.testbed.oracle import Oracle
 from irc.ecr.match import RepositoryMatcher, compile_glob
 from tests.ecr import test_match as unit
-
-
-@pytest.fixture(scope="module")
-def oracle() -> Iterator[Oracle]:
-    started = Oracle()
-    try:
-        yield started
-    finally:
-        started.close()
 
 
 def _irc(glob: str, name: str) -> tuple[bool, bool]:

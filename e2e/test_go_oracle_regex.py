@@ -10,25 +10,15 @@ whether it finds a match in the text (unanchored, ``FindStringSubmatchIndex``), 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from e2e.test_semver_oracle import Oracle
+from hack.testbed.oracle import Oracle
 from irc.tags import compile_go_regex
 from irc.tags.select import _expand
-
-
-@pytest.fixture(scope="module")
-def oracle() -> Iterator[Oracle]:
-    started = Oracle()
-    try:
-        yield started
-    finally:
-        started.close()
 
 
 def _irc(pattern: str, text: str, template: str) -> dict[str, Any]:

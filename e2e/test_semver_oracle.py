@@ -8,66 +8,13 @@ every generated case must agree on validity and on the answer.
 from __future__ import annotations
 
 import itertools
-import json
-import subprocess
-from collections.abc import Iterator
-from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hack.testbed.binaries import Binaries
+from hack.testbed.oracle import Oracle
 from irc.tags import Constraint, compare_versions
 from tests.tags import test_semver as unit
-
-# Answers per round trip: small enough that the oracle's replies (~60 bytes each) never fill the pipe
-# while we are still writing, which would deadlock both sides.
-_CHUNK = 256
-
-
-class Oracle:
-    def __init__(self) -> None:
-        self._proc = subprocess.Popen(
-            [str(Binaries.locate().go_oracle)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            encoding="utf-8",
-        )
-
-    def ask(self, queries: list[dict[str, str]]) -> list[dict[str, Any]]:
-        assert self._proc.stdin is not None and self._proc.stdout is not None
-        answers: list[dict[str, Any]] = []
-        for start in range(0, len(queries), _CHUNK):
-            chunk = queries[start : start + _CHUNK]
-            self._proc.stdin.write("".join(json.dumps(q) + "\n" for q in chunk))
-            self._proc.stdin.flush()
-            for _ in chunk:
-                line = self._proc.stdout.readline()
-                assert line, f"go-oracle exited with {self._proc.poll()}"
-                answers.append(json.loads(line))
-        return answers
-
-    def close(self) -> None:
-        assert self._proc.stdin is not None and self._proc.stdout is not None
-        self._proc.stdin.close()
-        try:
-            self._proc.wait(timeout=10)
-        finally:
-            if self._proc.poll() is None:
-                self._proc.kill()
-                self._proc.wait()
-            self._proc.stdout.close()
-
-
-@pytest.fixture(scope="module")
-def oracle() -> Iterator[Oracle]:
-    started = Oracle()
-    try:
-        yield started
-    finally:
-        started.close()
 
 
 def _irc_check(text: str, version: str) -> tuple[bool, bool]:

@@ -1,0 +1,49 @@
+"""hack/go-oracle as a subprocess: Go's own Masterminds/semver, path.Match and regexp answer JSON-line
+queries (see its main.go), so e2e tests can check irc's reimplementations against the real thing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import Any
+
+from hack.testbed.binaries import Binaries
+
+# Queries per round trip: small enough that the oracle's replies (up to ~1 KB each, with regex groups)
+# never fill the 64 KiB pipe while we are still writing, which would deadlock both sides.
+_CHUNK = 64
+
+
+class Oracle:
+    def __init__(self) -> None:
+        self._proc = subprocess.Popen(
+            [str(Binaries.locate().go_oracle)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+        )
+
+    def ask(self, queries: list[dict[str, str]]) -> list[dict[str, Any]]:
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        answers: list[dict[str, Any]] = []
+        for start in range(0, len(queries), _CHUNK):
+            chunk = queries[start : start + _CHUNK]
+            self._proc.stdin.write("".join(json.dumps(q) + "\n" for q in chunk))
+            self._proc.stdin.flush()
+            for _ in chunk:
+                line = self._proc.stdout.readline()
+                assert line, f"go-oracle exited with {self._proc.poll()}"
+                answers.append(json.loads(line))
+        return answers
+
+    def close(self) -> None:
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout=10)
+        finally:
+            if self._proc.poll() is None:
+                self._proc.kill()
+                self._proc.wait()
+            self._proc.stdout.close()
