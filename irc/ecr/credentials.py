@@ -137,9 +137,10 @@ class AwsClients:
     ) -> ScanResult:
         """`irc.ecr.scan` of `spec` with an ECR client of its region holding `concurrency` connections;
         ScanError also when the client cannot be made (a region botocore refuses, say)."""
-        connections = spec.max_concurrent_scans or concurrency
         try:
-            async with self.client("ecr", spec.region, credentials, max_connections=connections) as ecr:
+            async with self.client(
+                "ecr", spec.region, credentials, max_connections=spec.concurrency(concurrency)
+            ) as ecr:
                 return await scan(ecr, spec, concurrency=concurrency)
         except (ClientError, BotoCoreError) as e:
             raise classify(e) from e

@@ -80,7 +80,7 @@ class ScanResult:
 async def scan(client: Any, spec: ScanSpec, *, concurrency: int = DEFAULT_CONCURRENCY) -> ScanResult:
     """Scan with an aiobotocore ECR client, `spec.max_concurrent_scans` (else `concurrency`)
     repositories at a time; ScanError on failure (ScanTimeout past spec.timeout)."""
-    concurrency = spec.max_concurrent_scans or concurrency
+    concurrency = spec.concurrency(concurrency)
     calls = 0
 
     def count(**_: Any) -> None:

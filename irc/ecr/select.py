@@ -70,6 +70,10 @@ class ScanSpec:
     pattern: re.Pattern[str] | None = None
     extract_prefix: bool = False
 
+    def concurrency(self, default: int) -> int:
+        """Repositories to describe at a time: the policy's maxConcurrentScans, else `default`."""
+        return self.max_concurrent_scans or default
+
     @classmethod
     def from_policy(cls, spec: Mapping[str, Any]) -> ScanSpec:
         """Parse an ImageResourcePolicy spec; ValueError naming the field that is wrong."""
