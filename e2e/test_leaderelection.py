@@ -20,7 +20,7 @@ from e2e.support import eventually
 from hack.testbed import cluster
 from irc.runtime import errors
 from irc.runtime.client import Client, Obj
-from irc.runtime.leaderelection import LeaderElectionConfig, LeaderElectionLost, LeaderElector
+from irc.runtime.leaderelection import LeaderElectionLost, LeaderElectionOptions, LeaderElector
 from irc.runtime.transport import KubeTransport, Request, Response, StreamResponse, Transport
 
 pytestmark = pytest.mark.e2e
@@ -100,9 +100,9 @@ async def lease_name(client: Client) -> AsyncIterator[str]:
 
 
 def candidate(client: Client, lease_name: str, identity: str) -> LeaderElector:
-    config = LeaderElectionConfig(
-        lease_name,
-        NAMESPACE,
+    config = LeaderElectionOptions(
+        id=lease_name,
+        namespace=NAMESPACE,
         identity=identity,
         lease_duration=float(LEASE_SECONDS),
         renew_deadline=RENEW_DEADLINE,

@@ -248,7 +248,7 @@ async def test_expired_image_detected_are_deleted_except_the_current_selection(
         )
 
         async def cached() -> bool | None:
-            obj = await mgr.cache.get(API_VERSION, "ImageResourcePolicy", "ttl", namespace)
+            obj = mgr.cache.get(API_VERSION, "ImageResourcePolicy", "ttl", namespace)
             return True if (obj.get("status") or {}).get("latestImages") else None
 
         await eventually(cached, what="the manager's cache sees status.latestImages")

@@ -26,11 +26,12 @@ from hack.testbed import cluster, ecr, images, registries
 from irc.api import API_VERSION
 from irc.api.conditions import get_condition, rfc3339, set_condition
 from irc.api.imagepolicy import MANAGED_BY
+from irc.api.secrets import SecretRef
 from irc.cli import main as irc
 from irc.images import TargetNaming
 from irc.images.auth import RegistryOptions
 from irc.reconcilers import CONTROLLERS, detection, imagebackup, policy
-from irc.reconcilers.settings import SecretKey, Settings
+from irc.reconcilers.settings import Settings
 from irc.runtime import LeaderElectionOptions, Manager, ManagerOptions, errors
 from irc.runtime.client import Client, Obj
 from irc.runtime.transport import KubeTransport
@@ -133,7 +134,7 @@ def assert_none_refused(mgr: Manager, caplog: pytest.LogCaptureFixture) -> None:
     assert not refused(mgr), f"requests refused:\n{denials(caplog)}"
 
 
-def settings(bed: registries.Registries, ecr_server: ecr.ECR, credentials: SecretKey) -> Settings:
+def settings(bed: registries.Registries, ecr_server: ecr.ECR, credentials: SecretRef) -> Settings:
     options = {
         r.host: RegistryOptions(ca_file=str(r.ca_cert)) if r.tls else RegistryOptions(plain_http=True)
         for r in bed.by_name.values()
@@ -372,7 +373,7 @@ async def test_generated_rbac_is_enough(
                 leader_election=LeaderElectionOptions(enabled=True, id=lease, namespace=ns),
             ),
         )
-        configured = settings(registry_bed, ecr_server, SecretKey(ns, "backup-push"))
+        configured = settings(registry_bed, ecr_server, SecretRef("backup-push", ns))
         for name in controllers:
             CONTROLLERS[name].setup(mgr, configured)
         run = Run(mgr, client, ns, controllers, caplog, registry_bed, source_images, ecr_images)

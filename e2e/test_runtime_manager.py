@@ -21,7 +21,7 @@ import pytest
 from e2e.support import configmap, eventually, running
 from examples import configmap_labeler
 from hack.testbed import cluster, procs
-from irc.runtime import Conflict, Manager, ManagerOptions, Request, Result
+from irc.runtime import Conflict, ControllerBuilder, Manager, ManagerOptions, Request, Result
 from irc.runtime.client import Client
 from irc.runtime.transport import KubeTransport
 
@@ -86,7 +86,7 @@ class StaleUpdater:
         self.conflicts = 0
 
     async def reconcile(self, request: Request) -> Result | None:
-        cached = await self.mgr.cache.get("v1", "ConfigMap", request.name, request.namespace)
+        cached = self.mgr.cache.get("v1", "ConfigMap", request.name, request.namespace)
         if (cached.get("data") or {}).get("reconciled") == "yes":
             return None
         self.attempts += 1
@@ -107,7 +107,7 @@ async def test_conflicts_are_retried_until_the_write_lands(kube: cluster.Cluster
     mgr = await Manager.from_kubeconfig(str(kube.kubeconfig), options=options(namespace))
     stale, proceed = asyncio.Event(), asyncio.Event()
     reconciler = StaleUpdater(mgr, stale, proceed)
-    mgr.controller("stale-updater").for_("v1", "ConfigMap").complete(reconciler)
+    ControllerBuilder(mgr, "stale-updater").for_("v1", "ConfigMap").complete(reconciler)
     client = mgr.client
     async with started(mgr):
         await client.create(configmap(namespace, "contended", theirs="1"))

@@ -11,7 +11,7 @@ import pytest
 
 from e2e.support import eventually, running
 from e2e.test_runtime_informer import Recorder
-from irc.runtime import EnqueueMapped, Manager, ManagerOptions, Request
+from irc.runtime import ControllerBuilder, EnqueueMapped, Manager, ManagerOptions, Request
 from irc.runtime.client import Client, Obj
 
 T = TypeVar("T")
@@ -62,7 +62,7 @@ async def test_a_metadata_only_secret_watch_beside_a_full_one(
         return [Request(namespace, f"uses-{obj['metadata']['name']}")]
 
     reconciler = Requests()
-    mgr.controller("secret-users").for_("v1", "ConfigMap").watches(
+    ControllerBuilder(mgr, "secret-users").for_("v1", "ConfigMap").watches(
         "v1", "Secret", EnqueueMapped(users_of), metadata_only=True
     ).complete(reconciler)
     [full] = await mgr.informers("v1", "Secret")
@@ -91,7 +91,7 @@ async def test_a_metadata_only_secret_watch_beside_a_full_one(
         await soon(lambda: "rotated" in seen.names(seen.deleted) or None, "the deletion seen")
 
         assert seen.names(seen.created) == {"before", "rotated"}
-        cached = await mgr.cache.get("v1", "Secret", "before", namespace, metadata_only=True)
+        cached = mgr.cache.get("v1", "Secret", "before", namespace, metadata_only=True)
         assert (cached["apiVersion"], cached["kind"], set(cached)) == (
             "v1",
             "Secret",
@@ -100,4 +100,4 @@ async def test_a_metadata_only_secret_watch_beside_a_full_one(
         assert all(set(e.new) == {"apiVersion", "kind", "metadata"} for e in seen.updated)
         # The full informer of the same kind caches whole Secrets; plain cache reads go to it.
         assert full.store.get_by(namespace, "before")["data"] == {"password": "b25l"}  # type: ignore[index]
-        assert (await mgr.cache.get("v1", "Secret", "before", namespace))["data"] == {"password": "b25l"}
+        assert (mgr.cache.get("v1", "Secret", "before", namespace))["data"] == {"password": "b25l"}

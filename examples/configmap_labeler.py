@@ -10,7 +10,15 @@ import asyncio
 import os
 import socket
 
-from irc.runtime import LeaderElectionOptions, Manager, ManagerOptions, NotFound, Request, Result
+from irc.runtime import (
+    ControllerBuilder,
+    LeaderElectionOptions,
+    Manager,
+    ManagerOptions,
+    NotFound,
+    Request,
+    Result,
+)
 from irc.runtime import logging as irc_logging
 
 LABEL, VALUE = "example.irc.dev/managed", "true"
@@ -25,7 +33,7 @@ class ConfigMapLabeler:
 
     async def reconcile(self, request: Request) -> Result | None:
         try:
-            configmap = await self.cache.get("v1", "ConfigMap", request.name, request.namespace)
+            configmap = self.cache.get("v1", "ConfigMap", request.name, request.namespace)
         except NotFound:
             return None  # deleted since it was queued: nothing to do
         if (configmap["metadata"].get("labels") or {}).get(LABEL) == VALUE:
@@ -37,7 +45,7 @@ class ConfigMapLabeler:
 
 
 def setup(mgr: Manager) -> None:
-    mgr.controller("configmap-labeler").for_("v1", "ConfigMap").complete(ConfigMapLabeler(mgr))
+    ControllerBuilder(mgr, "configmap-labeler").for_("v1", "ConfigMap").complete(ConfigMapLabeler(mgr))
 
 
 async def main() -> None:

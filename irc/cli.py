@@ -19,16 +19,18 @@ import yaml
 from irc import __version__
 from irc.api import GROUP, KINDS
 from irc.api.durations import parse_duration
-from irc.ecr import AwsClients, ScanError, ScanResult, ScanSpec
+from irc.api.secrets import SecretRef
+from irc.ecr import AwsClients, ScanResult, ScanSpec
 from irc.ecr.credentials import session_name
 from irc.ecr.scan import DEFAULT_CONCURRENCY
 from irc.images import TargetNaming
 from irc.images.auth import RegistryOptions
 from irc.reconcilers import CONTROLLERS, rules
 from irc.reconcilers.detection import detected_name
-from irc.reconcilers.settings import SecretKey, Settings
+from irc.reconcilers.settings import Settings
 from irc.runtime import LeaderElectionLost, LeaderElectionOptions, Manager, ManagerOptions, rbac_manifests
 from irc.runtime import logging as irc_logging
+from irc.runtime.errors import ReconcileError
 
 log = logging.getLogger("irc.manager")
 
@@ -65,7 +67,7 @@ def build_settings(args: argparse.Namespace) -> Settings:
     except ValueError as e:
         raise UsageError(f"--backup-registry: {e}") from None
     try:
-        credentials = SecretKey.parse(args.backup_credentials) if args.backup_credentials else None
+        credentials = SecretRef.parse(args.backup_credentials) if args.backup_credentials else None
     except ValueError as e:
         raise UsageError(f"--backup-credentials: {e}") from None
     try:
@@ -335,7 +337,7 @@ async def run_scan(args: argparse.Namespace, policies: Sequence[dict[str, Any]])
             print(f"{label}: invalid policy: {e}", file=sys.stderr)
             failed = True
             continue
-        except ScanError as e:
+        except ReconcileError as e:
             print(f"{label}: {e.reason}: {e}", file=sys.stderr)
             failed = True
             continue

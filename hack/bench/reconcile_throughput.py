@@ -20,7 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from hack.bench import common
-from irc.runtime import LeaderElectionOptions, Manager, ManagerOptions, Request, RunnableFunc
+from irc.runtime import (
+    ControllerBuilder,
+    LeaderElectionOptions,
+    Manager,
+    ManagerOptions,
+    Request,
+    RunnableFunc,
+)
 
 WORKERS = 4
 
@@ -42,7 +49,7 @@ async def _irc_once(kubeconfig: Path, objects: int, workers: int) -> dict[str, A
         leader_election=LeaderElectionOptions(enabled=False),
     )
     mgr = Manager(client, options)
-    mgr.controller("bench").for_("apps/v1", "Deployment").with_options(
+    ControllerBuilder(mgr, "bench").for_("apps/v1", "Deployment").with_options(
         max_concurrent_reconciles=workers
     ).complete(CountingReconciler(tally))
     synced: list[float] = []

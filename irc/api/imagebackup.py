@@ -23,6 +23,7 @@ from typing import Any
 
 from irc.api.conditions import condition_schema
 from irc.api.crd import Kind
+from irc.api.secrets import SecretRef
 
 PHASES = ("Pending", "Copying", "Completed", "Failed")
 
@@ -113,12 +114,6 @@ IMAGE_BACKUP = Kind(
 
 
 @dataclass(frozen=True)
-class SecretRef:
-    name: str
-    namespace: str
-
-
-@dataclass(frozen=True)
 class ImageBackupSpec:
     source: str
     target: str | None
@@ -135,11 +130,7 @@ class ImageBackupSpec:
             source=str(spec.get("source", "")),
             target=spec.get("target") or None,
             platforms=frozenset(spec.get("platforms") or ()),
-            source_credentials=tuple(
-                SecretRef(r["name"], r["namespace"]) for r in spec.get("sourceCredentials") or []
-            ),
-            target_credentials=SecretRef(target_creds["name"], target_creds["namespace"])
-            if target_creds
-            else None,
+            source_credentials=tuple(SecretRef.from_spec(r) for r in spec.get("sourceCredentials") or []),
+            target_credentials=SecretRef.from_spec(target_creds) if target_creds else None,
             resync_interval=spec.get("resyncInterval") or None,
         )

@@ -18,6 +18,7 @@ from typing import Any
 
 from irc.api.conditions import condition_schema
 from irc.api.crd import Kind
+from irc.api.secrets import SecretRef
 
 MANAGED_BY = ("app.kubernetes.io/managed-by", "irc")
 """The label on every ImageDetected the detection controller creates; only those are garbage-collected."""
@@ -50,8 +51,8 @@ _ORDER = {
 }
 
 
-def aws_secret_ref(policy: Mapping[str, Any]) -> tuple[str, str] | None:
-    """(namespace, name) of the policy's spec.aws.secretRef, None without one. ValueError for a
+def aws_secret_ref(policy: Mapping[str, Any]) -> SecretRef | None:
+    """The policy's spec.aws.secretRef, None without one. ValueError for a
     Secret in another namespace: whoever may write a policy must not borrow another namespace's AWS
     identity (nor learn which Secrets exist there), so, as Flux's secretRefs, it is local only."""
     ref = ((policy.get("spec") or {}).get("aws") or {}).get("secretRef") or {}
@@ -63,7 +64,7 @@ def aws_secret_ref(policy: Mapping[str, Any]) -> tuple[str, str] | None:
             f"spec.aws.secretRef: Secret {ref['namespace']}/{ref['name']} is in another namespace; "
             f"a policy may only use Secrets of its own ({own})"
         )
-    return own, ref["name"]
+    return SecretRef(ref["name"], own)
 
 
 def _status(**extra: Any) -> dict[str, Any]:

@@ -7,7 +7,6 @@ from .credentials import AwsClients as AwsClients
 from .credentials import AwsCredentials as AwsCredentials
 from .match import RepositoryMatcher as RepositoryMatcher
 from .match import compile_glob as compile_glob
-from .scan import ScanError as ScanError
 from .scan import ScanResult as ScanResult
 from .scan import scan as scan
 from .select import Image as Image
@@ -20,7 +19,6 @@ __all__ = [
     "AwsCredentials",
     "Image",
     "RepositoryMatcher",
-    "ScanError",
     "ScanResult",
     "ScanSpec",
     "Selection",

@@ -136,7 +136,7 @@ class AwsClients:
         self, spec: ScanSpec, credentials: AwsCredentials | None, *, concurrency: int = DEFAULT_CONCURRENCY
     ) -> ScanResult:
         """`irc.ecr.scan` of `spec` with an ECR client of its region holding `concurrency` connections;
-        ScanError also when the client cannot be made (a region botocore refuses, say)."""
+        ReconcileError also when the client cannot be made (a region botocore refuses, say)."""
         try:
             async with self.client(
                 "ecr", spec.region, credentials, max_connections=spec.concurrency(concurrency)

@@ -5,7 +5,8 @@ repositories at a time) and feed them to a Selector, all within scanTimeout.
 DescribeImages rather than ListImages: one call returns tags, digest and push time for up to 1,000
 images, so a scan costs 1 + repositories calls (for ≤1,000 images each) and no per-image request.
 Throttling, 5xx and connection errors are retried by the client (irc.ecr.credentials); what still
-fails becomes a ScanError with a reason for the policy's Scanned condition.
+fails becomes a ReconcileError with a reason for the policy's Scanned condition: terminal when it
+needs someone to fix credentials or the policy, else worth retrying soon with backoff.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from botocore.exceptions import (
 )
 
 from irc.ecr.select import Image, ScanSpec, Selection, Selector
+from irc.runtime.errors import ReconcileError
 
 PAGE_SIZE = 1000  # ECR's maximum for both listings
 DEFAULT_CONCURRENCY = 8
@@ -55,16 +57,6 @@ _THROTTLING_CODES = frozenset(
 )
 
 
-class ScanError(Exception):
-    """A scan that failed, with the reason for the Scanned condition. `transient` failures are worth
-    retrying soon (with backoff); the others need someone to fix credentials or the policy."""
-
-    def __init__(self, reason: str, message: str, *, transient: bool) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.transient = transient
-
-
 @dataclass
 class ScanResult:
     selections: list[Selection]
@@ -79,7 +71,7 @@ class ScanResult:
 
 async def scan(client: Any, spec: ScanSpec, *, concurrency: int = DEFAULT_CONCURRENCY) -> ScanResult:
     """Scan with an aiobotocore ECR client, `spec.max_concurrent_scans` (else `concurrency`)
-    repositories at a time; ScanError on failure (ScanTimeout past spec.timeout)."""
+    repositories at a time; ReconcileError on failure (ScanTimeout past spec.timeout)."""
     concurrency = spec.concurrency(concurrency)
     calls = 0
 
@@ -94,11 +86,11 @@ async def scan(client: Any, spec: ScanSpec, *, concurrency: int = DEFAULT_CONCUR
         async with asyncio.timeout(spec.timeout):
             await _scan(client, spec, concurrency, result)
     except TimeoutError:
-        raise ScanError(
+        raise ReconcileError(
             "ScanTimeout",
             f"the scan took longer than scanTimeout ({spec.timeout:g}s) after {calls} ECR calls; "
             "raise ecrRepository.scanTimeout or narrow the pattern",
-            transient=True,
+            terminal=False,
         ) from None
     except (ClientError, BotoCoreError) as e:
         raise classify(e) from e
@@ -164,29 +156,29 @@ async def _describe(
     return images
 
 
-def classify(e: ClientError | BotoCoreError) -> ScanError:
-    """The ScanError (reason, transient) for an error of an AWS call."""
+def classify(e: ClientError | BotoCoreError) -> ReconcileError:
+    """The ReconcileError (reason, terminal) for an error of an AWS call."""
     if isinstance(e, NoCredentialsError):
-        return ScanError(
+        return ReconcileError(
             "NoCredentials",
             "no AWS credentials: set spec.aws.secretRef, or give the manager an identity "
             "(IRSA, Pod Identity, instance role, AWS_* environment)",
-            transient=False,
+            terminal=True,
         )
     if isinstance(e, NoRegionError | InvalidRegionError):
-        return ScanError("InvalidPolicy", str(e), transient=False)
+        return ReconcileError("InvalidPolicy", str(e), terminal=True)
     if isinstance(e, ConnectionError):
-        return ScanError("NetworkError", f"cannot reach ECR: {e}", transient=True)
+        return ReconcileError("NetworkError", f"cannot reach ECR: {e}", terminal=False)
     if isinstance(e, BotoCoreError):
-        return ScanError("ScanFailed", str(e), transient=True)
+        return ReconcileError("ScanFailed", str(e), terminal=False)
     code = e.response.get("Error", {}).get("Code", "")
     status = int(e.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
     message = e.response.get("Error", {}).get("Message") or str(e)
     operation = e.operation_name
     if code in _AUTH_CODES or status in (401, 403):
-        return ScanError("AccessDenied", f"{operation}: {code}: {message}", transient=False)
+        return ReconcileError("AccessDenied", f"{operation}: {code}: {message}", terminal=True)
     if code in _THROTTLING_CODES or status == 429:
-        return ScanError("Throttled", f"{operation}: throttled after retries: {message}", transient=True)
+        return ReconcileError("Throttled", f"{operation}: throttled after retries: {message}", terminal=False)
     if code in ("RegistryNotFoundException", "InvalidParameterException", "RepositoryNotFoundException"):
-        return ScanError("InvalidPolicy", f"{operation}: {code}: {message}", transient=False)
-    return ScanError("ScanFailed", f"{operation}: {code or status}: {message}", transient=status >= 500)
+        return ReconcileError("InvalidPolicy", f"{operation}: {code}: {message}", terminal=True)
+    return ReconcileError("ScanFailed", f"{operation}: {code or status}: {message}", terminal=status < 500)

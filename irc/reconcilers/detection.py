@@ -10,7 +10,8 @@ A scan is due when the last successful one is older than spec.interval, the spec
 the annotation automation.gitops.io/reconcile-requested-at carries a value not yet handled. A
 restarted manager therefore does not rescan every policy at once. Failures set Scanned=False with
 the reason from irc.ecr.scan (AccessDenied, Throttled, ScanTimeout, NetworkError, ...) and are
-retried with backoff (transient) or at the next interval (the rest).
+retried with backoff (when not terminal) or at the next interval (terminal: someone must fix
+credentials, permissions or the policy).
 
 ImageDetected names follow the seed: `<last repository segment>-<tag, ≤20>-<digest[:8]>`, DNS-safe.
 If another image already holds that name, a hash of policy and image is appended.
@@ -40,33 +41,45 @@ from irc.api.imagepolicy import (
     REQUESTED_AT,
     aws_secret_ref,
 )
-from irc.ecr import AwsClients, AwsCredentials, ScanError, ScanResult, ScanSpec, Selection
+from irc.ecr import AwsClients, AwsCredentials, ScanResult, ScanSpec, Selection
 from irc.ecr.credentials import session_name
 from irc.ecr.scan import classify
 from irc.reconcilers.settings import Settings
-from irc.runtime import Manager, PolicyRule, Request, Result, errors
-from irc.runtime.client import Obj
-from irc.runtime.informer import UpdateEvent
-from irc.runtime.predicates import PredicateFuncs
+from irc.runtime import (
+    ApiClient,
+    Clock,
+    ControllerBuilder,
+    EventRecorder,
+    Manager,
+    Obj,
+    PolicyRule,
+    PredicateFuncs,
+    Reader,
+    ReconcileError,
+    Request,
+    Result,
+    UpdateEvent,
+    errors,
+    summarize,
+)
 
 NAME = "detection"
 KIND, DETECTED = "ImageResourcePolicy", "ImageDetected"
 DEFAULT_INTERVAL = 300.0
 JITTER = 0.1  # requeue after interval * [1, 1.1): policies created together drift apart
 RETRY_FIRST, CONFLICT_RETRIES = 15.0, 5
-EVENT_NAMES = 10  # a Detected Event lists at most this many images
 _LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$")
 
 
-@dataclass
-class _Metrics:
+@dataclass(frozen=True)
+class Metrics:
     scans: Counter
     duration: Histogram
     calls: Counter
     created: Counter
 
     @classmethod
-    def create(cls, registry: CollectorRegistry) -> _Metrics:
+    def register(cls, registry: CollectorRegistry) -> Metrics:
         return cls(
             Counter(
                 "irc_ecr_scans_total",
@@ -129,18 +142,29 @@ def next_scan_in(policy: Obj, interval: float, now: float) -> float:
 
 
 class DetectionReconciler:
-    def __init__(self, mgr: Manager, settings: Settings, clients: AwsClients | None = None) -> None:
-        self.client, self.cache, self.clock, self.settings = mgr.client, mgr.cache, mgr.clock, settings
-        self.recorder = mgr.recorder(NAME)
-        self.metrics = _Metrics.create(mgr.metrics.registry)
-        self.clients = clients or AwsClients(endpoint_url=settings.aws_endpoint_url, clock=mgr.clock)
+    """`aws` makes the ECR and STS clients (AwsClients in a manager; a fake of `scan` and
+    `assume_role` in a unit test)."""
+
+    def __init__(
+        self,
+        *,
+        client: ApiClient,
+        reader: Reader,
+        recorder: EventRecorder,
+        clock: Clock,
+        metrics: Metrics,
+        settings: Settings,
+        aws: AwsClients,
+    ) -> None:
+        self.client, self.cache, self.recorder, self.clock = client, reader, recorder, clock
+        self.metrics, self.settings, self.clients = metrics, settings, aws
         self._failures: dict[tuple[str, str], int] = {}
         self._random = random.Random()
 
     async def reconcile(self, request: Request) -> Result | None:
         key = (request.namespace or "", request.name)
         try:
-            policy = await self.cache.get(API_VERSION, KIND, request.name, request.namespace)
+            policy = self.cache.get(API_VERSION, KIND, request.name, request.namespace)
         except errors.NotFound:
             self.clients.forget(session_name(*key))
             self._failures.pop(key, None)
@@ -166,7 +190,7 @@ class DetectionReconciler:
             result = await self.clients.scan(
                 scan_spec, credentials, concurrency=self.settings.ecr_concurrency
             )
-        except ScanError as e:
+        except ReconcileError as e:
             return await self._failed(policy, e, interval)
         self.metrics.scans.labels("success").inc()
         self.metrics.duration.observe(result.duration)
@@ -175,10 +199,7 @@ class DetectionReconciler:
         created: list[str] = []
         names = [await self._ensure(policy, s, created) for s in result.selections]
         if created:  # one Event per scan: a first scan of 1,000 repositories must not be 1,000 Events
-            shown = ", ".join(created[:EVENT_NAMES]) + (
-                f" and {len(created) - EVENT_NAMES} more" if len(created) > EVENT_NAMES else ""
-            )
-            self.recorder.event(policy, "Normal", "Detected", f"{len(created)} new: {shown}")
+            self.recorder.event(policy, "Normal", "Detected", f"{len(created)} new: {summarize(created)}")
         await self._succeeded(policy, result, names)
         return Result(requeue_after=interval * (1 + JITTER * self._random.random()))
 
@@ -189,17 +210,16 @@ class DetectionReconciler:
         try:
             ref = aws_secret_ref(policy)
         except ValueError as e:  # the policy controller refuses it first; never read it regardless
-            raise ScanError("CrossNamespaceSecretRef", str(e), transient=False) from None
+            raise ReconcileError("CrossNamespaceSecretRef", str(e), terminal=True) from None
         if ref is not None:
-            where = "/".join(ref)
             try:
-                secret = await self.client.get("v1", "Secret", ref[1], ref[0])
-                source = AwsCredentials.from_secret_data(secret.get("data") or {}, where)
+                secret = await self.client.get("v1", "Secret", ref.name, ref.namespace)
+                source = AwsCredentials.from_secret_data(secret.get("data") or {}, str(ref))
             except errors.NotFound:
-                message = f"Secret {where} not found (spec.aws.secretRef)"
-                raise ScanError("SecretNotFound", message, transient=False) from None
+                message = f"Secret {ref} not found (spec.aws.secretRef)"
+                raise ReconcileError("SecretNotFound", message, terminal=True) from None
             except ValueError as e:
-                raise ScanError("SecretInvalid", str(e), transient=False) from None
+                raise ReconcileError("SecretInvalid", str(e), terminal=True) from None
         if not aws.get("roleArn"):
             return source
         try:
@@ -211,7 +231,7 @@ class DetectionReconciler:
             if classified.reason in ("NoCredentials", "Throttled", "NetworkError"):
                 raise classified from e  # no source credentials, or STS busy or unreachable
             message = f"STS AssumeRole {aws['roleArn']}: {e}"
-            raise ScanError("AssumeRoleFailed", message, transient=classified.transient) from e
+            raise ReconcileError("AssumeRoleFailed", message, terminal=classified.terminal) from e
 
     # ---- ImageDetected
 
@@ -244,7 +264,7 @@ class DetectionReconciler:
 
     async def _existing(self, name: str, namespace: str) -> Obj | None:
         try:
-            return await self.cache.get(API_VERSION, DETECTED, name, namespace)
+            return self.cache.get(API_VERSION, DETECTED, name, namespace)
         except errors.NotFound:
             return None
 
@@ -290,7 +310,7 @@ class DetectionReconciler:
 
     # ---- status
 
-    async def _failed(self, policy: Obj, error: ScanError, interval: float) -> Result:
+    async def _failed(self, policy: Obj, error: ReconcileError, interval: float) -> Result:
         key = (policy["metadata"]["namespace"], policy["metadata"]["name"])
         failures = self._failures[key] = self._failures.get(key, 0) + 1
         self.metrics.scans.labels(error.reason).inc()
@@ -308,7 +328,7 @@ class DetectionReconciler:
             )
 
         await self._write_status(policy, mutate)
-        retry = min(interval, RETRY_FIRST * 2 ** min(failures - 1, 20)) if error.transient else interval
+        retry = min(interval, RETRY_FIRST * 2 ** min(failures - 1, 20)) if not error.terminal else interval
         return Result(requeue_after=retry)
 
     async def _succeeded(self, policy: Obj, result: ScanResult, names: list[str]) -> None:
@@ -422,9 +442,18 @@ def setup(mgr: Manager, settings: Settings) -> None:
     never = PredicateFuncs(
         create=lambda e: False, update=lambda e: False, delete=lambda e: False, generic=lambda e: False
     )
+    reconciler = DetectionReconciler(
+        client=mgr.client,
+        reader=mgr.cache,
+        recorder=mgr.recorder(NAME),
+        clock=mgr.clock,
+        metrics=Metrics.register(mgr.metrics.registry),
+        settings=settings,
+        aws=AwsClients(endpoint_url=settings.aws_endpoint_url, clock=mgr.clock),
+    )
     (
-        mgr.controller(NAME)
+        ControllerBuilder(mgr, NAME)
         .for_(API_VERSION, KIND, PredicateFuncs(update=wakes))
         .owns(API_VERSION, DETECTED, never)
-        .complete(DetectionReconciler(mgr, settings))
+        .complete(reconciler)
     )

@@ -32,7 +32,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from irc.api import API_VERSION, GROUP, IMAGE_BACKUP
 from irc.api.conditions import rfc3339, set_condition
 from irc.api.durations import parse_duration
-from irc.api.imagebackup import ImageBackupSpec, SecretRef
+from irc.api.imagebackup import ImageBackupSpec
+from irc.api.secrets import SecretRef
 from irc.ecr import AwsClients
 from irc.images import ImageReference, ecr_registry, parse_reference
 from irc.images.auth import Authenticator, EcrTokenProvider, Keychain
@@ -46,10 +47,22 @@ from irc.images.copy import (
 )
 from irc.images.errors import Denied, NotFound, RateLimited, RegistryError, Unauthorized
 from irc.images.registry import RegistryClient
-from irc.reconcilers.settings import SecretKey, Settings
-from irc.runtime import Manager, PolicyRule, Request, Result, TerminalError, errors
-from irc.runtime.client import Obj
-from irc.runtime.predicates import generation_changed
+from irc.reconcilers.settings import Settings
+from irc.runtime import (
+    ApiClient,
+    Clock,
+    ControllerBuilder,
+    EventRecorder,
+    Manager,
+    Obj,
+    PolicyRule,
+    Reader,
+    ReconcileError,
+    Request,
+    Result,
+    errors,
+    generation_changed,
+)
 
 KIND = "ImageBackup"
 NAME = "image-backup"
@@ -60,15 +73,15 @@ REGISTRY_ERRORS = (RegistryError, aiohttp.ClientError, OSError, TimeoutError)
 REGISTRY_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=60)
 
 
-@dataclass
-class _Metrics:
+@dataclass(frozen=True)
+class Metrics:
     copies: Counter
     bytes: Counter
     duration: Histogram
     failures: Counter
 
     @classmethod
-    def create(cls, registry: CollectorRegistry) -> _Metrics:
+    def register(cls, registry: CollectorRegistry) -> Metrics:
         return cls(
             Counter(
                 "irc_image_backup_copies_total",
@@ -93,10 +106,8 @@ class _Metrics:
         )
 
 
-class _Failure(Exception):
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
+def _failure(reason: str, message: str) -> ReconcileError:
+    return ReconcileError(reason, message, terminal=reason in TERMINAL)
 
 
 def _reason(error: BaseException, side: str) -> str:
@@ -113,21 +124,32 @@ def _reason(error: BaseException, side: str) -> str:
 
 
 class ImageBackupReconciler:
+    """`aws` fetches ECR tokens for ECR registries without a pull secret; `session` is the HTTP
+    session for registries (default: one per reconcile)."""
+
     def __init__(
-        self, mgr: Manager, settings: Settings, session: aiohttp.ClientSession | None = None
+        self,
+        *,
+        client: ApiClient,
+        reader: Reader,
+        recorder: EventRecorder,
+        clock: Clock,
+        metrics: Metrics,
+        settings: Settings,
+        aws: AwsClients,
+        session: aiohttp.ClientSession | None = None,
     ) -> None:
-        self.client, self.cache, self.clock, self.settings = mgr.client, mgr.cache, mgr.clock, settings
-        self.recorder = mgr.recorder(NAME)
-        self.metrics = _Metrics.create(mgr.metrics.registry)
+        self.client, self.cache, self.recorder, self.clock = client, reader, recorder, clock
+        self.metrics, self.settings = metrics, settings
         self.blob_cache = BlobLocationCache()
         self._session = session
-        self._aws = AwsClients(endpoint_url=settings.aws_endpoint_url, clock=self.clock)
+        self._aws = aws
         # One per ECR registry, kept across reconciles: a token serves 12 hours of copies.
         self._ecr_tokens: dict[str, EcrTokenProvider] = {}
 
     async def reconcile(self, request: Request) -> Result | None:
         try:
-            obj = await self.cache.get(API_VERSION, KIND, request.name)
+            obj = self.cache.get(API_VERSION, KIND, request.name)
         except errors.NotFound:
             return None
         if obj["metadata"].get("deletionTimestamp") or await self._expired(obj):
@@ -140,15 +162,13 @@ class ImageBackupReconciler:
                 source, target = self._references(spec)
                 resync = parse_duration(spec.resync_interval) if spec.resync_interval else None
             except ValueError as e:
-                raise _Failure("InvalidSpec", str(e)) from None
+                raise _failure("InvalidSpec", str(e)) from None
             async with self._registries(spec, source, target) as (src, dst):
                 if await self._up_to_date(obj, status, generation, source, target, src, dst, resync):
                     return self._recheck(resync)
                 await self._copy(obj, status, generation, spec, source, target, src, dst)
-        except _Failure as e:
+        except ReconcileError as e:
             await self._fail(obj, status, e.reason, str(e), generation)
-            if e.reason in TERMINAL:
-                raise TerminalError(str(e)) from None
             raise
         return self._recheck(resync)
 
@@ -194,7 +214,7 @@ class ImageBackupReconciler:
         try:
             present = await dst.head_manifest(target.repository, status["targetDigest"])
         except REGISTRY_ERRORS as e:
-            raise _Failure(_reason(e, "Target"), f"checking the backup: {type(e).__name__}: {e}") from None
+            raise _failure(_reason(e, "Target"), f"checking the backup: {type(e).__name__}: {e}") from None
         if present is None:
             self.recorder.event(obj, "Warning", "TargetMissing", f"{target} is gone from the backup registry")
             return False
@@ -203,7 +223,7 @@ class ImageBackupReconciler:
         try:
             head = await src.head_manifest(source.repository, source.tag or "latest")
         except REGISTRY_ERRORS as e:
-            raise _Failure(_reason(e, "Source"), f"checking the source: {type(e).__name__}: {e}") from None
+            raise _failure(_reason(e, "Source"), f"checking the source: {type(e).__name__}: {e}") from None
         if head is None or head.digest == status.get("sourceDigest"):
             return True
         self.recorder.event(obj, "Normal", "SourceChanged", f"{source} now points at {head.digest}")
@@ -224,9 +244,9 @@ class ImageBackupReconciler:
         try:  # a preflight, so that a refusal of the source can be told apart from the target's
             found = await src.head_manifest(source.repository, ref)
         except REGISTRY_ERRORS as e:
-            raise _Failure(_reason(e, "Source"), f"{type(e).__name__}: {e}") from None
+            raise _failure(_reason(e, "Source"), f"{type(e).__name__}: {e}") from None
         if found is None:
-            raise _Failure("SourceNotFound", f"{source} does not exist")
+            raise _failure("SourceNotFound", f"{source} does not exist")
         now = self.clock.wall()
         status.update(
             phase="Copying",
@@ -261,10 +281,10 @@ class ImageBackupReconciler:
                 blob_cache=self.blob_cache,
             )
         except (NoMatchingPlatform, UnsupportedManifest) as e:
-            raise _Failure(type(e).__name__, str(e)) from None
+            raise _failure(type(e).__name__, str(e)) from None
         except REGISTRY_ERRORS as e:  # copy_image marks which registry failed
             side = failed_side(e) or "Target"
-            raise _Failure(_reason(e, side), f"{side.lower()} registry: {type(e).__name__}: {e}") from None
+            raise _failure(_reason(e, side), f"{side.lower()} registry: {type(e).__name__}: {e}") from None
         finally:
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -358,9 +378,7 @@ class ImageBackupReconciler:
             source_keys.extend(await self._keychain(ref))
         target_keys = Keychain()
         default = self.settings.backup_credentials
-        target_ref = spec.target_credentials or (
-            SecretRef(default.name, default.namespace) if default else None
-        )
+        target_ref = spec.target_credentials or default
         if target_ref is not None:
             target_keys.extend(await self._keychain(target_ref))
         session = self._session or aiohttp.ClientSession(timeout=REGISTRY_TIMEOUT)
@@ -386,15 +404,15 @@ class ImageBackupReconciler:
             auth = Authenticator(host, credentials, clock=self.clock)
         return RegistryClient(session, host, auth=auth, options=self.settings.registry_options(host))
 
-    async def _keychain(self, ref: SecretRef | SecretKey) -> Keychain:
+    async def _keychain(self, ref: SecretRef) -> Keychain:
         try:
             secret = await self.client.get("v1", "Secret", ref.name, ref.namespace)
         except errors.NotFound:
-            raise _Failure("CredentialsNotFound", f"secret {ref.namespace}/{ref.name} not found") from None
+            raise _failure("CredentialsNotFound", f"secret {ref.namespace}/{ref.name} not found") from None
         try:
             return Keychain.from_secret_data(secret.get("data") or {})
         except ValueError as e:
-            raise _Failure("InvalidCredentials", f"secret {ref.namespace}/{ref.name}: {e}") from None
+            raise _failure("InvalidCredentials", f"secret {ref.namespace}/{ref.name}: {e}") from None
 
 
 RULES = (
@@ -407,6 +425,13 @@ RULES = (
 def setup(mgr: Manager, settings: Settings) -> None:
     # Spec changes only: our own status writes (and lastReferencedAt's) must not trigger a reconcile
     # that reads a cache not yet showing them; completed backups are re-checked on a timer instead.
-    mgr.controller(NAME).for_(API_VERSION, KIND, generation_changed()).complete(
-        ImageBackupReconciler(mgr, settings)
+    reconciler = ImageBackupReconciler(
+        client=mgr.client,
+        reader=mgr.cache,
+        recorder=mgr.recorder(NAME),
+        clock=mgr.clock,
+        metrics=Metrics.register(mgr.metrics.registry),
+        settings=settings,
+        aws=AwsClients(endpoint_url=settings.aws_endpoint_url, clock=mgr.clock),
     )
+    ControllerBuilder(mgr, NAME).for_(API_VERSION, KIND, generation_changed()).complete(reconciler)

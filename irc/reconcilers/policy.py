@@ -37,6 +37,7 @@ import contextlib
 import copy
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
@@ -47,9 +48,25 @@ from irc.api.imagepolicy import MANAGED_BY, aws_secret_ref
 from irc.ecr.credentials import AwsCredentials
 from irc.ecr.select import ScanSpec
 from irc.reconcilers.settings import Settings
-from irc.runtime import EnqueueMapped, Manager, PolicyRule, PredicateFuncs, Request, Result, errors
-from irc.runtime.client import Obj
-from irc.runtime.predicates import generation_changed
+from irc.runtime import (
+    ApiClient,
+    Clock,
+    ControllerBuilder,
+    EnqueueMapped,
+    EventRecorder,
+    Index,
+    Manager,
+    Obj,
+    PolicyRule,
+    PredicateFuncs,
+    Reader,
+    ReconcileError,
+    Request,
+    Result,
+    errors,
+    generation_changed,
+    summarize,
+)
 
 NAME = "policy"
 KIND, TEMPLATE, DETECTED = "ImageResourcePolicy", "ResourceTemplate", "ImageDetected"
@@ -58,15 +75,8 @@ SOURCE_INDEX = "managedSourcePolicy"  # managed objects only; a name no other co
 REVALIDATE = 300.0
 DEFAULT_TTL_DAYS = 7
 DAY = 86400.0
-EVENT_NAMES = 10  # an Event names at most this many deleted objects
 
 log = logging.getLogger(__name__)
-
-
-class _Invalid(Exception):
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 def _ref_key(policy: Obj, ref: dict[str, Any]) -> list[str]:
@@ -130,41 +140,43 @@ def expired(objects: Iterable[Obj], keep: set[str], days: int, now: float) -> tu
     return out, soonest
 
 
-def _names(names: list[str]) -> str:
-    shown = ", ".join(names[:EVENT_NAMES])
-    return shown if len(names) <= EVENT_NAMES else f"{shown} and {len(names) - EVENT_NAMES} more"
-
-
 def check_selection(spec: dict[str, Any]) -> None:
-    """The scan parts of a policy spec, parsed as the detection controller parses them; _Invalid
-    naming the field when one does not parse."""
+    """The scan parts of a policy spec, parsed as the detection controller parses them; a
+    ReconcileError (InvalidPolicy) naming the field when one does not parse."""
     try:
         ScanSpec.from_policy(spec)
     except ValueError as e:
-        raise _Invalid("InvalidPolicy", str(e)) from None
+        raise ReconcileError("InvalidPolicy", str(e)) from None
 
 
-def _deleted_counter(registry: CollectorRegistry) -> Counter:
-    counter = Counter(
-        "irc_image_detected_deleted_total",
-        "ImageDetected objects garbage-collected, by reason",
-        ["reason"],
-        registry=registry,
-    )
-    for reason in ("expired", "policy_deleted"):  # series start at zero
-        counter.labels(reason)
-    return counter
+@dataclass(frozen=True)
+class Metrics:
+    deleted: Counter
+    """irc_image_detected_deleted_total{reason}: ImageDetected objects garbage-collected."""
+
+    @classmethod
+    def register(cls, registry: CollectorRegistry) -> Metrics:
+        counter = Counter(
+            "irc_image_detected_deleted_total",
+            "ImageDetected objects garbage-collected, by reason",
+            ["reason"],
+            registry=registry,
+        )
+        for reason in ("expired", "policy_deleted"):  # series start at zero
+            counter.labels(reason)
+        return cls(counter)
 
 
 class PolicyReconciler:
-    def __init__(self, mgr: Manager) -> None:
-        self.client, self.cache, self.clock = mgr.client, mgr.cache, mgr.clock
-        self.recorder = mgr.recorder(NAME)
-        self.deleted = _deleted_counter(mgr.metrics.registry)
+    def __init__(
+        self, *, client: ApiClient, reader: Reader, recorder: EventRecorder, clock: Clock, metrics: Metrics
+    ) -> None:
+        self.client, self.cache, self.recorder, self.clock = client, reader, recorder, clock
+        self.metrics = metrics
 
     async def reconcile(self, request: Request) -> Result | None:
         try:
-            policy = await self.cache.get(API_VERSION, KIND, request.name, request.namespace)
+            policy = self.cache.get(API_VERSION, KIND, request.name, request.namespace)
         except errors.NotFound:
             await self._collect_orphans(request)
             return None
@@ -182,12 +194,12 @@ class PolicyReconciler:
         cached: dict[str, Any] = policy.get("status") or {}
         # Only the fields this controller owns; conditions is one list, so it is written whole.
         status: dict[str, Any] = {"conditions": copy.deepcopy(cached.get("conditions") or [])}
-        invalid: _Invalid | None = None
+        invalid: ReconcileError | None = None
         try:
             check_selection(spec)
             await self._check_template(policy)
             await self._check_secret(policy)
-        except _Invalid as e:
+        except ReconcileError as e:
             if set_condition(
                 status, "Ready", "False", e.reason, str(e), observed_generation=generation, now=now
             ):
@@ -229,7 +241,7 @@ class PolicyReconciler:
 
     async def _managed(self, request: Request) -> list[Obj]:
         """The policy's managed ImageDetected objects that are not already being deleted."""
-        found = await self.cache.by_index(
+        found = self.cache.by_index(
             API_VERSION, DETECTED, SOURCE_INDEX, f"{request.namespace}/{request.name}"
         )
         return [o for o in found if not o["metadata"].get("deletionTimestamp")]
@@ -263,26 +275,28 @@ class PolicyReconciler:
                         resource_version=metadata["resourceVersion"],
                     )
                     deleted.append(metadata["name"])
-                    self.deleted.labels(reason).inc()
+                    self.metrics.deleted.labels(reason).inc()
         finally:  # what was deleted is reported even when a later deletion fails
             if deleted and policy is not None:
                 days = ttl_days(policy.get("spec") or {})
-                message = f"ttlDays {days}: deleted {len(deleted)} expired ImageDetected: {_names(deleted)}"
+                message = (
+                    f"ttlDays {days}: deleted {len(deleted)} expired ImageDetected: {summarize(deleted)}"
+                )
                 self.recorder.event(policy, "Normal", "Expired", message)
             elif deleted:
-                log.info("deleted the ImageDetected of a deleted policy: %s", _names(deleted))
+                log.info("deleted the ImageDetected of a deleted policy: %s", summarize(deleted))
 
     async def _check_template(self, policy: Obj) -> None:
         key = _template_key(policy)[0]
         namespace, _, name = key.partition("/")
         try:
-            await self.cache.get(API_VERSION, TEMPLATE, name, namespace)
+            self.cache.get(API_VERSION, TEMPLATE, name, namespace)
         except errors.NotFound:
-            raise _Invalid(
+            raise ReconcileError(
                 "TemplateNotFound", f"ResourceTemplate {key} not found (spec.templateRef)"
             ) from None
         except LookupError:  # no informer there: the manager watches only some namespaces
-            raise _Invalid(
+            raise ReconcileError(
                 "TemplateNotWatched",
                 f"ResourceTemplate {key} (spec.templateRef) is in namespace {namespace}, which this "
                 "manager does not watch (irc manager --namespace)",
@@ -292,33 +306,26 @@ class PolicyReconciler:
         try:
             ref = aws_secret_ref(policy)
         except ValueError as e:  # refused before any read: no hint whether it exists
-            raise _Invalid("CrossNamespaceSecretRef", str(e)) from None
+            raise ReconcileError("CrossNamespaceSecretRef", str(e)) from None
         if ref is None:
             return
-        namespace, name = ref
         try:
-            secret = await self.client.get("v1", "Secret", name, namespace)
+            secret = await self.client.get("v1", "Secret", ref.name, ref.namespace)
         except errors.NotFound:
-            raise _Invalid(
-                "SecretNotFound", f"Secret {namespace}/{name} not found (spec.aws.secretRef)"
-            ) from None
+            raise ReconcileError("SecretNotFound", f"Secret {ref} not found (spec.aws.secretRef)") from None
         try:  # the check the detection controller's use of it makes
-            AwsCredentials.from_secret_data(secret.get("data") or {}, f"{namespace}/{name}")
+            AwsCredentials.from_secret_data(secret.get("data") or {}, str(ref))
         except ValueError as e:
-            raise _Invalid("SecretInvalid", str(e)) from None
+            raise ReconcileError("SecretInvalid", str(e)) from None
 
 
-def _policies_naming(mgr: Manager, index: str) -> EnqueueMapped:
+def _policies_naming(reader: Reader, index: str) -> EnqueueMapped:
     """An event of a referenced object (ResourceTemplate, Secret) → the policies whose reference
     names it, from the cache's `index` of policies."""
 
     def fn(referenced: Obj) -> Iterable[Request]:
         key = f"{referenced['metadata'].get('namespace', '')}/{referenced['metadata']['name']}"
-        return [
-            Request.for_object(p)
-            for i in mgr.informers_of(API_VERSION, KIND)
-            for p in i.store.by_index(index, key)
-        ]
+        return [Request.for_object(p) for p in reader.by_index(API_VERSION, KIND, index, key)]
 
     return EnqueueMapped(fn)
 
@@ -339,20 +346,33 @@ RULES = (
 )
 
 
+INDEXES = (
+    Index(API_VERSION, KIND, TEMPLATE_INDEX, _template_key),
+    Index(API_VERSION, KIND, SECRET_INDEX, _secret_key),
+    Index(API_VERSION, DETECTED, SOURCE_INDEX, source_policy_key),
+)
+
+
 def setup(mgr: Manager, settings: Settings) -> None:
-    mgr.add_index(API_VERSION, KIND, TEMPLATE_INDEX, _template_key)
-    mgr.add_index(API_VERSION, KIND, SECRET_INDEX, _secret_key)
-    mgr.add_index(API_VERSION, DETECTED, SOURCE_INDEX, source_policy_key)
+    for index in INDEXES:
+        mgr.add_index(index)
+    reconciler = PolicyReconciler(
+        client=mgr.client,
+        reader=mgr.cache,
+        recorder=mgr.recorder(NAME),
+        clock=mgr.clock,
+        metrics=Metrics.register(mgr.metrics.registry),
+    )
     (
-        mgr.controller(NAME)
+        ControllerBuilder(mgr, NAME)
         .for_(API_VERSION, KIND, generation_changed())
-        .watches(API_VERSION, TEMPLATE, _policies_naming(mgr, TEMPLATE_INDEX))
-        .watches("v1", "Secret", _policies_naming(mgr, SECRET_INDEX), metadata_only=True)
+        .watches(API_VERSION, TEMPLATE, _policies_naming(mgr.cache, TEMPLATE_INDEX))
+        .watches("v1", "Secret", _policies_naming(mgr.cache, SECRET_INDEX), metadata_only=True)
         .watches(
             API_VERSION,
             DETECTED,
             EnqueueMapped(_source_policy),
             PredicateFuncs(update=lambda e: False, generic=lambda e: False),
         )
-        .complete(PolicyReconciler(mgr))
+        .complete(reconciler)
     )

@@ -6,21 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from irc.api.secrets import SecretRef
 from irc.images import TargetNaming
 from irc.images.auth import RegistryOptions
-
-
-@dataclass(frozen=True)
-class SecretKey:
-    namespace: str
-    name: str
-
-    @classmethod
-    def parse(cls, text: str) -> SecretKey:
-        namespace, sep, name = text.partition("/")
-        if not sep or not namespace or not name:
-            raise ValueError(f"expected namespace/name, got {text!r}")
-        return cls(namespace, name)
 
 
 @dataclass(frozen=True)
@@ -28,7 +16,7 @@ class Settings:
     backup: TargetNaming | None = None
     """Where backups go and how they are named (--backup-registry, --backup-naming). Required by
     image-backup when an ImageBackup has no explicit target."""
-    backup_credentials: SecretKey | None = None
+    backup_credentials: SecretRef | None = None
     """A dockerconfigjson Secret for the backup registry (--backup-credentials namespace/name)."""
     backup_retention: float = 7 * 86400.0
     """Delete ImageBackups no workload has referenced for this long (--backup-retention). 7 days."""

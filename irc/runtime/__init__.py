@@ -9,12 +9,20 @@
                                                                  Result / error → requeue policy
 
 A `Manager` owns the client, the shared informers, the health/metrics servers, the Event
-broadcaster and leader election, and runs controllers built with `mgr.controller(name)`. It knows
-nothing about images. See docs/library.md for a complete example.
+broadcaster and leader election, and runs controllers built with `ControllerBuilder(mgr, name)`. It knows
+nothing about images. Reconcilers get what they use through their constructor: an `ApiClient`
+(writes), a `Reader` (the cache), an `EventRecorder` and a `Clock`; `irc.runtime.testing` has the
+fakes of each. See docs/library.md for a complete example.
 """
 
 from irc.runtime.builder import ControllerBuilder as ControllerBuilder
+from irc.runtime.cache import Cache as Cache
+from irc.runtime.cache import Index as Index
+from irc.runtime.cache import IndexFunc as IndexFunc
+from irc.runtime.cache import Reader as Reader
+from irc.runtime.client import ApiClient as ApiClient
 from irc.runtime.client import Client as Client
+from irc.runtime.client import Obj as Obj
 from irc.runtime.client import ObjectList as ObjectList
 from irc.runtime.client import Resource as Resource
 from irc.runtime.client import WatchEvent as WatchEvent
@@ -27,14 +35,20 @@ from irc.runtime.controller import Result as Result
 from irc.runtime.errors import AlreadyExists as AlreadyExists
 from irc.runtime.errors import ApiError as ApiError
 from irc.runtime.errors import Conflict as Conflict
+from irc.runtime.errors import Forbidden as Forbidden
 from irc.runtime.errors import Gone as Gone
+from irc.runtime.errors import Invalid as Invalid
 from irc.runtime.errors import NotFound as NotFound
+from irc.runtime.errors import ReconcileError as ReconcileError
 from irc.runtime.errors import TerminalError as TerminalError
+from irc.runtime.errors import first_failure as first_failure
 from irc.runtime.errors import ignore_not_found as ignore_not_found
 from irc.runtime.events import EventRecorder as EventRecorder
+from irc.runtime.events import summarize as summarize
 from irc.runtime.handlers import EnqueueForObject as EnqueueForObject
 from irc.runtime.handlers import EnqueueForOwner as EnqueueForOwner
 from irc.runtime.handlers import EnqueueMapped as EnqueueMapped
+from irc.runtime.handlers import Handler as Handler
 from irc.runtime.handlers import Request as Request
 from irc.runtime.informer import CreateEvent as CreateEvent
 from irc.runtime.informer import DeleteEvent as DeleteEvent
@@ -42,12 +56,21 @@ from irc.runtime.informer import GenericEvent as GenericEvent
 from irc.runtime.informer import Informer as Informer
 from irc.runtime.informer import UpdateEvent as UpdateEvent
 from irc.runtime.leaderelection import LeaderElectionLost as LeaderElectionLost
-from irc.runtime.manager import Cache as Cache
-from irc.runtime.manager import LeaderElectionOptions as LeaderElectionOptions
+from irc.runtime.leaderelection import LeaderElectionOptions as LeaderElectionOptions
 from irc.runtime.manager import Manager as Manager
 from irc.runtime.manager import ManagerOptions as ManagerOptions
 from irc.runtime.manager import RunnableFunc as RunnableFunc
+from irc.runtime.predicates import Predicate as Predicate
 from irc.runtime.predicates import PredicateFuncs as PredicateFuncs
+from irc.runtime.predicates import and_ as and_
+from irc.runtime.predicates import annotations_changed as annotations_changed
+from irc.runtime.predicates import generation_changed as generation_changed
+from irc.runtime.predicates import in_namespaces as in_namespaces
+from irc.runtime.predicates import label_selector as label_selector
+from irc.runtime.predicates import labels_changed as labels_changed
+from irc.runtime.predicates import not_ as not_
+from irc.runtime.predicates import or_ as or_
+from irc.runtime.predicates import resource_version_changed as resource_version_changed
 from irc.runtime.rbac import PolicyRule as PolicyRule
 from irc.runtime.rbac import cluster_role as cluster_role
 from irc.runtime.rbac import merge_rules as merge_rules
@@ -56,6 +79,7 @@ from irc.runtime.workqueue import WorkQueue as WorkQueue
 
 __all__ = [
     "AlreadyExists",
+    "ApiClient",
     "ApiError",
     "Cache",
     "Client",
@@ -70,18 +94,27 @@ __all__ = [
     "EnqueueForOwner",
     "EnqueueMapped",
     "EventRecorder",
+    "Forbidden",
     "GenericEvent",
     "Gone",
+    "Handler",
+    "Index",
+    "IndexFunc",
     "Informer",
+    "Invalid",
     "LeaderElectionLost",
     "LeaderElectionOptions",
     "Manager",
     "ManagerOptions",
     "NotFound",
+    "Obj",
     "ObjectList",
     "PolicyRule",
+    "Predicate",
     "PredicateFuncs",
+    "Reader",
     "RealClock",
+    "ReconcileError",
     "Reconciler",
     "Request",
     "Resource",
@@ -91,8 +124,19 @@ __all__ = [
     "UpdateEvent",
     "WatchEvent",
     "WorkQueue",
+    "and_",
+    "annotations_changed",
     "cluster_role",
+    "first_failure",
+    "generation_changed",
     "ignore_not_found",
+    "in_namespaces",
+    "label_selector",
+    "labels_changed",
     "merge_rules",
+    "not_",
+    "or_",
     "rbac_manifests",
+    "resource_version_changed",
+    "summarize",
 ]

@@ -1,10 +1,11 @@
 """Wiring a controller to its watches, like controller-runtime's builder:
 
-    mgr.controller("image-backup").for_(API, "ImageBackup").owns("batch/v1", "Job").complete(reconciler)
+    ControllerBuilder(mgr, "image-backup").for_(API, "ImageBackup").owns("batch/v1", "Job").complete(r)
 
 `for_` watches the primary kind (events enqueue the object), `owns` watches kinds the controller
 creates (events enqueue the owning primary object), `watches` takes any handler. Kinds are resolved
-through discovery when the manager starts, so building needs no API call.
+through discovery when the manager starts, so building needs no API call: `complete` registers
+the controller with `Manager.add_controller`, whose bind step connects the watches then.
 
 `owns` and `watches` take `metadata_only=True` (controller-runtime's OnlyMetadata): the kind is then
 watched through a metadata-only informer, and handlers see objects with metadata only.
@@ -37,15 +38,15 @@ class _WatchSpec:
 
 
 @dataclass
-class PendingController:
-    """A built controller whose watches are bound to informers when the manager starts."""
+class _Binding:
+    """A built controller's watches, bound to the manager's informers when it starts."""
 
     manager: Manager
     controller: Controller
     primary: tuple[str, str]
     watches: list[_WatchSpec] = field(default_factory=list)
 
-    async def resolve(self) -> None:
+    async def __call__(self) -> None:
         try:
             primary = await self.manager.client.resource(*self.primary)
             for spec in self.watches:
@@ -64,6 +65,8 @@ class PendingController:
 
 
 class ControllerBuilder:
+    """Builds one controller on `manager`: `for_` once, any `owns`/`watches`, then `complete`."""
+
     def __init__(self, manager: Manager, name: str) -> None:
         if not name or not name.replace("-", "").isalnum():
             raise ValueError(f"controller name {name!r} must be non-empty letters, digits and dashes")
@@ -126,5 +129,5 @@ class ControllerBuilder:
             options = replace(options, max_concurrent_reconciles=workers)
         controller = Controller(self._name, reconciler, options, self._mgr.metrics, self._mgr.clock)
         watches = [replace(w, predicates=(*self._filters, *w.predicates)) for w in self._watches]
-        self._mgr._add_pending(PendingController(self._mgr, controller, self._primary, watches))
+        self._mgr.add_controller(controller, _Binding(self._mgr, controller, self._primary, watches))
         return controller

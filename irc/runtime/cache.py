@@ -1,18 +1,22 @@
-"""The store behind an informer: objects keyed `namespace/name` (or `name` when cluster-scoped),
-with named indexers kept in step on every write.
+"""The cache a reconciler reads: `Store`, the objects behind one informer, keyed `namespace/name`
+(or `name` when cluster-scoped) with named indexers kept in step on every write; and `Cache`, the
+`Reader` over every informer the manager runs.
 
-Reads return the stored objects themselves, not copies: they are shared with every reader and must
-be treated as read-only (`copy.deepcopy` one before changing it). Copying every read would cost more
-than the reconcile it serves; controller-runtime makes the same trade with UnsafeDisableDeepCopy.
+Reads are plain synchronous lookups (no API call, nothing to await), so an `EnqueueMapped` function
+can read the cache as well as a reconciler can. They return the stored objects themselves, not
+copies: they are shared with every reader and must be treated as read-only (`copy.deepcopy` one
+before changing it). Copying every read would cost more than the reconcile it serves;
+controller-runtime makes the same trade with UnsafeDisableDeepCopy.
 """
 
 from __future__ import annotations
 
 import builtins
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-from irc.runtime import labels
+from irc.runtime import errors, labels
 
 Obj = dict[str, Any]
 IndexFunc = Callable[[Obj], Iterable[str]]
@@ -120,3 +124,132 @@ class Store:
                 keys.discard(key)
                 if not keys:
                     del index[v]
+
+
+@dataclass(frozen=True)
+class Index:
+    """A named index over one kind's cached objects: `func(obj)` gives the values `obj` is found
+    under by `Reader.by_index(api_version, kind, name, value)`. Declared by a reconciler module and
+    registered with `Manager.add_index` (or a `FakeClient`), so the same definition serves both."""
+
+    api_version: str
+    kind: str
+    name: str
+    func: IndexFunc
+    metadata_only: bool = False
+
+
+class Reader(Protocol):
+    """What a reconciler reads: `Cache` in a manager, `FakeClient.cache` in a test.
+
+    `get` raises `errors.NotFound`; every read raises `LookupError` for a kind (or namespace) that is
+    not watched. `metadata_only=True` reads the metadata-only view of a kind."""
+
+    def get(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        namespace: str | None = None,
+        *,
+        metadata_only: bool = False,
+    ) -> Obj: ...
+
+    def list(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        *,
+        metadata_only: bool = False,
+    ) -> builtins.list[Obj]: ...
+
+    def by_index(
+        self, api_version: str, kind: str, index: str, value: str, *, metadata_only: bool = False
+    ) -> builtins.list[Obj]: ...
+
+
+class Source(Protocol):
+    """What `Cache` needs of an informer: the namespace it watches (None: all) and its store."""
+
+    @property
+    def namespace(self) -> str | None: ...
+
+    @property
+    def store(self) -> Store: ...
+
+
+class Cache:
+    """The `Reader` over a manager's informers. Objects are shared: do not mutate them.
+
+    Reads go to the full informers of a kind, or with `metadata_only=True` to its metadata-only ones:
+    the two views are never mixed. `sources(api_version, kind, metadata_only)` lists the informers."""
+
+    def __init__(self, sources: Callable[[str, str, bool], Iterable[Source]]) -> None:
+        self._sources = sources
+
+    def _stores(self, api_version: str, kind: str, namespace: str | None, metadata_only: bool) -> list[Store]:
+        found = [
+            s.store
+            for s in self._sources(api_version, kind, metadata_only)
+            if s.namespace is None or namespace is None or s.namespace == namespace
+        ]
+        if not found:
+            view = "metadata-only informer" if metadata_only else "informer"
+            where = f" in namespace {namespace}" if namespace else ""
+            raise LookupError(
+                f"no {view} for {kind}.{api_version}{where}: watch it (for_/owns/watches or "
+                "mgr.informers()) before reading it from the cache"
+            )
+        return found
+
+    def get(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        namespace: str | None = None,
+        *,
+        metadata_only: bool = False,
+    ) -> Obj:
+        for store in self._stores(api_version, kind, namespace, metadata_only):
+            obj = store.get_by(namespace, name)
+            if obj is not None:
+                return obj
+        raise not_found(kind, name, namespace)
+
+    def list(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        *,
+        metadata_only: bool = False,
+    ) -> builtins.list[Obj]:
+        return unique(
+            o
+            for s in self._stores(api_version, kind, namespace, metadata_only)
+            for o in s.list(namespace, label_selector)
+        )
+
+    def by_index(
+        self, api_version: str, kind: str, index: str, value: str, *, metadata_only: bool = False
+    ) -> builtins.list[Obj]:
+        return unique(
+            o for s in self._stores(api_version, kind, None, metadata_only) for o in s.by_index(index, value)
+        )
+
+
+def not_found(kind: str, name: str, namespace: str | None) -> errors.NotFound:
+    return errors.NotFound(404, "NotFound", f"{kind} {namespace + '/' if namespace else ''}{name} not found")
+
+
+def unique(objects: Iterable[Obj]) -> builtins.list[Obj]:
+    """Each object once: informers of one kind with different selectors may hold the same object."""
+    seen: dict[tuple[str | None, str], Obj] = {}
+    for obj in objects:
+        metadata = obj["metadata"]
+        seen.setdefault((metadata.get("namespace"), metadata["name"]), obj)
+    return builtins.list(seen.values())

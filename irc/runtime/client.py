@@ -23,7 +23,7 @@ import random
 import urllib.parse
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import aiohttp
 
@@ -144,6 +144,56 @@ def meta(obj: Mapping[str, Any]) -> tuple[str | None, str]:
     if not name:
         raise ValueError("object has no metadata.name")
     return metadata.get("namespace"), str(name)
+
+
+class ApiClient(Protocol):
+    """The verbs a reconciler uses: reads straight from the API server (the cache is the `Reader`)
+    and writes. `Client` is the real one, `irc.runtime.testing.FakeClient` the one for tests."""
+
+    async def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Obj: ...
+
+    async def list(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        resource_version: str | None = None,
+        limit: int | None = ...,
+        metadata_only: bool = False,
+    ) -> ObjectList: ...
+
+    async def create(self, obj: Obj, *, dry_run: bool = False) -> Obj: ...
+
+    async def update(self, obj: Obj, *, subresource: str | None = None) -> Obj: ...
+
+    async def update_status(self, obj: Obj) -> Obj: ...
+
+    async def patch(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        patch: Obj | Sequence[Obj],
+        *,
+        namespace: str | None = None,
+        patch_type: PatchType = "merge",
+        subresource: str | None = None,
+        force: bool = False,
+    ) -> Obj: ...
+
+    async def delete(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        namespace: str | None = None,
+        *,
+        resource_version: str | None = None,
+        propagation_policy: Literal["Foreground", "Background", "Orphan"] | None = None,
+    ) -> Obj: ...
 
 
 class Client:

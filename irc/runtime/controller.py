@@ -3,7 +3,8 @@
 A reconciler is one async method, `reconcile(request) -> Result | None` (controller-runtime's
 Reconciler). Its outcome decides what happens to the request, in controller-runtime's order:
 
-    raises TerminalError        → counted and logged, not requeued
+    raises TerminalError        → counted and logged, not requeued (so does a ReconcileError
+                                  with terminal=True)
     raises anything else        → requeued with the rate limiter's backoff
     Result(requeue_after=d)     → backoff forgotten, requeued in d seconds
     returns (None or Result())  → backoff forgotten
@@ -48,8 +49,6 @@ class Reconciler(Protocol):
 class ControllerOptions:
     max_concurrent_reconciles: int = 1
     """Workers, each reconciling one request at a time. Defaults to 1."""
-    cache_sync_timeout: float = 120.0
-    """Seconds the watched informers may take to sync before start fails. Defaults to 2 minutes."""
     rate_limiter: RateLimiter[Any] | None = None
     """Backoff for failed requests. Defaults to max(5 ms → 1000 s per item, 10 qps burst 100)."""
     reconcile_timeout: float | None = None
@@ -126,7 +125,10 @@ class Controller:
         self.queue.add(request)
 
     async def start(self) -> None:
-        """Wait for the watched informers to sync, then reconcile with N workers until cancelled."""
+        """Wait for the watched informers to sync, then reconcile with N workers until cancelled.
+
+        The wait has no bound of its own: whoever runs the informers bounds their sync (the manager,
+        by `ManagerOptions.cache_sync_timeout`, before it starts any controller)."""
         if self._started:
             raise RuntimeError(f"controller {self.name} was already started")
         self._started = True
@@ -134,15 +136,7 @@ class Controller:
         self.metrics.init_controller(self.name, workers)
         for w in self._watches:
             w.informer.add_handler(_Source(self.queue, w))
-        try:
-            async with asyncio.timeout(self.options.cache_sync_timeout):
-                await asyncio.gather(
-                    *(w.informer.wait_for_sync(self.options.cache_sync_timeout) for w in self._watches)
-                )
-        except TimeoutError:
-            raise TimeoutError(
-                f"controller {self.name}: caches did not sync within {self.options.cache_sync_timeout:.0f} s"
-            ) from None
+        await asyncio.gather(*(w.informer.wait_for_sync() for w in self._watches))
         log.info("starting workers", extra={"controller": self.name, "workers": workers})
         try:
             async with asyncio.TaskGroup() as tg:
@@ -181,12 +175,6 @@ class Controller:
             try:
                 async with asyncio.timeout(self.options.reconcile_timeout):
                     result = await self.reconciler.reconcile(request) or Result()
-            except errors.TerminalError as e:
-                self._terminal.inc()
-                self._errors.inc()
-                self._results["error"].inc()
-                log.error("reconcile failed terminally, not requeued: %s", e)
-                return
             except asyncio.CancelledError:
                 task = asyncio.current_task()
                 if task is not None and task.cancelling():
@@ -201,7 +189,13 @@ class Controller:
             except Exception as e:
                 self._errors.inc()
                 self._results["error"].inc()
-                if isinstance(e, errors.ApiError):  # the status says it all; a traceback adds nothing
+                if isinstance(e, errors.ReconcileError) and e.terminal:
+                    self._terminal.inc()
+                    log.error("reconcile failed terminally, not requeued: %s: %s", e.reason, e)
+                    return
+                if isinstance(
+                    e, errors.ApiError | errors.ReconcileError
+                ):  # the status says it all; a traceback adds nothing
                     log.error("reconcile failed, requeued with backoff: %s", e)
                 else:
                     log.exception("reconcile failed, requeued with backoff")

@@ -9,13 +9,17 @@
     ├── Gone                 410 / Expired: the resourceVersion is too old; relist
     ├── TooManyRequests      429 (retry_after from Retry-After)
     └── Invalid              422: the object fails validation
-    TerminalError            raised by a reconciler: record it, do not requeue
+    ReconcileError           a failure with a condition reason, a message and whether retrying helps;
+    │                        raised by reconcilers and the domain packages (irc.ecr, irc.images)
+    └── TerminalError        retrying cannot help: the controller records it and does not requeue
 
-`ignore_not_found` mirrors controller-runtime's client.IgnoreNotFound.
+`ignore_not_found` mirrors controller-runtime's client.IgnoreNotFound; `first_failure` finds what
+made an asyncio.TaskGroup fail.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -68,8 +72,21 @@ class Invalid(ApiError):
     pass
 
 
-class TerminalError(Exception):
+class ReconcileError(Exception):
+    """A failure worth a condition: `reason` (CamelCase, as metav1.Condition's), a message for people,
+    and `terminal`, whether retrying cannot fix it until the spec changes. The controller requeues a
+    ReconcileError with backoff unless it is terminal."""
+
+    def __init__(self, reason: str, message: str, *, terminal: bool = False) -> None:
+        super().__init__(message)
+        self.reason, self.message, self.terminal = reason, message, terminal
+
+
+class TerminalError(ReconcileError):
     """A reconcile failure that retrying cannot fix (a bad spec): counted and logged, never requeued."""
+
+    def __init__(self, message: str, reason: str = "Terminal") -> None:
+        super().__init__(reason, message, terminal=True)
 
 
 def from_status(
@@ -109,3 +126,13 @@ def ignore_not_found(error: BaseException) -> None:
     """Swallow NotFound, re-raise anything else: `except ApiError as e: ignore_not_found(e)`."""
     if not isinstance(error, NotFound):
         raise error
+
+
+def first_failure(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
+    """The first leaf of a task group's exceptions, nested groups flattened, that is not a
+    CancelledError (cancellations are consequences of the failure); None if there is none."""
+    for exc in group.exceptions:
+        found = first_failure(exc) if isinstance(exc, BaseExceptionGroup) else exc
+        if found is not None and not isinstance(found, asyncio.CancelledError):
+            return found
+    return None

@@ -24,10 +24,10 @@ import logging
 import random
 import socket
 from collections import OrderedDict
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from irc.runtime import errors
 from irc.runtime.client import Client, Obj
@@ -118,24 +118,28 @@ class _Write:
     patch: Obj | None
 
 
-class EventRecorder:
+class EventRecorder(Protocol):
+    """What a reconciler records Events with: `mgr.recorder(name)`, or `FakeRecorder` in a test."""
+
+    def event(self, obj: Mapping[str, Any], type: EventType, reason: str, message: str) -> None:
+        """Record an Event about `obj` (a raw object); never blocks, never raises."""
+
+
+class _Recorder:
     """Records Events as one component (a controller's name, shown as "From" by kubectl describe)."""
 
     def __init__(self, broadcaster: EventBroadcaster, component: str) -> None:
         self._broadcaster, self.component = broadcaster, component
 
     def event(self, obj: Mapping[str, Any], type: EventType, reason: str, message: str) -> None:
-        """Queue an Event about `obj` (a raw object); never blocks, never raises."""
         self._broadcaster._record(self.component, obj, type, reason, message)
 
-    def eventf(self, obj: Mapping[str, Any], type: EventType, reason: str, fmt: str, *args: object) -> None:
-        """Like `event`, with the message `fmt % args`."""
-        try:
-            message = fmt % args if args else fmt
-        except (TypeError, ValueError):
-            log.warning("event message %r does not format %r", fmt, args)
-            message = " ".join([fmt, *map(str, args)])
-        self.event(obj, type, reason, message)
+
+def summarize(names: Sequence[str], limit: int = 10) -> str:
+    """`a, b, c` for an Event's message, at most `limit` names and then "and N more": one Event
+    about a thousand objects must stay readable (and under the message limit)."""
+    shown = ", ".join(names[:limit])
+    return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"
 
 
 class EventBroadcaster:
@@ -170,7 +174,7 @@ class EventBroadcaster:
 
     def recorder(self, name: str | None = None) -> EventRecorder:
         """A recorder whose Events come from `name` (default: this broadcaster's component)."""
-        return EventRecorder(self, name or self.component)
+        return _Recorder(self, name or self.component)
 
     def _record(self, component: str, obj: Mapping[str, Any], type: str, reason: str, message: str) -> None:
         try:

@@ -174,13 +174,14 @@ class Informer:
     def has_synced(self) -> bool:
         return self._synced.is_set()
 
-    async def wait_for_sync(self, within: float = 120.0) -> None:
-        """Wait for the initial list; TimeoutError naming the kind if it takes longer than `within` s."""
+    async def wait_for_sync(self, within: float | None = None) -> None:
+        """Wait for the initial list; TimeoutError naming the kind if it takes longer than `within` s
+        (None: no bound)."""
         try:
             async with asyncio.timeout(within):
                 await self._synced.wait()
         except TimeoutError:
-            raise TimeoutError(f"{self!r} did not sync within {within:.0f} s: {self._last_error!r}") from None
+            raise TimeoutError(f"{self!r} did not sync within {within} s: {self._last_error!r}") from None
 
     async def check(self) -> None:
         """Readiness: synced, running, and the watch alive (events, bookmarks or a fresh list lately)."""

@@ -53,13 +53,18 @@ def _micro_time(epoch: float) -> str:
 
 
 @dataclass(frozen=True)
-class LeaderElectionConfig:
-    """Where the Lease lives, who we are and the timings; the defaults are controller-runtime's."""
+class LeaderElectionOptions:
+    """Whether to elect, where the Lease lives, who we are and the timings (controller-runtime's
+    defaults). The manager takes it as `ManagerOptions.leader_election`; `LeaderElector` needs
+    `namespace` set (the manager fills in its default)."""
 
-    lease_name: str
-    """The Lease's name (controller-runtime's LeaderElectionID). Required."""
-    lease_namespace: str
-    """The Lease's namespace. Required."""
+    enabled: bool = False
+    """Run leader-only runnables only while holding the Lease. Defaults to off."""
+    id: str = "irc-manager"
+    """The Lease's name (controller-runtime's LeaderElectionID). Defaults to irc-manager."""
+    namespace: str | None = None
+    """The Lease's namespace. Defaults (in the manager) to the pod's namespace in a cluster, else
+    $POD_NAMESPACE, else "default"."""
     identity: str = field(default_factory=_default_identity)
     """This candidate's holderIdentity. Defaults to `<hostname>_<uuid4>`."""
     lease_duration: float = 15.0
@@ -73,7 +78,7 @@ class LeaderElectionConfig:
     """Release the Lease when `run` is cancelled, so a successor need not wait it out. Defaults to True."""
 
     def __post_init__(self) -> None:
-        for name in ("lease_name", "lease_namespace", "identity"):
+        for name in ("id", "identity"):
             if not getattr(self, name):
                 raise ValueError(f"leader election: {name} must not be empty")
         if not self.retry_period > 0:
@@ -96,13 +101,16 @@ class LeaderElector:
     def __init__(
         self,
         client: Client,
-        config: LeaderElectionConfig,
+        config: LeaderElectionOptions,
         *,
         clock: Clock | None = None,
         metrics: RuntimeMetrics | None = None,
     ) -> None:
+        if not config.namespace:
+            raise ValueError("leader election: namespace must not be empty")
         self._client = client
         self._config = config
+        self._namespace = config.namespace
         self._clock = clock or RealClock()
         self._metrics = metrics
         self._duration_seconds = max(1, math.ceil(config.lease_duration))
@@ -125,7 +133,7 @@ class LeaderElector:
         """Health check: fail if we lead but have not renewed for lease_duration + HEALTH_TOLERANCE."""
         stale = self._clock.now() - self._observed_time
         if self._is_leader and stale > self._config.lease_duration + HEALTH_TOLERANCE:
-            raise RuntimeError(f"failed to renew leadership on lease {self._config.lease_name}")
+            raise RuntimeError(f"failed to renew leadership on lease {self._config.id}")
 
     async def run(self, on_started_leading: Callable[[], Awaitable[None]]) -> None:
         """Wait to acquire the Lease, then run `on_started_leading()` while renewing it.
@@ -137,9 +145,9 @@ class LeaderElector:
         self._set_leader(False)
         await self._acquire()
         self._set_leader(True)
-        logger.info("acquired lease %s/%s as %s", cfg.lease_namespace, cfg.lease_name, cfg.identity)
-        work = asyncio.create_task(_call(on_started_leading), name=f"leader:{cfg.lease_name}")
-        renewing = asyncio.create_task(self._keep_renewing(), name=f"renew:{cfg.lease_name}")
+        logger.info("acquired lease %s/%s as %s", self._namespace, cfg.id, cfg.identity)
+        work = asyncio.create_task(_call(on_started_leading), name=f"leader:{cfg.id}")
+        renewing = asyncio.create_task(self._keep_renewing(), name=f"renew:{cfg.id}")
         try:
             await asyncio.wait((work, renewing), return_when=asyncio.FIRST_COMPLETED)
             if work.done() and not work.cancelled() and work.exception() is None:
@@ -162,15 +170,13 @@ class LeaderElector:
         if not work.cancelled() and (error := work.exception()) is not None:
             raise error
         reason = renewing.result()
-        logger.error("lost lease %s/%s: %s", cfg.lease_namespace, cfg.lease_name, reason)
-        raise LeaderElectionLost(
-            f"leader election lost: lease {cfg.lease_namespace}/{cfg.lease_name} {reason}"
-        )
+        logger.error("lost lease %s/%s: %s", self._namespace, cfg.id, reason)
+        raise LeaderElectionLost(f"leader election lost: lease {self._namespace}/{cfg.id} {reason}")
 
     def _set_leader(self, leading: bool) -> None:
         self._is_leader = leading
         if self._metrics is not None:
-            self._metrics.leader_election_status.labels(self._config.lease_name).set(int(leading))
+            self._metrics.leader_election_status.labels(self._config.id).set(int(leading))
 
     async def _acquire(self) -> None:
         period = self._config.retry_period
@@ -203,9 +209,9 @@ class LeaderElector:
             async with asyncio.timeout(within):
                 return await self._try_acquire_or_renew()
         except (errors.Conflict, errors.AlreadyExists):
-            logger.debug("lease %s: lost a race to update it", self._config.lease_name)
+            logger.debug("lease %s: lost a race to update it", self._config.id)
         except Exception as e:  # any failure is a failed attempt, as in client-go
-            logger.warning("lease %s: cannot acquire or renew: %s", self._config.lease_name, _describe(e))
+            logger.warning("lease %s: cannot acquire or renew: %s", self._config.id, _describe(e))
         return False
 
     async def _try_acquire_or_renew(self) -> bool:
@@ -217,7 +223,7 @@ class LeaderElector:
             except errors.Conflict:
                 pass
         try:
-            lease = await self._client.get(LEASE_API_VERSION, "Lease", cfg.lease_name, cfg.lease_namespace)
+            lease = await self._client.get(LEASE_API_VERSION, "Lease", cfg.id, self._namespace)
         except errors.NotFound:
             self._observe(await self._client.create(self._claim(None)))
             return True
@@ -258,8 +264,8 @@ class LeaderElector:
             "leaseTransitions": transitions if ours or lease is None else transitions + 1,
         }
         metadata = (lease or {}).get("metadata") or {
-            "name": self._config.lease_name,
-            "namespace": self._config.lease_namespace,
+            "name": self._config.id,
+            "namespace": self._namespace,
         }
         return {"apiVersion": LEASE_API_VERSION, "kind": "Lease", "metadata": metadata, "spec": spec}
 
@@ -276,12 +282,12 @@ class LeaderElector:
                         self._lease = await self._client.update(released)
                     except errors.Conflict:
                         self._lease = await self._client.get(
-                            LEASE_API_VERSION, "Lease", cfg.lease_name, cfg.lease_namespace
+                            LEASE_API_VERSION, "Lease", cfg.id, self._namespace
                         )
                         continue
-                    logger.info("released lease %s/%s", cfg.lease_namespace, cfg.lease_name)
+                    logger.info("released lease %s/%s", self._namespace, cfg.id)
         except Exception as e:
-            logger.warning("lease %s: cannot release: %s", cfg.lease_name, _describe(e))
+            logger.warning("lease %s: cannot release: %s", cfg.id, _describe(e))
 
 
 async def _call(fn: Callable[[], Awaitable[None]]) -> None:

@@ -17,23 +17,22 @@ LeaderElectionLost out of `start()`: the process must exit, as controller-runtim
 from __future__ import annotations
 
 import asyncio
-import builtins
 import logging
 import os
 import signal
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from irc.runtime import errors
-from irc.runtime.builder import ControllerBuilder, PendingController
-from irc.runtime.cache import IndexFunc
-from irc.runtime.client import Client, Obj
+from irc.runtime.cache import Cache, Index
+from irc.runtime.client import Client
 from irc.runtime.clock import Clock, RealClock
+from irc.runtime.controller import Controller
 from irc.runtime.events import EventBroadcaster, EventRecorder
 from irc.runtime.health import HealthProbes, HttpServer, health_server, metrics_server
 from irc.runtime.informer import Informer
-from irc.runtime.leaderelection import LeaderElectionConfig, LeaderElector
+from irc.runtime.leaderelection import LeaderElectionOptions, LeaderElector
 from irc.runtime.metrics import RuntimeMetrics
 from irc.runtime.transport import KubeTransport
 
@@ -59,21 +58,6 @@ class RunnableFunc:
 
     async def start(self) -> None:
         await self.fn()
-
-
-@dataclass(frozen=True)
-class LeaderElectionOptions:
-    enabled: bool = False
-    """Run leader-only runnables only while holding the Lease. Defaults to off."""
-    id: str = "irc-manager"
-    """The Lease's name."""
-    namespace: str | None = None
-    """The Lease's namespace. Defaults to the pod's namespace in a cluster, else "default"."""
-    lease_duration: float = 15.0
-    renew_deadline: float = 10.0
-    retry_period: float = 2.0
-    release_on_cancel: bool = True
-    """Release the Lease on graceful shutdown so a standby takes over at once. Defaults to on."""
 
 
 @dataclass(frozen=True)
@@ -115,92 +99,6 @@ def _readyz_name(informer: Informer) -> str:
     )
 
 
-class Cache:
-    """Reads from the manager's informers (no API call). Objects are shared: do not mutate them.
-
-    Reads go to the full informers of a kind, or with `metadata_only=True` to its metadata-only ones:
-    the two views are never mixed."""
-
-    def __init__(self, manager: Manager) -> None:
-        self._mgr = manager
-
-    async def _informers(
-        self, api_version: str, kind: str, namespace: str | None, metadata_only: bool
-    ) -> list[Informer]:
-        found = [
-            i
-            for i in self._mgr.informers_of(api_version, kind, metadata_only=metadata_only)
-            if i.namespace is None or namespace is None or i.namespace == namespace
-        ]
-        if not found:
-            view = "metadata-only informer" if metadata_only else "informer"
-            raise LookupError(
-                f"no {view} for {kind}.{api_version}: watch it (For/Owns/Watches or "
-                "mgr.informers()) before reading it from the cache"
-            )
-        return found
-
-    async def get(
-        self,
-        api_version: str,
-        kind: str,
-        name: str,
-        namespace: str | None = None,
-        *,
-        metadata_only: bool = False,
-    ) -> Obj:
-        for informer in await self._informers(api_version, kind, namespace, metadata_only):
-            obj = informer.store.get_by(namespace, name)
-            if obj is not None:
-                return obj
-        raise errors.NotFound(
-            404, "NotFound", f"{kind} {namespace + '/' if namespace else ''}{name} not found"
-        )
-
-    async def list(
-        self,
-        api_version: str,
-        kind: str,
-        namespace: str | None = None,
-        label_selector: str | None = None,
-        *,
-        metadata_only: bool = False,
-    ) -> list[Obj]:
-        return _unique(
-            o
-            for i in await self._informers(api_version, kind, namespace, metadata_only)
-            for o in i.store.list(namespace, label_selector)
-        )
-
-    async def by_index(
-        self, api_version: str, kind: str, index: str, value: str, *, metadata_only: bool = False
-    ) -> builtins.list[Obj]:
-        return _unique(
-            o
-            for i in await self._informers(api_version, kind, None, metadata_only)
-            for o in i.store.by_index(index, value)
-        )
-
-
-def _unique(objects: Iterable[Obj]) -> list[Obj]:
-    """Each object once: informers of one kind with different selectors may hold the same object."""
-    seen: dict[tuple[str | None, str], Obj] = {}
-    for obj in objects:
-        metadata = obj["metadata"]
-        seen.setdefault((metadata.get("namespace"), metadata["name"]), obj)
-    return list(seen.values())
-
-
-def _first_failure(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
-    """The first leaf of a task group's exceptions, nested groups flattened, that is not a
-    CancelledError (cancellations are consequences of the failure); None if there is none."""
-    for exc in group.exceptions:
-        found = _first_failure(exc) if isinstance(exc, BaseExceptionGroup) else exc
-        if found is not None and not isinstance(found, asyncio.CancelledError):
-            return found
-    return None
-
-
 class Manager:
     def __init__(
         self,
@@ -215,15 +113,21 @@ class Manager:
         self.clock = clock or RealClock()
         self.metrics = metrics or RuntimeMetrics()
         self.probes = HealthProbes()
-        self.cache = Cache(self)
+        self.cache = Cache(
+            lambda api_version, kind, metadata_only: self.informers_of(
+                api_version, kind, metadata_only=metadata_only
+            )
+        )
         self.broadcaster = EventBroadcaster(client, clock=self.clock)
         self.elector: LeaderElector | None = None
         self.elected = asyncio.Event()
         self.http_servers: list[HttpServer] = []
         self._informers: dict[tuple[Any, ...], Informer] = {}
-        self._indexers: dict[tuple[str, str, bool], dict[str, IndexFunc]] = {}  # by (.., metadata_only)
+        self._indexes: list[Index] = []
         self._runnables: list[Runnable] = []
-        self._pending: list[PendingController] = []
+        self._controllers: list[Controller] = []
+        # Run at start, before the informers are fixed: a builder's binding of watches to informers.
+        self._before_start: list[Callable[[], Awaitable[None]]] = []
         self._started = False
 
     @classmethod
@@ -250,25 +154,30 @@ class Manager:
             raise RuntimeError("runnables must be added before the manager starts")
         self._runnables.append(runnable)
 
-    def controller(self, name: str) -> ControllerBuilder:
-        """Start building a controller: `mgr.controller("x").for_(...).owns(...).complete(reconciler)`."""
-        return ControllerBuilder(self, name)
-
-    def _add_pending(self, pending: PendingController) -> None:
-        if any(p.controller.name == pending.controller.name for p in self._pending):
-            raise ValueError(f"a controller named {pending.controller.name!r} already exists")
-        self._pending.append(pending)
+    def add_controller(self, controller: Controller, bind: Callable[[], Awaitable[None]]) -> None:
+        """Run `controller` (a leader-only runnable); `bind()` is awaited at start, before the informers
+        are fixed, to connect its watches (`ControllerBuilder.complete` calls this)."""
+        if self._started:
+            raise RuntimeError("controllers must be added before the manager starts")
+        if any(c.name == controller.name for c in self._controllers):
+            raise ValueError(f"a controller named {controller.name!r} already exists")
+        self._controllers.append(controller)
+        self._before_start.append(bind)
 
     def recorder(self, name: str) -> EventRecorder:
         return self.broadcaster.recorder(name)
 
-    def add_index(
-        self, api_version: str, kind: str, name: str, func: IndexFunc, *, metadata_only: bool = False
-    ) -> None:
-        """Index every informer of a kind, or every metadata-only one, by `func` (cache.by_index reads it)."""
-        self._indexers.setdefault((api_version, kind, metadata_only), {})[name] = func
-        for informer in self.informers_of(api_version, kind, metadata_only=metadata_only):
-            informer.store.add_indexer(name, func)
+    def add_index(self, index: Index) -> None:
+        """Index every informer of a kind (or every metadata-only one): `cache.by_index` reads it."""
+        if any(
+            (i.api_version, i.kind, i.metadata_only, i.name)
+            == (index.api_version, index.kind, index.metadata_only, index.name)
+            for i in self._indexes
+        ):
+            raise ValueError(f"index {index.name!r} of {index.kind} already exists")
+        self._indexes.append(index)
+        for informer in self.informers_of(index.api_version, index.kind, metadata_only=index.metadata_only):
+            informer.store.add_indexer(index.name, index.func)
 
     async def informers(
         self,
@@ -298,7 +207,11 @@ class Manager:
                     namespace=ns,
                     label_selector=label_selector,
                     field_selector=field_selector,
-                    indexers=self._indexers.get((api_version, kind, metadata_only)),
+                    indexers={
+                        i.name: i.func
+                        for i in self._indexes
+                        if (i.api_version, i.kind, i.metadata_only) == (api_version, kind, metadata_only)
+                    },
                     resync_period=self.options.sync_period,
                     watch_list=self.options.watch_list,
                     clock=self.clock,
@@ -324,11 +237,10 @@ class Manager:
         CancelledError, as ever."""
         if self._started:
             raise RuntimeError("a manager can be started once")
-        for pending in self._pending:
-            await pending.resolve()
+        for bind in self._before_start:
+            await bind()
         self._started = True
-        controllers = [p.controller for p in self._pending]
-        leader_work = [r for r in [*controllers, *self._runnables] if r.needs_leader_election]
+        leader_work = [r for r in [*self._controllers, *self._runnables] if r.needs_leader_election]
         others = [r for r in self._runnables if not r.needs_leader_election]
         for informer in self._informers.values():
             self.probes.add_readyz(_readyz_name(informer), informer.check)
@@ -336,14 +248,7 @@ class Manager:
             le = self.options.leader_election
             self.elector = LeaderElector(
                 self.client,
-                LeaderElectionConfig(
-                    lease_name=le.id,
-                    lease_namespace=le.namespace or _default_lease_namespace(),
-                    lease_duration=le.lease_duration,
-                    renew_deadline=le.renew_deadline,
-                    retry_period=le.retry_period,
-                    release_on_cancel=le.release_on_cancel,
-                ),
+                replace(le, namespace=le.namespace or _default_lease_namespace()),
                 clock=self.clock,
                 metrics=self.metrics,
             )
@@ -368,7 +273,7 @@ class Manager:
                 else:
                     tg.create_task(self._lead(leader_work), name="leader-runnables")
         except BaseExceptionGroup as group:
-            first = _first_failure(group)
+            first = errors.first_failure(group)
             if first is None:
                 raise
             raise first from group

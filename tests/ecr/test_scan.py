@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
-from irc.ecr.scan import ScanError, scan
+from irc.ecr.scan import scan
 from irc.ecr.select import ScanSpec
+from irc.runtime.errors import ReconcileError
 
 ACCOUNT = "123456789012"
 REGISTRY = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com"
@@ -291,10 +292,10 @@ async def test_exceeding_the_scan_timeout_is_a_scan_timeout(operation: str) -> N
     ecr = FakeEcr({"a": [detail(1, ["1"])], "b": [detail(2, ["2"])]})
     ecr.hang.add(operation)
     spec = dataclasses.replace(make_spec(), timeout=0.05)
-    with pytest.raises(ScanError) as raised:
+    with pytest.raises(ReconcileError) as raised:
         await scan(ecr, spec)
     assert raised.value.reason == "ScanTimeout"
-    assert raised.value.transient is True
+    assert raised.value.terminal is False
     assert "scanTimeout" in str(raised.value)
     assert ecr.meta.events.handlers == {}
     assert ecr.in_flight == 0  # hung describes were cancelled
@@ -323,9 +324,9 @@ ERRORS: list[tuple[BaseException, str, bool]] = [
 async def test_listing_errors_are_classified(error: BaseException, reason: str, transient: bool) -> None:
     ecr = FakeEcr({"a": [detail(1, ["1"])]})
     ecr.failures[("describe_repositories", None)] = (0, error)
-    with pytest.raises(ScanError) as raised:
+    with pytest.raises(ReconcileError) as raised:
         await scan(ecr, make_spec())
-    assert (raised.value.reason, raised.value.transient) == (reason, transient)
+    assert (raised.value.reason, not raised.value.terminal) == (reason, transient)
     assert raised.value.__cause__ is error
     assert ecr.meta.events.handlers == {}
 
@@ -334,9 +335,9 @@ async def test_listing_errors_are_classified(error: BaseException, reason: str, 
 async def test_describe_errors_are_classified(error: BaseException, reason: str, transient: bool) -> None:
     ecr = FakeEcr({"a": [detail(1, ["1"])], "b": [detail(2, ["2"])]})
     ecr.failures[("describe_images", "b")] = (0, error)
-    with pytest.raises(ScanError) as raised:
+    with pytest.raises(ReconcileError) as raised:
         await scan(ecr, make_spec())
-    assert (raised.value.reason, raised.value.transient) == (reason, transient)
+    assert (raised.value.reason, not raised.value.terminal) == (reason, transient)
 
 
 async def test_error_messages_name_the_operation_and_code() -> None:
@@ -346,6 +347,6 @@ async def test_error_messages_name_the_operation_and_code() -> None:
         client_error("AccessDeniedException", 400, "DescribeRepositories"),
     )
     with pytest.raises(
-        ScanError, match="DescribeRepositories: AccessDeniedException: AccessDeniedException says no"
+        ReconcileError, match="DescribeRepositories: AccessDeniedException: AccessDeniedException says no"
     ):
         await scan(ecr, make_spec())

@@ -12,7 +12,7 @@ from typing import Any, cast
 import pytest
 
 from irc.runtime.client import Client, Obj
-from irc.runtime.events import EventBroadcaster
+from irc.runtime.events import EventBroadcaster, summarize
 from irc.runtime.testing import FakeClock
 from irc.runtime.transport import MockTransport, Request, Response
 
@@ -192,24 +192,28 @@ async def test_distinct_events_in_one_clock_tick_get_distinct_names(
     assert sorted(name for _, name in api.events) == ["cm.17979cfe362a0000", "cm.17979cfe362a0001"]
 
 
-async def test_messages_are_truncated_and_eventf_formats(
-    broadcaster: EventBroadcaster, api: FakeEventsApi
-) -> None:
+async def test_messages_are_truncated(broadcaster: EventBroadcaster, api: FakeEventsApi) -> None:
     recorder = broadcaster.recorder("policy")
     async with running(broadcaster):
         recorder.event(CM, "Normal", "Long", "x" * 2000)
-        recorder.eventf(CM, "Warning", "Failed", "copied %d of %s", 3, "images")
-        recorder.eventf(CM, "Warning", "Percent", "100% done")
-        recorder.eventf(CM, "Warning", "BadFormat", "%d images", "three")
+        recorder.event(CM, "Warning", "Percent", "100% done")
         await settle(broadcaster)
 
     messages = {reason: event["message"] for reason, event in api.by_reason().items()}
-    assert messages == {
-        "Long": "x" * 1024,
-        "Failed": "copied 3 of images",
-        "Percent": "100% done",
-        "BadFormat": "%d images three",
-    }
+    assert messages == {"Long": "x" * 1024, "Percent": "100% done"}
+
+
+@pytest.mark.parametrize(
+    ("count", "text"),
+    [
+        (0, ""),
+        (1, "n0"),
+        (10, ", ".join(f"n{i}" for i in range(10))),
+        (12, ", ".join(f"n{i}" for i in range(10)) + " and 2 more"),
+    ],
+)
+def test_summarize_names_at_most_ten(count: int, text: str) -> None:
+    assert summarize([f"n{i}" for i in range(count)]) == text
 
 
 # ---- correlation

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from irc.runtime.client import Client
-from irc.runtime.leaderelection import LeaderElectionConfig, LeaderElectionLost, LeaderElector
+from irc.runtime.leaderelection import LeaderElectionLost, LeaderElectionOptions, LeaderElector
 from irc.runtime.metrics import RuntimeMetrics
 from irc.runtime.testing import FAKE_EPOCH, FakeClock
 from irc.runtime.transport import MockTransport, Request, Response
@@ -132,7 +132,7 @@ class Bed:
 
     def elector(self, identity: str = "me", **config: Any) -> LeaderElector:
         client = Client(MockTransport(self.leases.handle))
-        settings = LeaderElectionConfig("lock", NAMESPACE, identity=identity, **config)
+        settings = LeaderElectionOptions(id="lock", namespace=NAMESPACE, identity=identity, **config)
         return LeaderElector(client, settings, clock=self.clock, metrics=self.metrics)
 
     def work(self, *, fail: bool = False) -> Work:
@@ -176,13 +176,14 @@ async def running(elector: LeaderElector, work: Work) -> AsyncIterator[asyncio.T
 
 
 def test_config_defaults_are_controller_runtimes() -> None:
-    config = LeaderElectionConfig("lock", NAMESPACE)
+    config = LeaderElectionOptions()
+    assert (config.enabled, config.id, config.namespace) == (False, "irc-manager", None)
     assert (config.lease_duration, config.renew_deadline, config.retry_period) == (15.0, 10.0, 2.0)
     assert config.release_on_cancel
     hostname, _, suffix = config.identity.rpartition("_")
     assert hostname == socket.gethostname()
     assert re.fullmatch(r"[0-9a-f-]{36}", suffix)
-    assert LeaderElectionConfig("lock", NAMESPACE).identity != config.identity
+    assert LeaderElectionOptions().identity != config.identity
 
 
 @pytest.mark.parametrize(
@@ -193,15 +194,19 @@ def test_config_defaults_are_controller_runtimes() -> None:
         ({"renew_deadline": 2.4}, "renew_deadline"),
         ({"retry_period": 0.0}, "retry_period"),
         ({"retry_period": -1.0}, "retry_period"),
-        ({"lease_name": ""}, "lease_name"),
-        ({"lease_namespace": ""}, "lease_namespace"),
+        ({"id": ""}, "id"),
         ({"identity": ""}, "identity"),
     ],
 )
 def test_config_rejects_bad_values(overrides: dict[str, Any], message: str) -> None:
-    settings: dict[str, Any] = {"lease_name": "lock", "lease_namespace": NAMESPACE, **overrides}
+    settings: dict[str, Any] = {"id": "lock", "namespace": NAMESPACE, **overrides}
     with pytest.raises(ValueError, match=message):
-        LeaderElectionConfig(**settings)
+        LeaderElectionOptions(**settings)
+
+
+def test_an_elector_needs_a_namespace() -> None:
+    with pytest.raises(ValueError, match="namespace"):
+        LeaderElector(Client(MockTransport(Leases().handle)), LeaderElectionOptions(id="lock"))
 
 
 # ---- acquiring

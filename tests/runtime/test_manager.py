@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from irc.runtime import ControllerBuilder, Index, LeaderElectionOptions, Manager, ManagerOptions, RunnableFunc
 from irc.runtime.client import Client, Obj
 from irc.runtime.handlers import EnqueueMapped, Request
 from irc.runtime.leaderelection import LeaderElectionLost
-from irc.runtime.manager import LeaderElectionOptions, Manager, ManagerOptions, RunnableFunc
 from irc.runtime.testing import FakeClock, running
 from irc.runtime.transport import MockTransport, Response
 from irc.runtime.transport import Request as HttpRequest
@@ -70,7 +70,7 @@ async def test_full_and_metadata_only_informers_of_a_kind_are_shared_apart() -> 
     assert await mgr.informers("v1", "Secret", metadata_only=True) == metadata  # shared
     assert mgr.informers_of("v1", "Secret") == full
     assert mgr.informers_of("v1", "Secret", metadata_only=True) == metadata
-    mgr.add_index("v1", "Secret", "by-name", lambda o: [o["metadata"]["name"]], metadata_only=True)
+    mgr.add_index(Index("v1", "Secret", "by-name", lambda o: [o["metadata"]["name"]], metadata_only=True))
     metadata[0].store.upsert({"apiVersion": "v1", "kind": "Secret", "metadata": dict(SECRET["metadata"])})
     assert [o["metadata"]["name"] for o in metadata[0].store.by_index("by-name", "creds")] == ["creds"]
     with pytest.raises(KeyError, match="no indexer"):
@@ -87,15 +87,15 @@ async def test_watches_metadata_only_maps_secret_metadata_and_the_cache_keeps_th
         return [Request("ns", f"uses-{secret['metadata']['name']}")]
 
     reconciler = Recording()
-    mgr.controller("test").for_("v1", "ConfigMap").watches(
+    ControllerBuilder(mgr, "test").for_("v1", "ConfigMap").watches(
         "v1", "Secret", EnqueueMapped(users_of), metadata_only=True
     ).complete(reconciler)
     async with running(mgr.start()):
         await reconciler.called.wait()
         only_metadata: dict[str, Any] = {"apiVersion": "v1", "kind": "Secret", "metadata": SECRET["metadata"]}
-        assert await mgr.cache.get("v1", "Secret", "creds", "ns", metadata_only=True) == only_metadata
+        assert mgr.cache.get("v1", "Secret", "creds", "ns", metadata_only=True) == only_metadata
         with pytest.raises(LookupError, match="no informer for Secret"):
-            await mgr.cache.get("v1", "Secret", "creds", "ns")
+            mgr.cache.get("v1", "Secret", "creds", "ns")
     assert reconciler.calls == [Request("ns", "uses-creds")]
     assert mapped == [only_metadata]
     lists = {r.path: r.accept for r in api.requests if r.path != "/api/v1" and "watch" not in dict(r.params)}
@@ -123,7 +123,7 @@ async def test_informers_of_a_kind_differing_by_selector_start_with_a_readiness_
     )
     mgr = Manager(Client(MockTransport(handle), clock=clock), options, clock=clock)
     handler = EnqueueMapped(lambda obj: [])
-    mgr.controller("test").for_("v1", "ConfigMap").watches(
+    ControllerBuilder(mgr, "test").for_("v1", "ConfigMap").watches(
         "v1", "Secret", handler, label_selector="team=a"
     ).watches("v1", "Secret", handler, label_selector="team=b").complete(Recording())
     async with running(mgr.start()) as started:
@@ -141,12 +141,12 @@ async def test_the_cache_reads_an_object_two_informers_hold_once() -> None:
     mgr = manager(FakeApi(), FakeClock())
     everything = await mgr.informers("v1", "Secret")
     selected = await mgr.informers("v1", "Secret", label_selector="team=a")
-    mgr.add_index("v1", "Secret", "by-name", lambda o: [o["metadata"]["name"]])
+    mgr.add_index(Index("v1", "Secret", "by-name", lambda o: [o["metadata"]["name"]]))
     secret = {"apiVersion": "v1", "kind": "Secret", "metadata": dict(SECRET["metadata"])}
     for informer in everything + selected:
         informer.store.upsert(secret)
-    assert await mgr.cache.list("v1", "Secret", "ns") == [secret]
-    assert await mgr.cache.by_index("v1", "Secret", "by-name", "creds") == [secret]
+    assert mgr.cache.list("v1", "Secret", "ns") == [secret]
+    assert mgr.cache.by_index("v1", "Secret", "by-name", "creds") == [secret]
 
 
 class Failing:

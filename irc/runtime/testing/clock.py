@@ -1,4 +1,4 @@
-"""Test doubles for code built on irc.runtime, as controller-runtime ships client/fake and controllertest.
+"""Time and tasks in tests.
 
 `running(coroutine)` runs a loop for the length of a block and makes sure it stops. `FakeClock`
 stands in for `irc.runtime.clock.Clock`: time moves only when a test calls `advance()`, so
