@@ -27,7 +27,7 @@ from botocore.exceptions import (
 )
 
 from irc.ecr.select import Image, ScanSpec, Selection, Selector
-from irc.runtime.errors import ReconcileError
+from irc.runtime.errors import ReconcileError, first_failure
 
 PAGE_SIZE = 1000  # ECR's maximum for both listings
 DEFAULT_CONCURRENCY = 8
@@ -126,7 +126,7 @@ async def _scan(client: Any, spec: ScanSpec, concurrency: int, result: ScanResul
             for _ in range(min(concurrency, len(names))):
                 group.create_task(worker())
     except ExceptionGroup as failed:  # the first worker's error; the group cancelled the others
-        raise failed.exceptions[0] from None
+        raise (first_failure(failed) or failed) from None
     result.selections = selector.selections()
 
 

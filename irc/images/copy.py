@@ -50,6 +50,7 @@ from irc.images.registry import (
     RegistryClient,
     compute_digest,
 )
+from irc.runtime.errors import first_failure
 
 FOREIGN_LAYER_TYPES = frozenset(
     {
@@ -454,7 +455,7 @@ async def copy_image(
     try:
         await copier.run(root, dst_tag_or_none or root.manifest.digest)
     except BaseExceptionGroup as group:
-        raise _first(group) from None
+        raise (first_failure(group) or group) from None
     return CopyResult(
         source_digest=top.digest,
         target_digest=root.manifest.digest,
@@ -469,13 +470,3 @@ async def copy_image(
         index_rewritten=copier.rewritten,
         notes=tuple(copier.notes),
     )
-
-
-def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The first real failure in a task group's exceptions (cancellations are consequences)."""
-    for exc in group.exceptions:
-        if isinstance(exc, BaseExceptionGroup):
-            return _first(exc)
-        if not isinstance(exc, asyncio.CancelledError):
-            return exc
-    return group.exceptions[0]
