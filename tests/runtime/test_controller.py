@@ -88,9 +88,13 @@ async def test_error_requeues_with_growing_backoff_then_success_resets() -> None
     assert sample(c.metrics, "controller_runtime_reconcile_total", result="success") == 1
 
 
-async def test_terminal_error_is_counted_not_requeued() -> None:
+@pytest.mark.parametrize(
+    "error",
+    [errors.TerminalError("spec.image is empty"), errors.ReconcileError("InvalidSpec", "bad", terminal=True)],
+)
+async def test_terminal_error_is_counted_not_requeued(error: Exception) -> None:
     async def bad_spec(request: Request, n: int) -> None:
-        raise errors.TerminalError("spec.image is empty")
+        raise error
 
     clock, r = FakeClock(), Scripted(bad_spec)
     c = make(r, clock)
@@ -102,6 +106,21 @@ async def test_terminal_error_is_counted_not_requeued() -> None:
     assert r.calls == [A]
     assert sample(c.metrics, "controller_runtime_terminal_reconcile_errors_total") == 1
     assert len(c.queue) == 0 and c.queue.statistics().waiting == 0
+
+
+async def test_a_reconcile_error_not_terminal_is_requeued_with_backoff() -> None:
+    async def unreachable(request: Request, n: int) -> None:
+        raise errors.ReconcileError("NetworkError", "registry unreachable")
+
+    clock, r = FakeClock(), Scripted(unreachable)
+    c = make(r, clock)
+    async with running(c.start()):
+        c.enqueue(A)
+        await settle()
+        clock.advance(0.005)
+        await settle()
+    assert r.calls == [A, A]
+    assert sample(c.metrics, "controller_runtime_terminal_reconcile_errors_total") == 0
 
 
 async def test_requeue_after_forgets_backoff_and_comes_back_on_time() -> None:
