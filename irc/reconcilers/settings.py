@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from irc.api.secrets import SecretRef
+from irc.api.workloads import DEFAULT_KINDS
 from irc.images import TargetNaming
 from irc.images.auth import RegistryOptions
 
@@ -30,6 +33,29 @@ class Settings:
     """Repositories one scan describes at a time (--ecr-concurrency)."""
     progress_interval: float = 2.0
     """Seconds between status writes while copying, so progress shows without a write storm."""
+
+    rewrite_kinds: tuple[str, ...] = DEFAULT_KINDS
+    """Workload kinds workload-rewrite watches (--rewrite-kinds; CronJob may be added)."""
+    rewrite_when: Literal["healthy", "always"] = "healthy"
+    """Switch a workload only once it is healthy, or as soon as its backups are complete (--rewrite-when)."""
+    pin_digest: bool = False
+    """Write backup images as tag@digest (--pin-digest)."""
+    exclude_images: tuple[re.Pattern[str], ...] = ()
+    """Images never backed up: Go path.Match globs on the normalised reference (--exclude-images)."""
+    exclude_namespaces: tuple[str, ...] = ()
+    """Namespaces whose workloads are never touched, besides kube-system (--exclude-namespaces)."""
+    exclude_namespace_selector: str | None = None
+    """A label selector: namespaces it matches are never touched (--exclude-namespace-selector)."""
+    manager_namespace: str | None = None
+    """The manager's own namespace, never touched (in a cluster: the pod's namespace)."""
+    backup_pull_secret: str | None = None
+    """A pull Secret for the backup registry appended to switched pod templates (--backup-pull-secret)."""
+    revert_limit: int = 3
+    """Reverts of a switch within revert_window after which a workload is left alone (--revert-limit)."""
+    revert_window: float = 3600.0
+    """Seconds over which reverts are counted (--revert-window). 1 hour."""
+    access_ttl: float = 600.0
+    """Seconds a namespace's right to pull a source image is remembered. 10 minutes."""
 
     def registry_options(self, host: str) -> RegistryOptions:
         return self.registries.get(host, RegistryOptions())

@@ -1,0 +1,83 @@
+"""Kubernetes workloads as irc reads them: where each kind keeps its pod template, the containers
+(and init containers) it runs, and when it counts as healthy, for the reconcilers that look at
+what a cluster runs (workload-rewrite; creation's duplicate check)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class WorkloadKind:
+    api_version: str
+    kind: str
+    plural: str
+    template_path: tuple[str, ...]  # where the pod spec lives
+
+
+DEPLOYMENT = WorkloadKind("apps/v1", "Deployment", "deployments", ("spec", "template", "spec"))
+DAEMONSET = WorkloadKind("apps/v1", "DaemonSet", "daemonsets", ("spec", "template", "spec"))
+STATEFULSET = WorkloadKind("apps/v1", "StatefulSet", "statefulsets", ("spec", "template", "spec"))
+CRONJOB = WorkloadKind("batch/v1", "CronJob", "cronjobs", ("spec", "jobTemplate", "spec", "template", "spec"))
+KINDS = {k.kind: k for k in (DEPLOYMENT, DAEMONSET, STATEFULSET, CRONJOB)}
+DEFAULT_KINDS = ("Deployment", "DaemonSet", "StatefulSet")
+
+
+@dataclass(frozen=True)
+class Container:
+    field: str  # "containers" or "initContainers"
+    name: str
+    image: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.field}/{self.name}"
+
+
+def pod_spec(kind: WorkloadKind, obj: Obj) -> dict[str, Any]:
+    node: Any = obj
+    for part in kind.template_path:
+        node = (node or {}).get(part)
+    return node or {}
+
+
+def containers(kind: WorkloadKind, obj: Obj) -> list[Container]:
+    spec = pod_spec(kind, obj)
+    return [
+        Container(field, c["name"], c["image"])
+        for field in ("initContainers", "containers")
+        for c in spec.get(field) or []
+        if c.get("name") and c.get("image")
+    ]
+
+
+def healthy(kind: WorkloadKind, obj: Obj) -> str | None:
+    """None when the workload is healthy (scaled to zero counts), else why not."""
+    spec, status, meta = obj.get("spec") or {}, obj.get("status") or {}, obj["metadata"]
+    if kind is CRONJOB:
+        return None  # a CronJob has no rollout: its next Job starts from the new template
+    if (status.get("observedGeneration") or 0) < (meta.get("generation") or 0):
+        return "its controller has not observed the latest spec yet"
+    if kind is DEPLOYMENT:
+        desired = spec.get("replicas", 1)
+        for condition in status.get("conditions") or []:
+            if condition.get("reason") == "ProgressDeadlineExceeded":
+                return "its rollout exceeded its progress deadline"
+        counts = {f: status.get(f, 0) for f in ("updatedReplicas", "readyReplicas", "availableReplicas")}
+        if any(v != desired for v in counts.values()) or status.get("replicas", 0) != desired:
+            return f"{desired} replicas desired, {counts} ({status.get('replicas', 0)} in all)"
+        return None
+    if kind is DAEMONSET:
+        desired = status.get("desiredNumberScheduled", 0)
+        if status.get("updatedNumberScheduled", 0) != desired or status.get("numberReady", 0) != desired:
+            return f"{desired} pods desired, {status.get('numberReady', 0)} ready"
+        return None
+    desired = spec.get("replicas", 1)  # StatefulSet
+    if status.get("readyReplicas", 0) != desired:
+        return f"{desired} replicas desired, {status.get('readyReplicas', 0)} ready"
+    if status.get("currentRevision") != status.get("updateRevision"):
+        return "a rolling update is in progress"
+    return None

@@ -1,0 +1,519 @@
+"""The workload-rewrite reconciler (controller name `workload-rewrite`): backs up every external
+image a Deployment, DaemonSet or StatefulSet runs (CronJobs with `--rewrite-kinds`), then switches
+the workload to the copies once they are complete and the workload is healthy.
+
+    workload ──▶ excluded? (kube-system, the manager's namespace, --exclude-namespaces, a namespace
+       │         matching --exclude-namespace-selector, annotation automation.gitops.io/backup=false)
+       ▼
+    external images (parsed references not in the backup registry nor --exclude-images)
+       ──▶ one ImageBackup per source image (create-if-absent, shared by every workload using it;
+           lastReferencedAt kept fresh, at most one write an hour)
+       ──▶ every backup Completed with a target digest, the workload healthy (--rewrite-when)
+           and the source pullable by the workload's own namespace (SourceAccessDenied otherwise)
+       ──▶ one strategic-merge patch under a resourceVersion precondition: every container at
+           once, change-cause and the original images (JSON) annotated; Event ImagesRewritten
+
+`automation.gitops.io/backup: "restore"` puts the original images back in one patch and leaves the
+workload alone until the annotation is removed. A switch reverted by someone else (Argo CD or
+Flux applying Git) is counted; after `revert_limit` reverts within `revert_window` the workload
+is left alone, with a Warning Event and the annotation automation.gitops.io/backup-stopped.
+
+Jobs (immutable templates), bare Pods (not owned by a workload) and ephemeral containers (not part
+of a pod template) are left alone. Events: BackupRequested, ImagesRewritten, RewriteDeferred (with
+the reason), RewriteReverted, ImagesRestored.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import aiohttp
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from irc.api import API_VERSION, GROUP, IMAGE_BACKUP
+from irc.api.conditions import parse_rfc3339, rfc3339
+from irc.api.secrets import SecretRef
+from irc.api.workloads import KINDS, Container, WorkloadKind, containers, healthy, pod_spec
+from irc.images import ImageReference, backup_object_name, parse_reference
+from irc.images.auth import Authenticator, Keychain
+from irc.images.errors import RegistryError
+from irc.images.registry import RegistryClient
+from irc.reconcilers.settings import Settings
+from irc.runtime import (
+    ApiClient,
+    Clock,
+    ControllerBuilder,
+    EnqueueMapped,
+    EventRecorder,
+    Index,
+    IndexFunc,
+    Manager,
+    Obj,
+    PolicyRule,
+    Reader,
+    Request,
+    Result,
+    errors,
+    labels,
+)
+
+NAME = "workload-rewrite"
+BACKUP_KIND = "ImageBackup"
+BACKUP_ANNOTATION = f"{GROUP}/backup"  # "false": never touched; "restore": put the originals back
+ORIGINAL_IMAGES = f"{GROUP}/original-images"  # JSON {"containers/app": "nginx:1.25", ...}
+STOPPED = f"{GROUP}/backup-stopped"  # why irc stopped switching this workload
+REVERTS = f"{GROUP}/backup-reverts"  # RFC 3339 times of the reverts seen, comma-separated
+CHANGE_CAUSE = "kubernetes.io/change-cause"
+SOURCE_INDEX = "workloadSourceImage"
+REFERENCED_EVERY = 3600.0  # lastReferencedAt is written at most this often per backup
+ALWAYS_EXCLUDED = ("kube-system",)
+
+
+class SourceAccess(Protocol):
+    """Whether `namespace` could pull `source` itself: anonymously or with `secrets`, its own."""
+
+    async def can_pull(
+        self, namespace: str, source: ImageReference, secrets: Sequence[SecretRef]
+    ) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Metrics:
+    external: Gauge
+    rewrites: Counter
+    deferred: Counter
+
+    @classmethod
+    def register(cls, registry: CollectorRegistry) -> Metrics:
+        return cls(
+            Gauge(
+                "irc_workload_external_images",
+                "Images of the last reconciled workloads not yet in the backup registry",
+                ["kind"],
+                registry=registry,
+            ),
+            Counter(
+                "irc_workload_rewrites_total",
+                "Workloads switched to backup images",
+                ["kind"],
+                registry=registry,
+            ),
+            Counter(
+                "irc_workload_rewrite_deferred_total",
+                "Switches deferred, by reason",
+                ["reason"],
+                registry=registry,
+            ),
+        )
+
+
+def source_images(kind: WorkloadKind) -> IndexFunc:
+    """The index function: the normalised references a workload's containers run."""
+
+    def index(obj: Obj) -> list[str]:
+        out = []
+        for c in containers(kind, obj):
+            try:
+                out.append(str(parse_reference(c.image).with_default_tag()))
+            except ValueError:
+                continue
+        return out
+
+    return index
+
+
+def rewritten(source: ImageReference, backup: Obj, pin_digest: bool) -> str:
+    """The backup image a container running `source` switches to: a tag reference gets the backup's
+    tag, a digest reference keeps its digest, `pin_digest` writes tag@digest."""
+    status = backup.get("status") or {}
+    target = parse_reference(status["target"])
+    name = f"{target.registry}/{target.repository}"
+    if source.digest is not None:
+        return f"{name}@{source.digest}"
+    tag = target.tag or source.tag or "latest"
+    return f"{name}:{tag}@{status['targetDigest']}" if pin_digest else f"{name}:{tag}"
+
+
+class WorkloadRewriteReconciler:
+    """One per workload kind. `access` decides whether a namespace may use a copy made with another
+    namespace's credentials (see SourceAccess)."""
+
+    def __init__(
+        self,
+        *,
+        kind: WorkloadKind,
+        client: ApiClient,
+        reader: Reader,
+        recorder: EventRecorder,
+        clock: Clock,
+        metrics: Metrics,
+        settings: Settings,
+        access: SourceAccess,
+    ) -> None:
+        if settings.backup is None:
+            raise ValueError(f"{NAME} needs a backup registry (--backup-registry)")
+        self.kind, self.client, self.cache, self.recorder = kind, client, reader, recorder
+        self.clock, self.metrics, self.settings, self.access = clock, metrics, settings, access
+        self.naming = settings.backup
+        self._excluded_selector = (
+            labels.parse(settings.exclude_namespace_selector) if settings.exclude_namespace_selector else None
+        )
+
+    async def reconcile(self, request: Request) -> Result | None:
+        try:
+            obj = self.cache.get(self.kind.api_version, self.kind.kind, request.name, request.namespace)
+        except errors.NotFound:
+            return None
+        meta = obj["metadata"]
+        annotations = meta.get("annotations") or {}
+        if meta.get("deletionTimestamp") or self._excluded(meta):
+            return None
+        choice = annotations.get(BACKUP_ANNOTATION)
+        if choice == "restore":
+            await self._restore(obj)
+            return None
+        if choice == "false" or STOPPED in annotations:
+            return None
+        if ORIGINAL_IMAGES in annotations:
+            current = await self._count_revert(obj)
+            if current is None:
+                return None
+            obj = current
+        external = self._external(obj)
+        self.metrics.external.labels(self.kind.kind).set(len(external))
+        if not external:
+            return None
+        backups = {source: await self._backup(obj, source) for source in {s for _, s in external}}
+        pending = sorted(str(s) for s, b in backups.items() if not _complete(b))
+        if pending:
+            return None  # each backup's progress is watched: its completion brings us back
+        if self.settings.rewrite_when == "healthy":
+            why = healthy(self.kind, obj)
+            if why is not None:
+                await self._defer(obj, "WorkloadUnhealthy", f"waiting for the workload: {why}")
+                return None  # its status changes are watched
+        denied = [str(s) for s, b in backups.items() if not await self._may_use(meta["namespace"], obj, s, b)]
+        if denied:
+            message = f"{meta['namespace']} cannot pull {', '.join(sorted(denied))} with its own credentials"
+            await self._defer(obj, "SourceAccessDenied", message)
+            return Result(requeue_after=self.settings.access_ttl)
+        await self._switch(obj, external, backups)
+        return None
+
+    # ---- decisions
+
+    def _excluded(self, meta: Mapping[str, Any]) -> bool:
+        namespace = meta.get("namespace") or ""
+        if namespace in ALWAYS_EXCLUDED or namespace in self.settings.exclude_namespaces:
+            return True
+        if self.settings.manager_namespace and namespace == self.settings.manager_namespace:
+            return True
+        if self._excluded_selector is None:
+            return False
+        try:
+            ns = self.cache.get("v1", "Namespace", namespace, metadata_only=True)
+        except errors.NotFound:
+            return True  # being created or gone: decide once it is cached
+        return self._excluded_selector.matches(ns["metadata"].get("labels"))
+
+    def _external(self, obj: Obj) -> list[tuple[Container, ImageReference]]:
+        out = []
+        for c in containers(self.kind, obj):
+            try:
+                ref = parse_reference(c.image)
+            except ValueError:
+                continue  # the kubelet will say so; nothing to back up
+            if self.naming.is_target(ref) or any(p.fullmatch(str(ref)) for p in self.settings.exclude_images):
+                continue
+            out.append((c, ref.with_default_tag() if ref.digest is None else ref))
+        return out
+
+    async def _backup(self, workload: Obj, source: ImageReference) -> Obj:
+        """The ImageBackup of `source`: the cached one (lastReferencedAt refreshed when older than an
+        hour), or a new one; AlreadyExists means another workload or manager made it first."""
+        name = backup_object_name(source)
+        now = self.clock.wall()
+        try:
+            backup = self.cache.get(API_VERSION, BACKUP_KIND, name)
+        except errors.NotFound:
+            backup = {
+                "apiVersion": API_VERSION,
+                "kind": BACKUP_KIND,
+                "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "irc"}},
+                "spec": {"source": str(source), "sourceCredentials": await self._pull_secrets(workload)},
+            }
+            try:
+                backup = await self.client.create(backup)
+            except errors.AlreadyExists:
+                return await self.client.get(API_VERSION, BACKUP_KIND, name)
+            self.recorder.event(
+                workload, "Normal", "BackupRequested", f"backing up {source} as ImageBackup {name}"
+            )
+        referenced = parse_rfc3339((backup.get("status") or {}).get("lastReferencedAt"))
+        if referenced is None or now - referenced >= REFERENCED_EVERY:
+            patch = {"status": {"lastReferencedAt": rfc3339(now)}}
+            backup = await self.client.patch(API_VERSION, BACKUP_KIND, name, patch, subresource="status")
+        return backup
+
+    async def _pull_secrets(self, workload: Obj) -> list[dict[str, str]]:
+        """The workload's imagePullSecrets, then its ServiceAccount's, as SecretRefs of its namespace."""
+        namespace = workload["metadata"]["namespace"]
+        spec = pod_spec(self.kind, workload)
+        names = [s["name"] for s in spec.get("imagePullSecrets") or [] if s.get("name")]
+        account = spec.get("serviceAccountName") or "default"
+        try:
+            sa = self.cache.get("v1", "ServiceAccount", account, namespace)
+            names += [s["name"] for s in sa.get("imagePullSecrets") or [] if s.get("name")]
+        except errors.NotFound:
+            pass
+        return [{"name": n, "namespace": namespace} for n in dict.fromkeys(names)]
+
+    async def _may_use(self, namespace: str, workload: Obj, source: ImageReference, backup: Obj) -> bool:
+        """A copy made anonymously or only with this namespace's Secrets is this namespace's to use;
+        otherwise the namespace must be able to pull the source itself."""
+        used = [SecretRef.from_spec(r) for r in (backup.get("spec") or {}).get("sourceCredentials") or []]
+        if all(ref.namespace == namespace for ref in used):
+            return True
+        own = [SecretRef.from_spec(r) for r in await self._pull_secrets(workload)]
+        return await self.access.can_pull(namespace, source, own)
+
+    # ---- writes
+
+    async def _switch(
+        self,
+        obj: Obj,
+        external: list[tuple[Container, ImageReference]],
+        backups: Mapping[ImageReference, Obj],
+    ) -> None:
+        meta = obj["metadata"]
+        changes: dict[str, list[dict[str, str]]] = {}
+        originals = json.loads((meta.get("annotations") or {}).get(ORIGINAL_IMAGES) or "{}")
+        for container, source in external:
+            image = rewritten(source, backups[source], self.settings.pin_digest)
+            changes.setdefault(container.field, []).append({"name": container.name, "image": image})
+            originals[container.key] = container.image
+        shown = ", ".join(f"{c.name}: {c.image}" for c, _ in external)
+        template: dict[str, Any] = {"spec": changes}
+        if self.settings.backup_pull_secret:
+            secrets = pod_spec(self.kind, obj).get("imagePullSecrets") or []
+            if all(s.get("name") != self.settings.backup_pull_secret for s in secrets):
+                template["spec"]["imagePullSecrets"] = [*secrets, {"name": self.settings.backup_pull_secret}]
+        patch: dict[str, Any] = {
+            "metadata": {
+                "resourceVersion": meta["resourceVersion"],
+                "annotations": {
+                    ORIGINAL_IMAGES: json.dumps(originals, sort_keys=True),
+                    CHANGE_CAUSE: f"irc: switched to backup images ({shown})",
+                },
+            }
+        }
+        node = patch
+        for part in self.kind.template_path[:-1]:
+            node = node.setdefault(part, {})
+        node["spec"] = template["spec"]
+        await self.client.patch(
+            self.kind.api_version,
+            self.kind.kind,
+            meta["name"],
+            patch,
+            namespace=meta["namespace"],
+            patch_type="strategic",
+        )
+        self.metrics.rewrites.labels(self.kind.kind).inc()
+        self.recorder.event(obj, "Normal", "ImagesRewritten", f"switched to backup images: {shown}")
+
+    async def _restore(self, obj: Obj) -> None:
+        meta = obj["metadata"]
+        originals = json.loads((meta.get("annotations") or {}).get(ORIGINAL_IMAGES) or "{}")
+        if not originals:
+            return
+        changes: dict[str, list[dict[str, str]]] = {}
+        for key, image in originals.items():
+            field, _, name = key.partition("/")
+            changes.setdefault(field, []).append({"name": name, "image": image})
+        patch: dict[str, Any] = {
+            "metadata": {
+                "resourceVersion": meta["resourceVersion"],
+                "annotations": {
+                    ORIGINAL_IMAGES: None,
+                    REVERTS: None,
+                    CHANGE_CAUSE: "irc: restored the original images",
+                },
+            }
+        }
+        node = patch
+        for part in self.kind.template_path[:-1]:
+            node = node.setdefault(part, {})
+        node["spec"] = changes
+        await self.client.patch(
+            self.kind.api_version,
+            self.kind.kind,
+            meta["name"],
+            patch,
+            namespace=meta["namespace"],
+            patch_type="strategic",
+        )
+        self.recorder.event(obj, "Normal", "ImagesRestored", f"restored {len(originals)} original images")
+
+    async def _count_revert(self, obj: Obj) -> Obj | None:
+        """A switched workload running an original image again was reverted by someone else: count
+        it, and stop after revert_limit within revert_window. The workload to go on with (written
+        when a revert was counted), or None when irc stops here."""
+        meta = obj["metadata"]
+        annotations = meta.get("annotations") or {}
+        originals = json.loads(annotations.get(ORIGINAL_IMAGES) or "{}")
+        running = {c.key: c.image for c in containers(self.kind, obj)}
+        if not any(running.get(k) == image for k, image in originals.items()):
+            return obj
+        now = self.clock.wall()
+        seen = [t for t in (parse_rfc3339(s) for s in (annotations.get(REVERTS) or "").split(",") if s) if t]
+        recent = [t for t in seen if now - t < self.settings.revert_window] + [now]
+        update: dict[str, str | None] = {REVERTS: ",".join(rfc3339(t) for t in recent)}
+        stop = len(recent) >= self.settings.revert_limit
+        if stop:
+            reason = (
+                f"reverted {len(recent)} times within {self.settings.revert_window:.0f} s: something "
+                "(a GitOps tool?) applies the original images back; point it at the backups or exclude "
+                "this workload"
+            )
+            update[STOPPED] = reason
+        patch = {"metadata": {"resourceVersion": meta["resourceVersion"], "annotations": update}}
+        written = await self.client.patch(
+            self.kind.api_version, self.kind.kind, meta["name"], patch, namespace=meta["namespace"]
+        )
+        message = (
+            update.get(STOPPED)
+            or f"the backup images were reverted ({len(recent)} recently); switching again"
+        )
+        self.recorder.event(obj, "Warning", "RewriteReverted", message)
+        return None if stop else written
+
+    async def _defer(self, obj: Obj, reason: str, message: str) -> None:
+        self.metrics.deferred.labels(reason).inc()
+        self.recorder.event(obj, "Normal", "RewriteDeferred", f"{reason}: {message}")
+
+
+def _complete(backup: Obj) -> bool:
+    status = backup.get("status") or {}
+    return (
+        status.get("phase") == "Completed" and bool(status.get("targetDigest")) and bool(status.get("target"))
+    )
+
+
+class RegistryAccess:
+    """SourceAccess by asking the source registry: a manifest HEAD with the namespace's own pull
+    Secrets (anonymous without any), remembered per namespace and image for `settings.access_ttl`."""
+
+    def __init__(self, *, client: ApiClient, clock: Clock, settings: Settings) -> None:
+        self.client, self.clock, self.settings = client, clock, settings
+        self._answers: dict[tuple[str, str], tuple[bool, float]] = {}
+
+    async def can_pull(self, namespace: str, source: ImageReference, secrets: Sequence[SecretRef]) -> bool:
+        key = (namespace, str(source))
+        cached = self._answers.get(key)
+        if cached is not None and self.clock.now() < cached[1]:
+            return cached[0]
+        keys = Keychain()
+        for ref in secrets:
+            try:
+                secret = await self.client.get("v1", "Secret", ref.name, ref.namespace)
+                keys.extend(Keychain.from_secret_data(secret.get("data") or {}))
+            except (errors.NotFound, ValueError):
+                continue  # a missing or broken Secret grants nothing
+        host = source.registry
+        auth = Authenticator(host, keys.lookup(host), clock=self.clock)
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=60)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            registry = RegistryClient(session, host, auth=auth, options=self.settings.registry_options(host))
+            try:
+                found = await registry.head_manifest(
+                    source.repository, source.digest or source.tag or "latest"
+                )
+            except (RegistryError, aiohttp.ClientError, OSError, TimeoutError):
+                found = None
+        allowed = found is not None
+        self._answers[key] = (allowed, self.clock.now() + self.settings.access_ttl)
+        return allowed
+
+
+def _workloads_using(reader: Reader, kind: WorkloadKind) -> EnqueueMapped:
+    """An ImageBackup event → the workloads of `kind` running its source image."""
+
+    def fn(backup: Obj) -> Iterable[Request]:
+        try:
+            source = str(parse_reference((backup.get("spec") or {}).get("source", "")).with_default_tag())
+        except ValueError:
+            return []
+        return [
+            Request.for_object(w) for w in reader.by_index(kind.api_version, kind.kind, SOURCE_INDEX, source)
+        ]
+
+    return EnqueueMapped(fn)
+
+
+def _workloads_in(reader: Reader, kind: WorkloadKind) -> EnqueueMapped:
+    """A Namespace event (its labels may now match --exclude-namespace-selector) → its workloads."""
+
+    def fn(namespace: Obj) -> Iterable[Request]:
+        name = namespace["metadata"]["name"]
+        return [Request.for_object(w) for w in reader.list(kind.api_version, kind.kind, name)]
+
+    return EnqueueMapped(fn)
+
+
+def _nothing(_: Obj) -> Iterable[Request]:
+    return []
+
+
+def indexes(settings: Settings) -> tuple[Index, ...]:
+    return tuple(
+        Index(k.api_version, k.kind, SOURCE_INDEX, source_images(k))
+        for k in map(KINDS.__getitem__, settings.rewrite_kinds)
+    )
+
+
+RULES = (
+    PolicyRule(("apps",), ("daemonsets", "deployments", "statefulsets"), ("list", "patch", "watch")),
+    PolicyRule(("batch",), ("cronjobs",), ("list", "patch", "watch")),  # with --rewrite-kinds=...,CronJob
+    # get: the re-read after a create that met AlreadyExists
+    PolicyRule((GROUP,), (IMAGE_BACKUP.plural,), ("create", "get", "list", "watch")),
+    PolicyRule((GROUP,), (f"{IMAGE_BACKUP.plural}/status",), ("patch",)),  # lastReferencedAt
+    PolicyRule(("",), ("namespaces", "serviceaccounts"), ("list", "watch")),
+    PolicyRule(("",), ("secrets",), ("get",)),  # a namespace's own pull Secrets, for the access check
+)
+
+
+def setup(mgr: Manager, settings: Settings) -> None:
+    unknown = sorted(set(settings.rewrite_kinds) - set(KINDS))
+    if unknown:
+        raise ValueError(f"--rewrite-kinds: unknown kinds {', '.join(unknown)}; known: {', '.join(KINDS)}")
+    for index in indexes(settings):
+        mgr.add_index(index)
+    metrics = Metrics.register(mgr.metrics.registry)
+    access = RegistryAccess(client=mgr.client, clock=mgr.clock, settings=settings)
+    for kind in map(KINDS.__getitem__, settings.rewrite_kinds):
+        reconciler = WorkloadRewriteReconciler(
+            kind=kind,
+            client=mgr.client,
+            reader=mgr.cache,
+            recorder=mgr.recorder(NAME),
+            clock=mgr.clock,
+            metrics=metrics,
+            settings=settings,
+            access=access,
+        )
+        # Every workload event counts (its status says when it is healthy); a backup's progress and,
+        # with a selector, a namespace's labels come in through mapped watches; ServiceAccounts are
+        # cached for their imagePullSecrets only.
+        builder = (
+            ControllerBuilder(mgr, f"{NAME}-{kind.kind.lower()}")
+            .for_(kind.api_version, kind.kind)
+            .watches(API_VERSION, BACKUP_KIND, _workloads_using(mgr.cache, kind))
+            .watches("v1", "ServiceAccount", EnqueueMapped(_nothing))
+        )
+        if settings.exclude_namespace_selector:
+            builder.watches("v1", "Namespace", _workloads_in(mgr.cache, kind), metadata_only=True)
+        builder.complete(reconciler)

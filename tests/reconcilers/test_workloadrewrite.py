@@ -1,0 +1,388 @@
+"""The workload-rewrite reconciler through reconcile(): which images it backs up, when it switches a
+workload to the copies, how it patches, restores, refuses other namespaces' private copies and
+stops fighting a GitOps tool that reverts it."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from irc.api import API_VERSION
+from irc.api.secrets import SecretRef
+from irc.api.workloads import DAEMONSET, DEPLOYMENT, STATEFULSET, WorkloadKind
+from irc.images import ImageReference, TargetNaming, backup_object_name, parse_reference
+from irc.reconcilers import workloadrewrite as wr
+from irc.reconcilers.settings import Settings
+from irc.runtime import Request, errors
+from irc.runtime.testing import FakeClient, FakeClock, FakeRecorder
+
+BACKUP = TargetNaming("backup.example.com", "mirror")
+SETTINGS = Settings(backup=BACKUP)
+NGINX = "nginx:1.25"
+NGINX_REF = parse_reference(NGINX).with_default_tag()
+DIGEST = "sha256:" + "ab" * 32
+
+
+@dataclass
+class Access:
+    """A SourceAccess that answers from a set of (namespace, image) pairs and records the questions."""
+
+    allowed: set[tuple[str, str]] = field(default_factory=set)
+    asked: list[tuple[str, str, tuple[SecretRef, ...]]] = field(default_factory=list)
+
+    async def can_pull(self, namespace: str, source: ImageReference, secrets: Sequence[SecretRef]) -> bool:
+        self.asked.append((namespace, str(source), tuple(secrets)))
+        return (namespace, str(source)) in self.allowed
+
+
+def deployment(
+    name: str = "web",
+    namespace: str = "shop",
+    images: Sequence[str] = (NGINX,),
+    init: Sequence[str] = (),
+    *,
+    healthy: bool = True,
+    annotations: dict[str, str] | None = None,
+    pull_secrets: Sequence[str] = (),
+) -> dict[str, Any]:
+    ready = 2 if healthy else 1
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace, "generation": 1, "annotations": annotations or {}},
+        "spec": {
+            "replicas": 2,
+            "template": {
+                "spec": {
+                    "containers": [{"name": f"c{i}", "image": image} for i, image in enumerate(images)],
+                    "initContainers": [{"name": f"i{i}", "image": image} for i, image in enumerate(init)],
+                    "imagePullSecrets": [{"name": s} for s in pull_secrets],
+                }
+            },
+        },
+        "status": {
+            "observedGeneration": 1,
+            "replicas": 2,
+            "updatedReplicas": 2,
+            "readyReplicas": ready,
+            "availableReplicas": ready,
+        },
+    }
+
+
+def completed(source: ImageReference, credentials: Sequence[SecretRef] = ()) -> dict[str, Any]:
+    target = BACKUP.target(source)
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "ImageBackup",
+        "metadata": {"name": backup_object_name(source)},
+        "spec": {
+            "source": str(source),
+            "sourceCredentials": [{"name": c.name, "namespace": c.namespace} for c in credentials],
+        },
+        "status": {
+            "phase": "Completed",
+            "target": str(target),
+            "sourceDigest": DIGEST,
+            "targetDigest": DIGEST,
+            "lastReferencedAt": "2023-11-14T22:13:20Z",
+        },
+    }
+
+
+@dataclass
+class Bed:
+    objects: list[dict[str, Any]]
+    settings: Settings = SETTINGS
+    kind: WorkloadKind = DEPLOYMENT
+    access: Access = field(default_factory=Access)
+
+    def __post_init__(self) -> None:
+        self.clock = FakeClock()
+        self.client = FakeClient(self.objects, indexes=wr.indexes(self.settings), clock=self.clock)
+        self.recorder = FakeRecorder()
+        self.registry = CollectorRegistry()
+        self.reconciler = wr.WorkloadRewriteReconciler(
+            kind=self.kind,
+            client=self.client,
+            reader=self.client.cache,
+            recorder=self.recorder,
+            clock=self.clock,
+            metrics=wr.Metrics.register(self.registry),
+            settings=self.settings,
+            access=self.access,
+        )
+
+    def workload(self, name: str = "web", namespace: str = "shop") -> dict[str, Any]:
+        return self.client.get_now(self.kind.api_version, self.kind.kind, name, namespace)
+
+    def images(self, name: str = "web", namespace: str = "shop", field: str = "containers") -> list[str]:
+        spec = self.workload(name, namespace)["spec"]["template"]["spec"]
+        return [c["image"] for c in spec.get(field) or []]
+
+    def backups(self) -> list[dict[str, Any]]:
+        return self.client.objects(API_VERSION, "ImageBackup")
+
+    def metric(self, name: str, **labels: str) -> float | None:
+        return self.registry.get_sample_value(name, labels)
+
+
+async def test_an_external_image_gets_one_backup_and_the_workload_waits_for_it() -> None:
+    bed = Bed([deployment()])
+    assert await bed.reconciler.reconcile(Request("shop", "web")) is None
+    [backup] = bed.backups()
+    assert backup["metadata"]["name"] == backup_object_name(NGINX_REF)
+    assert backup["spec"] == {"source": "docker.io/library/nginx:1.25", "sourceCredentials": []}
+    assert backup["status"]["lastReferencedAt"] == "2023-11-14T22:13:20Z"
+    assert bed.images() == [NGINX]  # not switched before the copy is complete
+    assert bed.recorder.reasons() == ["BackupRequested"]
+    assert bed.metric("irc_workload_external_images", kind="Deployment") == 1
+
+
+async def test_a_completed_backup_and_a_healthy_workload_switch_every_container_in_one_patch() -> None:
+    redis = parse_reference("redis@" + DIGEST)
+    busybox = parse_reference("busybox:1.36")
+    bed = Bed(
+        [
+            deployment(images=(NGINX, "redis@" + DIGEST), init=("busybox:1.36",)),
+            completed(NGINX_REF),
+            completed(redis),
+            completed(busybox),
+        ]
+    )
+    await bed.reconciler.reconcile(Request("shop", "web"))
+    assert bed.images() == [
+        "backup.example.com/mirror/docker.io/library/nginx:1.25",
+        "backup.example.com/mirror/docker.io/library/redis@" + DIGEST,  # a digest reference keeps it
+    ]
+    assert bed.images(field="initContainers") == ["backup.example.com/mirror/docker.io/library/busybox:1.36"]
+    assert [(a.verb, a.kind) for a in bed.client.writes()] == [("patch", "Deployment")]  # one rollout
+    annotations = bed.workload()["metadata"]["annotations"]
+    assert json.loads(annotations[wr.ORIGINAL_IMAGES]) == {
+        "containers/c0": NGINX,
+        "containers/c1": "redis@" + DIGEST,
+        "initContainers/i0": "busybox:1.36",
+    }
+    assert annotations[wr.CHANGE_CAUSE].startswith("irc: switched to backup images")
+    assert bed.recorder.reasons() == ["ImagesRewritten"]
+    assert bed.metric("irc_workload_rewrites_total", kind="Deployment") == 1
+
+
+async def test_pin_digest_writes_tag_at_digest() -> None:
+    bed = Bed([deployment(), completed(NGINX_REF)], settings=Settings(backup=BACKUP, pin_digest=True))
+    await bed.reconciler.reconcile(Request("shop", "web"))
+    assert bed.images() == [f"backup.example.com/mirror/docker.io/library/nginx:1.25@{DIGEST}"]
+
+
+async def test_an_image_already_in_the_backup_registry_is_left_and_the_other_switched() -> None:
+    mine = "backup.example.com/mirror/docker.io/library/redis:7"
+    bed = Bed([deployment(images=(mine, NGINX)), completed(NGINX_REF)])
+    await bed.reconciler.reconcile(Request("shop", "web"))
+    assert bed.images() == [mine, "backup.example.com/mirror/docker.io/library/nginx:1.25"]
+    assert len(bed.backups()) == 1
+
+
+async def test_a_workload_with_only_backup_images_is_left_alone() -> None:
+    bed = Bed([deployment(images=("backup.example.com/mirror/docker.io/library/redis:7",))])
+    assert await bed.reconciler.reconcile(Request("shop", "web")) is None
+    assert bed.client.writes() == []
+    assert bed.metric("irc_workload_external_images", kind="Deployment") == 0
+
+
+@pytest.mark.parametrize(
+    ("namespace", "annotations", "settings"),
+    [
+        ("kube-system", {}, SETTINGS),
+        ("shop", {wr.BACKUP_ANNOTATION: "false"}, SETTINGS),
+        ("shop", {}, Settings(backup=BACKUP, exclude_namespaces=("shop",))),
+        ("irc-system", {}, Settings(backup=BACKUP, manager_namespace="irc-system")),
+        ("shop", {}, Settings(backup=BACKUP, exclude_images=(re.compile(r"docker\.io/library/.*"),))),
+        ("shop", {wr.STOPPED: "reverted 3 times"}, SETTINGS),
+    ],
+    ids=["kube-system", "opt-out", "excluded-namespace", "manager-namespace", "excluded-image", "stopped"],
+)
+async def test_excluded_workloads_are_never_touched(
+    namespace: str, annotations: dict[str, str], settings: Settings
+) -> None:
+    bed = Bed([deployment(namespace=namespace, annotations=annotations)], settings=settings)
+    assert await bed.reconciler.reconcile(Request(namespace, "web")) is None
+    assert bed.client.writes() == []
+    assert bed.recorder.events == []
+
+
+async def test_a_namespace_matching_the_exclusion_selector_is_left_alone() -> None:
+    settings = Settings(backup=BACKUP, exclude_namespace_selector="irc.dev/backup=off")
+    namespaces = [
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": "shop", "labels": {"irc.dev/backup": "off"}},
+        },
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "blog", "labels": {}}},
+    ]
+    bed = Bed([*namespaces, deployment(), deployment(namespace="blog")], settings=settings)
+    await bed.reconciler.reconcile(Request("shop", "web"))
+    assert bed.backups() == []
+    await bed.reconciler.reconcile(Request("blog", "web"))
+    assert len(bed.backups()) == 1
+
+
+async def test_an_unhealthy_workload_waits_and_says_why() -> None:
+    bed = Bed([deployment(healthy=False), completed(NGINX_REF)])
+    assert await bed.reconciler.reconcile(Request("shop", "web")) is None
+    assert bed.images() == [NGINX]
+    [event] = bed.recorder.events
+    assert (event.reason, event.type) == ("RewriteDeferred", "Normal")
+    assert event.message.startswith("WorkloadUnhealthy: waiting for the workload: 2 replicas desired")
+    assert bed.metric("irc_workload_rewrite_deferred_total", reason="WorkloadUnhealthy") == 1
+
+
+async def test_rewrite_when_always_does_not_wait_for_health() -> None:
+    bed = Bed(
+        [deployment(healthy=False), completed(NGINX_REF)],
+        settings=Settings(backup=BACKUP, rewrite_when="always"),
+    )
+    await bed.reconciler.reconcile(Request("shop", "web"))
+    assert bed.images() == ["backup.example.com/mirror/docker.io/library/nginx:1.25"]
+
+
+async def test_pull_secrets_of_the_workload_and_its_service_account_become_source_credentials() -> None:
+    account = {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": "default", "namespace": "shop"},
+        "imagePullSecrets": [{"name": "sa-pull"}, {"name": "pod-pull"}],
+    }
+    bed = Bed([account, deployment(pull_secrets=("pod-pull",))])
+    await bed.reconciler.reconcile(Request("shop", "web"))
+    [backup] = bed.backups()
+    assert backup["spec"]["sourceCredentials"] == [
+        {"name": "pod-pull", "namespace": "shop"},
+        {"name": "sa-pull", "namespace": "shop"},
+    ]
+
+
+async def test_a_copy_made_with_another_namespaces_secret_is_not_used_unless_this_one_can_pull() -> None:
+    private = completed(NGINX_REF, credentials=[SecretRef("pull", "team-a")])
+    access = Access()
+    bed = Bed([deployment(namespace="team-b", pull_secrets=("own",)), private], access=access)
+    result = await bed.reconciler.reconcile(Request("team-b", "web"))
+    assert bed.images(namespace="team-b") == [NGINX]
+    assert access.asked == [("team-b", str(NGINX_REF), (SecretRef("own", "team-b"),))]
+    assert result is not None and result.requeue_after == SETTINGS.access_ttl
+    [event] = bed.recorder.events
+    assert event.message.startswith("SourceAccessDenied: team-b cannot pull docker.io/library/nginx:1.25")
+
+    access.allowed.add(("team-b", str(NGINX_REF)))  # team-b's own secret reaches the source
+    await bed.reconciler.reconcile(Request("team-b", "web"))
+    assert bed.images(namespace="team-b") == ["backup.example.com/mirror/docker.io/library/nginx:1.25"]
+
+
+async def test_a_copy_made_with_this_namespaces_own_secret_needs_no_check() -> None:
+    private = completed(NGINX_REF, credentials=[SecretRef("pull", "shop")])
+    bed = Bed([deployment(), private])
+    await bed.reconciler.reconcile(Request("shop", "web"))
+    assert bed.access.asked == []
+    assert bed.images() == ["backup.example.com/mirror/docker.io/library/nginx:1.25"]
+
+
+async def test_a_conflicting_update_fails_the_patch_and_nothing_is_half_written() -> None:
+    bed = Bed([deployment(), completed(NGINX_REF)])
+    bed.client.inject("patch", "Deployment", errors.Conflict(409, "Conflict", "the object has been modified"))
+    with pytest.raises(errors.Conflict):
+        await bed.reconciler.reconcile(Request("shop", "web"))
+    assert bed.images() == [NGINX]
+    await bed.reconciler.reconcile(Request("shop", "web"))  # the controller's retry
+    assert bed.images() == ["backup.example.com/mirror/docker.io/library/nginx:1.25"]
+
+
+async def test_last_referenced_at_is_refreshed_at_most_hourly() -> None:
+    bed = Bed([deployment(healthy=False), completed(NGINX_REF)])
+    await bed.reconciler.reconcile(Request("shop", "web"))
+    status_writes = [a for a in bed.client.writes() if a.subresource == "status"]
+    assert status_writes == []  # written at 2023-11-14T22:13:20Z, which is now
+    bed.clock.advance(3599)
+    await bed.reconciler.reconcile(Request("shop", "web"))
+    assert [a for a in bed.client.writes() if a.subresource == "status"] == []
+    bed.clock.advance(1)
+    await bed.reconciler.reconcile(Request("shop", "web"))
+    [backup] = bed.backups()
+    assert backup["status"]["lastReferencedAt"] == "2023-11-14T23:13:20Z"
+
+
+async def test_restore_puts_the_originals_back_in_one_patch_and_then_leaves_it_alone() -> None:
+    bed = Bed([deployment(), completed(NGINX_REF)])
+    await bed.reconciler.reconcile(Request("shop", "web"))
+    switched = bed.workload()
+    annotated = copy.deepcopy(switched)
+    annotated["metadata"]["annotations"][wr.BACKUP_ANNOTATION] = "restore"
+    await bed.client.update(annotated)
+    await bed.reconciler.reconcile(Request("shop", "web"))
+    assert bed.images() == [NGINX]
+    assert wr.ORIGINAL_IMAGES not in bed.workload()["metadata"]["annotations"]
+    assert bed.recorder.reasons() == ["ImagesRewritten", "ImagesRestored"]
+    writes = len(bed.client.writes())
+    await bed.reconciler.reconcile(Request("shop", "web"))
+    assert len(bed.client.writes()) == writes
+
+
+async def test_a_workload_reverted_again_and_again_is_left_alone_with_a_warning() -> None:
+    bed = Bed([deployment(), completed(NGINX_REF)], settings=Settings(backup=BACKUP, revert_limit=2))
+
+    async def revert() -> None:
+        """What a GitOps tool applying the original manifest does, then the rollout completing."""
+        reverted = copy.deepcopy(bed.workload())
+        reverted["spec"]["template"]["spec"]["containers"][0]["image"] = NGINX
+        written = await bed.client.update(reverted)
+        written["status"]["observedGeneration"] = written["metadata"]["generation"]
+        await bed.client.update_status(written)
+
+    await bed.reconciler.reconcile(Request("shop", "web"))
+    await revert()
+    await bed.reconciler.reconcile(Request("shop", "web"))  # first revert: switched again
+    assert bed.images() == ["backup.example.com/mirror/docker.io/library/nginx:1.25"]
+    await revert()
+    await bed.reconciler.reconcile(Request("shop", "web"))  # second within the window: stop
+    assert bed.images() == [NGINX]
+    annotations = bed.workload()["metadata"]["annotations"]
+    assert annotations[wr.STOPPED].startswith("reverted 2 times within 3600 s")
+    assert bed.recorder.reasons() == [
+        "ImagesRewritten",
+        "RewriteReverted",
+        "ImagesRewritten",
+        "RewriteReverted",
+    ]
+    assert bed.recorder.events[-1].type == "Warning"
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "healthy"),
+    [
+        (DAEMONSET, {"desiredNumberScheduled": 2, "updatedNumberScheduled": 2, "numberReady": 2}, True),
+        (DAEMONSET, {"desiredNumberScheduled": 2, "updatedNumberScheduled": 1, "numberReady": 2}, False),
+        (STATEFULSET, {"readyReplicas": 2, "currentRevision": "a", "updateRevision": "a"}, True),
+        (STATEFULSET, {"readyReplicas": 2, "currentRevision": "a", "updateRevision": "b"}, False),
+    ],
+)
+async def test_daemonsets_and_statefulsets_switch_when_healthy(
+    kind: WorkloadKind, status: dict[str, Any], healthy: bool
+) -> None:
+    workload = deployment() | {"kind": kind.kind}
+    workload["status"] = {"observedGeneration": 1, **status}
+    bed = Bed([workload, completed(NGINX_REF)], kind=kind)
+    await bed.reconciler.reconcile(Request("shop", "web"))
+    expected = "backup.example.com/mirror/docker.io/library/nginx:1.25" if healthy else NGINX
+    assert bed.images() == [expected]
+
+
+async def test_a_deleted_workload_is_nothing_to_do() -> None:
+    bed = Bed([])
+    assert await bed.reconciler.reconcile(Request("shop", "web")) is None
+    assert bed.client.writes() == []
