@@ -79,7 +79,8 @@ def git_servers(testbed_dir: Path) -> Iterator[git.GitServers]:
 
 @pytest.fixture(scope="session")
 def oracle() -> Iterator[Oracle]:
-    """hack/go-oracle: the Go libraries irc reimplements (semver ranges, path.Match, regexp)."""
+    """hack/go-oracle: the Go libraries irc reimplements (semver ranges, path.Match, regexp,
+    distribution/reference, fluxcd/pkg/version)."""
     started = Oracle()
     try:
         yield started

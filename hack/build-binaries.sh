@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd and kwok from the Go
 # module proxy with the machine's Go toolchain, into a version-stamped cache outside the repo; and
-# hack/go-oracle (our own program over Masterminds/semver, path.Match and regexp, for
-# e2e/test_semver_oracle.py and e2e/test_go_oracle_*.py).
+# hack/go-oracle (our own program over Masterminds/semver, path.Match, regexp, distribution/reference
+# and fluxcd/pkg/version, for e2e/test_semver_oracle.py and e2e/test_go_oracle_*.py).
 # Idempotent: a component whose binaries are already in the cache is not rebuilt.
 # Usage: hack/build-binaries.sh            (prints the bin directory of each component at the end)
 set -euo pipefail
@@ -131,10 +131,17 @@ build_go_oracle() {
   if [ -x "$oracle_dir/go-oracle" ] && [ $stale = 0 ]; then
     log "go-oracle (Masterminds/semver $MASTERMINDS_SEMVER_VERSION): cached in $oracle_dir"; return
   fi
-  if ! grep -qE "^require github\.com/Masterminds/semver/v3 $MASTERMINDS_SEMVER_VERSION\$" "$src/go.mod"; then
-    log "go-oracle: $src/go.mod does not require Masterminds/semver $MASTERMINDS_SEMVER_VERSION (versions.env)"
-    return 1
-  fi
+  # go.mod must require exactly the pinned versions, on a require line or inside a require block.
+  local module pin
+  for pin in "github.com/Masterminds/semver/v3 $MASTERMINDS_SEMVER_VERSION" \
+             "github.com/distribution/reference $DISTRIBUTION_REFERENCE_VERSION" \
+             "github.com/fluxcd/pkg/version $FLUXCD_PKG_VERSION_VERSION"; do
+    module=${pin% *}
+    if ! grep -qE "^(require )?[[:space:]]*${module//./\\.} ${pin#* }([[:space:]]|\$)" "$src/go.mod"; then
+      log "go-oracle: $src/go.mod does not require $pin (versions.env)"
+      return 1
+    fi
+  done
   mkdir -p "$oracle_dir.tmp"
   log "go-oracle (Masterminds/semver $MASTERMINDS_SEMVER_VERSION): compiling"
   # -buildvcs=false: the module sits inside this repo's work tree; don't let go run git on it.

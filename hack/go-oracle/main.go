@@ -1,6 +1,7 @@
 // go-oracle answers questions with the real Go libraries irc reimplements, so the e2e tests can
 // check irc against them: Masterminds/semver (e2e/test_semver_oracle.py), path.Match globs and
-// regexp (RE2) patterns with Regexp.ExpandString templates (e2e/test_go_oracle_*.py).
+// regexp (RE2) patterns with Regexp.ExpandString templates, distribution/reference image references
+// and fluxcd/pkg/version tag versions (e2e/test_go_oracle_*.py).
 //
 // Protocol: one JSON query per stdin line, one JSON answer per stdout line, in order.
 //
@@ -9,17 +10,42 @@
 //	{"op":"match","pattern":P,"name":N}       -> {"ok":bool,"matched":bool}
 //	{"op":"regex","pattern":P,"text":T,"template":X}
 //	    -> {"ok":bool,"error":string,"matched":bool,"groups":[string|null,...]|null,"expanded":string}
+//	{"op":"reference","text":T}
+//	    -> {"ok":bool,"error":string,"normalized":string,"familiar":string,"familiar_name":string,
+//	        "name":string,"domain":string,"path":string,"tag":string,"digest":string,
+//	        "docker_ref_ok":bool,"docker_ref":string}
+//	{"op":"flux_version","text":T}           -> {"ok":bool,"error":string,"version":string}
+//	{"op":"flux_compare","a":A,"b":B}        -> {"ok":bool,"result":-1|0|1}
+//	{"op":"flux_latest","constraint":C,"tags":[T,...]} -> {"ok":bool,"found":bool,"latest":string}
 //
 // match is path.Match (ok is false on ErrBadPattern, which path.Match may only notice once matching
 // reaches the bad part). regex is regexp.Compile, then FindStringSubmatchIndex on the text: groups
 // holds each submatch (null where a group did not take part, which FindStringSubmatch reports as ""),
 // and expanded is re.ExpandString(nil, template, text, match), as Flux's filterTags extract does.
 //
-// Built by hack/build-binaries.sh into $IRC_CACHE/go-oracle-$MASTERMINDS_SEMVER_VERSION/.
+// reference is reference.ParseNormalizedNamed (what containerd, CRI-O and Docker parse image names
+// with): normalized is String(), familiar FamiliarString, familiar_name FamiliarName, name Name(),
+// domain and path Domain and Path, tag and digest "" when absent; docker_ref is ParseDockerRef's
+// String() (latest added to a bare name, the tag dropped when a digest is present). go-digest accepts
+// an algorithm only when its hash is linked in, so this program links sha256 and sha512 as every
+// image-pulling program does: sha256, sha384 and sha512 digests are valid, all others unsupported.
+//
+// flux_version is fluxcd/pkg/version.ParseVersion, which Flux's ImagePolicy semver policy parses tags
+// with (at least two dots, then Masterminds' loose NewVersion, so zero-padded CalVer such as
+// v2025.07.03 is a version); version is the parsed String() (no "v", numbers without leading zeros).
+// flux_compare is ParseVersion on both sides, then Compare. flux_latest is the semver policy's choice:
+// the constraint is NewConstraint (ok is false when invalid), each tag goes through ParseVersion and
+// Check, and a tag replaces the current pick only when GreaterThan it, so among tags of equal
+// precedence the first listed wins; latest is the Original() text of the pick, found false if none.
+//
+// Built by hack/build-binaries.sh into $IRC_CACHE/go-oracle-$MASTERMINDS_SEMVER_VERSION/, with the
+// library versions hack/versions.env pins (go.mod must require exactly those).
 package main
 
 import (
 	"bufio"
+	_ "crypto/sha256" // go-digest's sha256 is Available() only when linked
+	_ "crypto/sha512" // and so are sha384 and sha512
 	"encoding/json"
 	"io"
 	"log"
@@ -28,18 +54,21 @@ import (
 	"regexp"
 
 	"github.com/Masterminds/semver/v3"
+	"github.com/distribution/reference"
+	"github.com/fluxcd/pkg/version"
 )
 
 type query struct {
-	Op         string `json:"op"`
-	Constraint string `json:"constraint"`
-	Version    string `json:"version"`
-	A          string `json:"a"`
-	B          string `json:"b"`
-	Pattern    string `json:"pattern"`
-	Name       string `json:"name"`
-	Text       string `json:"text"`
-	Template   string `json:"template"`
+	Op         string   `json:"op"`
+	Constraint string   `json:"constraint"`
+	Version    string   `json:"version"`
+	A          string   `json:"a"`
+	B          string   `json:"b"`
+	Pattern    string   `json:"pattern"`
+	Name       string   `json:"name"`
+	Text       string   `json:"text"`
+	Template   string   `json:"template"`
+	Tags       []string `json:"tags"`
 }
 
 type checkAnswer struct {
@@ -64,6 +93,77 @@ type regexAnswer struct {
 	Matched  bool      `json:"matched"`
 	Groups   []*string `json:"groups"`
 	Expanded string    `json:"expanded"`
+}
+
+type referenceAnswer struct {
+	OK           bool   `json:"ok"`
+	Error        string `json:"error"`
+	Normalized   string `json:"normalized"`
+	Familiar     string `json:"familiar"`
+	FamiliarName string `json:"familiar_name"`
+	Name         string `json:"name"`
+	Domain       string `json:"domain"`
+	Path         string `json:"path"`
+	Tag          string `json:"tag"`
+	Digest       string `json:"digest"`
+	DockerRefOK  bool   `json:"docker_ref_ok"`
+	DockerRef    string `json:"docker_ref"`
+}
+
+type versionAnswer struct {
+	OK      bool   `json:"ok"`
+	Error   string `json:"error"`
+	Version string `json:"version"`
+}
+
+type latestAnswer struct {
+	OK     bool   `json:"ok"`
+	Found  bool   `json:"found"`
+	Latest string `json:"latest"`
+}
+
+func referenceQuery(text string) referenceAnswer {
+	named, err := reference.ParseNormalizedNamed(text)
+	if err != nil {
+		return referenceAnswer{Error: err.Error()}
+	}
+	a := referenceAnswer{
+		OK:           true,
+		Normalized:   named.String(),
+		Familiar:     reference.FamiliarString(named),
+		FamiliarName: reference.FamiliarName(named),
+		Name:         named.Name(),
+		Domain:       reference.Domain(named),
+		Path:         reference.Path(named),
+	}
+	if tagged, ok := named.(reference.Tagged); ok {
+		a.Tag = tagged.Tag()
+	}
+	if digested, ok := named.(reference.Digested); ok {
+		a.Digest = digested.Digest().String()
+	}
+	if docker, err := reference.ParseDockerRef(text); err == nil {
+		a.DockerRefOK, a.DockerRef = true, docker.String()
+	}
+	return a
+}
+
+func fluxLatest(q query) latestAnswer {
+	c, err := semver.NewConstraint(q.Constraint)
+	if err != nil {
+		return latestAnswer{}
+	}
+	var latest *semver.Version
+	for _, tag := range q.Tags {
+		v, err := version.ParseVersion(tag)
+		if err == nil && c.Check(v) && (latest == nil || v.GreaterThan(latest)) {
+			latest = v
+		}
+	}
+	if latest == nil {
+		return latestAnswer{OK: true}
+	}
+	return latestAnswer{OK: true, Found: true, Latest: latest.Original()}
 }
 
 func regexQuery(q query) regexAnswer {
@@ -125,6 +225,25 @@ func main() {
 			answer = matchAnswer{OK: err == nil, Matched: matched}
 		case "regex":
 			answer = regexQuery(q)
+		case "reference":
+			answer = referenceQuery(q.Text)
+		case "flux_version":
+			v, err := version.ParseVersion(q.Text)
+			if err != nil {
+				answer = versionAnswer{Error: err.Error()}
+			} else {
+				answer = versionAnswer{OK: true, Version: v.String()}
+			}
+		case "flux_compare":
+			a, aerr := version.ParseVersion(q.A)
+			b, berr := version.ParseVersion(q.B)
+			ans := compareAnswer{OK: aerr == nil && berr == nil}
+			if ans.OK {
+				ans.Result = a.Compare(b)
+			}
+			answer = ans
+		case "flux_latest":
+			answer = fluxLatest(q)
 		default:
 			log.Fatalf("unknown op %q", q.Op)
 		}

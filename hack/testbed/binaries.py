@@ -33,7 +33,8 @@ class Binaries:
     kwok: Path
     kwok_stages: tuple[Path, ...]
     go_oracle: Path
-    """hack/go-oracle: Masterminds/semver, path.Match and regexp answering JSON-line queries
+    """hack/go-oracle: Masterminds/semver, path.Match, regexp, distribution/reference and
+    fluxcd/pkg/version answering JSON-line queries
     (e2e/test_semver_oracle.py, e2e/test_go_oracle_*.py)."""
 
     @classmethod

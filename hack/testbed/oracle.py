@@ -1,16 +1,19 @@
-"""hack/go-oracle as a subprocess: Go's own Masterminds/semver, path.Match and regexp answer JSON-line
-queries (see its main.go), so e2e tests can check irc's reimplementations against the real thing."""
+"""hack/go-oracle as a subprocess: Go's own Masterminds/semver, path.Match, regexp, distribution/reference
+and fluxcd/pkg/version answer JSON-line queries (see its main.go), so e2e tests can check irc's
+reimplementations against the real thing."""
 
 from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hack.testbed.binaries import Binaries
 
-# Queries per round trip: small enough that the oracle's replies (up to ~1 KB each, with regex groups)
-# never fill the 64 KiB pipe while we are still writing, which would deadlock both sides.
+# Queries per round trip: a chunk's queries (under ~40 KB, the longest being the reference test's long
+# names) fit in the 64 KiB pipe, so writing them never waits on the oracle, which may itself be waiting
+# for us to read its replies (a reference's reply can reach ~3 KB); both waiting would deadlock.
 _CHUNK = 64
 
 
@@ -24,7 +27,7 @@ class Oracle:
             encoding="utf-8",
         )
 
-    def ask(self, queries: list[dict[str, str]]) -> list[dict[str, Any]]:
+    def ask(self, queries: Sequence[Mapping[str, object]]) -> list[dict[str, Any]]:
         assert self._proc.stdin is not None and self._proc.stdout is not None
         answers: list[dict[str, Any]] = []
         for start in range(0, len(queries), _CHUNK):

@@ -9,8 +9,9 @@ within it, each tag prefix when pattern.extractPrefix):
     tags ─▶ drop sha256-….sig/.att/.sbom ─▶ imagePattern's tag glob ─▶ pattern.regex ─▶ filterTags ─▶ best
 
 "Best" is the policy's (semver / alphabetical / numerical, as irc.tags.select_tag); with only a
-`pattern`, the most recently pushed. Ties go to the lexically greatest tag, then the most recent
-push, then the lexically greatest repository, so the answer never depends on listing order.
+`pattern`, the most recently pushed. Ties go to the shorter tag, then the lexically smaller one
+(irc.tags' rule, docs/tags.md), then the most recent push, then the lexically greatest repository,
+so the answer never depends on listing order.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from botocore.utils import validate_region_name
 from irc.api.durations import parse_duration
 from irc.ecr.match import RepositoryMatcher
 from irc.tags import Policy, TagFilter, compile_go_regex, is_signature_tag
+from irc.tags.select import preference
 
 DEFAULT_SCAN_TIMEOUT = 300.0
 DEFAULT_MAX_REPOSITORIES = 50
@@ -157,7 +159,7 @@ class Selector:
             rank = image.pushed_at if spec.order is None else spec.order.rank(key)
             if rank is None:
                 continue
-            entry = (rank, tag, image.pushed_at, image.repository)
+            entry = (preference(rank, tag), image.pushed_at, image.repository)
             group = (image.repository if spec.per_repository else None, prefix)
             held = self._best.get(group)
             if held is None or entry > held[0]:  # ranks of one policy are mutually comparable

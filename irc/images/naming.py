@@ -144,7 +144,18 @@ class TargetNaming:
         return f"{self.registry}/{self.prefix}" if self.prefix else self.registry
 
     def target(self, source: ImageReference) -> ImageReference:
-        """The backup of `source`; ValueError when a limit is exceeded or `source` is a backup already."""
+        """The backup of `source`; ValueError when a limit is exceeded, `source` is a backup already,
+        or its registry is not written in normal form: references keep the host as written (as Go's
+        distribution/reference does), and `Registry.IO` and `registry.io` must not share one backup
+        under two sources, nor a host the backup name cannot give back (`source_of`)."""
+        try:
+            normal = normalize_registry(source.registry)
+        except ValueError as error:
+            raise ValueError(f"{source} cannot be backed up: {error}") from None
+        if normal != source.registry:
+            raise ValueError(
+                f"{source} cannot be backed up: write its registry {source.registry!r} as {normal!r}"
+            )
         if self.is_target(source):
             raise ValueError(f"{source} is already a backup image (of {self.source_of(source)})")
         return self._target(source)

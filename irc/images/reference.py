@@ -1,48 +1,53 @@
-"""Image references: `[registry/]repository[:tag][@digest]`, parsed and normalised.
+"""Image references: `[registry/]repository[:tag][@digest]`, parsed exactly as distribution/reference does.
 
-The grammar is distribution/reference's (regexp.go), which containerd, CRI-O and Docker use, so a
-reference means here what it means to the kubelet::
+`parse_reference` is `ParseNormalizedNamed` of distribution/reference v0.6.0, the parser containerd,
+CRI-O and Docker use, so a reference means here what it means to the kubelet; its registry,
+repository, tag, digest, `str` and `with_default_tag` are Go's `Domain`, `Path`, tag, digest,
+`String` and `ParseDockerRef` (e2e/test_go_oracle_reference.py checks them against the library)::
 
     reference  := name [":" tag] ["@" digest]
-    name       := [registry "/"] path         at most 255 characters once normalised
-    registry   := host [":" port]
-    host       := label ("." label)* | "[" ipv6 "]"
+    name       := [registry "/"] path         the path at most 255 characters
+    registry   := host [":" port]             port := [0-9]+
+    host       := label ("." label)* | "[" [0-9A-Fa-f:]+ "]"
     label      := [A-Za-z0-9] | [A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]
     path       := component ("/" component)*
     component  := [a-z0-9]+ (separator [a-z0-9]+)*
     separator  := "." | "_" | "__" | "-"+
     tag        := [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}
-    digest     := algorithm ":" hex
-    algorithm  := [A-Za-z][A-Za-z0-9]* ([-_+.][A-Za-z][A-Za-z0-9]*)*
-    hex        := [0-9a-fA-F]{32,}            sha256: 64, sha384: 96, sha512: 128, all lowercase
+    digest     := "sha256:" hex{64} | "sha384:" hex{96} | "sha512:" hex{128}    (lowercase hex)
 
-Normalisation follows ParseNormalizedNamed (normalize.go):
+Normalisation follows normalize.go, and nothing more:
 
-- the first component names the registry only when the name has a "/" and that component contains
-  "." or ":" or is "localhost"; otherwise the registry is Docker Hub (`user/app`, and also the single
-  component `localhost:5000`, which is `docker.io/library/localhost` tagged `5000`);
-- `index.docker.io` is `docker.io`, and a one-component Docker Hub path gets `library/`
+- the text before the first "/" names the registry when it is `localhost`, contains "." or ":", or
+  has an uppercase letter (`Team/app` is the registry `Team`); otherwise, or without a "/", the
+  registry is Docker Hub (`user/app`; `localhost:5000` alone is `docker.io/library/localhost` tagged
+  `5000`);
+- exactly `index.docker.io` becomes `docker.io`, and a one-component Docker Hub path gets `library/`
   (`nginx` → `docker.io/library/nginx`);
+- hosts keep their spelling: `Registry.example.com`, `example.com:05000` and `[::0001]` are other
+  references than `registry.example.com`, `example.com:5000` and `[::1]`, and any digits are a port;
+- when the text before the first "/" was taken for a host but is none, while the whole name is a
+  valid path (`a_b.example/app`), Go reads it as a path without registry: `registry` is then "" and
+  no registry can serve the image;
 - a tag and a digest may both be written and are both kept (`nginx:1.25@sha256:…`);
+- digests name one of the algorithms go-digest registers (sha256, sha384, sha512);
 - a 64-character lowercase hex string alone is an image ID, not a reference.
 
-Deliberate differences, each making more spellings name the same thing:
+One deliberate difference: `familiar` keeps the full name where Go's `FamiliarString` would name
+another image (`docker.io/example.com/app`, which Go shortens to `example.com/app`, a reference to
+the registry `example.com`), so `parse_reference(r.familiar) == r` always holds.
 
-- registry hosts are lowercased (DNS is case-insensitive), ports lose leading zeros and must be
-  1-65535, IPv6 literals must be real addresses and are written in RFC 5952 form (`[::1]`).
-  Hence `Foo/bar` is a Docker Hub path with an uppercase letter (rejected, as Docker did for years),
-  where distribution/reference ≥ 0.6 would take `Foo` for a host;
-- digests of algorithms other than sha256/384/512 are accepted when they match the grammar
-  (go-digest refuses them as unsupported); whoever fetches content verifies it.
-
-`ImageReference` is always in normal form (its constructor checks), so `parse_reference(str(r)) == r`
-and `parse_reference(r.familiar) == r` for every instance.
+`ImageReference` holds only what `parse_reference` can return (its constructor checks), so
+`parse_reference(str(r)) == r` for every instance. `normalize_registry` is stricter, for the hosts irc
+is configured with (the backup registry): it lowercases, wants ports 1-65535 and writes them without
+leading zeros, and writes IPv6 literals in RFC 5952 form.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from typing import NoReturn
 
 __all__ = [
     "DEFAULT_TAG",
@@ -61,17 +66,33 @@ LEGACY_DOCKER_HUB = "index.docker.io"
 OFFICIAL_PREFIX = "library/"
 DEFAULT_TAG = "latest"
 NAME_TOTAL_LENGTH_MAX = 255
+"""The longest repository path (distribution/reference's RepositoryNameTotalLengthMax)."""
 TAG_LENGTH_MAX = 128
 
-_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
-_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
+# distribution/reference's regexp.go, written out; Python's backtracking picks the same submatches as
+# Go's leftmost-first RE2 for these patterns.
+_LABEL_PATTERN = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_HOST_PATTERN = rf"(?:{_LABEL_PATTERN}(?:\.{_LABEL_PATTERN})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
+_COMPONENT_PATTERN = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_PATH_PATTERN = rf"{_COMPONENT_PATTERN}(?:/{_COMPONENT_PATTERN})*"
+_TAG_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+_DIGEST_PATTERN = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+_REFERENCE = re.compile(
+    rf"(?P<name>(?:{_HOST_PATTERN}/)?{_PATH_PATTERN})(?::(?P<tag>{_TAG_PATTERN}))?(?:@(?P<digest>{_DIGEST_PATTERN}))?"
+)
+_NAME = re.compile(rf"(?:(?P<registry>{_HOST_PATTERN})/)?(?P<path>{_PATH_PATTERN})")
+_REGISTRY = re.compile(_HOST_PATTERN)
+
+_COMPONENT = re.compile(_COMPONENT_PATTERN)
+_LABEL = re.compile(_LABEL_PATTERN)
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _ALGORITHM = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*")
 _HEX = re.compile(r"[0-9a-fA-F]+")
 _IDENTIFIER = re.compile(r"[0-9a-f]{64}")
 _PORT = re.compile(r"[0-9]+")
 _IPV6 = re.compile(r"[0-9a-fA-F:]+")
-_KNOWN_DIGESTS = {"sha256": 64, "sha384": 96, "sha512": 128}
+# go-digest's registered algorithms and their hex lengths; it refuses every other as unsupported.
+_DIGEST_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
 _PATH_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-/")
 
 # ECR registry hosts: <account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn] (and the ISO partitions),
@@ -111,10 +132,11 @@ def ecr_registry(registry: str) -> EcrRegistry | None:
 
 @dataclass(frozen=True, slots=True)
 class ImageReference:
-    """A normalised image reference; construct it with `parse_reference` or with normal-form parts."""
+    """A parsed image reference; construct it with `parse_reference` or with the parts it would return."""
 
     registry: str
-    """Registry host with optional port, lowercase: `docker.io`, `localhost:5000`, `[::1]:5000`."""
+    """Registry host with optional port, as written: `docker.io`, `localhost:5000`, `[::1]:5000`; ""
+    for a name Go reads without one (see the module docstring)."""
     repository: str
     """Path within the registry: `library/nginx` (never just `nginx` on Docker Hub)."""
     tag: str | None = None
@@ -124,16 +146,7 @@ class ImageReference:
 
     def __post_init__(self) -> None:
         try:
-            if normalize_registry(self.registry) != self.registry:
-                raise ValueError(
-                    f"registry {self.registry!r} is not in normal form "
-                    f"({normalize_registry(self.registry)!r}); use parse_reference()"
-                )
-            if not _names_registry(self.registry):
-                raise ValueError(
-                    f"registry {self.registry!r} would read as a Docker Hub namespace: "
-                    "a registry host contains '.' or ':' or is 'localhost'"
-                )
+            _check_registry(self.registry, self.repository)
             _check_name(self.registry, self.repository)
             if self.tag is not None:
                 _check_tag(self.tag)
@@ -144,8 +157,8 @@ class ImageReference:
 
     @property
     def name(self) -> str:
-        """`registry/repository`, without tag or digest."""
-        return f"{self.registry}/{self.repository}"
+        """`registry/repository`, without tag or digest (the repository alone without a registry)."""
+        return f"{self.registry}/{self.repository}" if self.registry else self.repository
 
     @property
     def familiar_name(self) -> str:
@@ -188,15 +201,18 @@ class ImageReference:
 def parse_reference(text: str) -> ImageReference:
     """Parse and normalise an image reference; ValueError says what is wrong with an invalid one."""
     try:
-        registry, repository, tag, digest = _split(text)
-        _check_name(registry, repository)
+        registry, repository, tag, digest = _parse(text)
     except ValueError as error:
         raise ValueError(f"invalid image reference {text!r}: {error}") from None
     return ImageReference(registry, repository, tag, digest)
 
 
 def normalize_registry(registry: str) -> str:
-    """Validate a registry `host[:port]` and return its normal form (see the module docstring)."""
+    """Validate a configured registry `host[:port]` and return its normal form (module docstring).
+
+    Stricter than a reference's registry: lowercase, a port of 1-65535 without leading zeros, IPv6 in
+    RFC 5952 form, `index.docker.io` as `docker.io`; ValueError says why a host is refused.
+    """
     if not registry:
         raise ValueError("empty registry host")
     if registry.startswith("["):
@@ -212,22 +228,59 @@ def normalize_registry(registry: str) -> str:
         host = _domain(host.lower(), registry)
         port = port_text if colon else None
     if port is not None:
-        if not _PORT.fullmatch(port):
-            raise ValueError(f"registry {registry!r}: port {port!r} must be a decimal number")
+        _check_port(port, registry)
         if not 1 <= int(port) <= 65535:
             raise ValueError(f"registry {registry!r}: port {port} is outside 1-65535")
         host = f"{host}:{int(port)}"
     return DOCKER_HUB if host == LEGACY_DOCKER_HUB else host
 
 
-def _split(text: str) -> tuple[str, str, str | None, str | None]:
-    """Split and normalise into registry, repository, tag and digest; the name is checked later."""
+def _parse(text: str) -> tuple[str, str, str | None, str | None]:
+    """ParseNormalizedNamed: registry, repository, tag and digest, or ValueError saying why not."""
     if not text:
         raise ValueError("empty reference")
-    if any(c.isspace() for c in text):
-        raise ValueError("contains whitespace")
     if _IDENTIFIER.fullmatch(text):
         raise ValueError("a 64-character hexadecimal string is an image ID, not a reference")
+    # Go also refuses an uppercase letter before the first ":" of the remainder; that is always in the
+    # path or the digest algorithm, which the grammar and _check_digest refuse anyway.
+    registry, remainder = _split_registry(text)
+    match = _REFERENCE.fullmatch(f"{registry}/{remainder}")
+    if match is None:
+        _explain(text)
+    name = _NAME.fullmatch(match["name"])
+    assert name is not None  # _REFERENCE's name is exactly _NAME
+    if match["digest"] is not None:
+        _check_digest(match["digest"])
+    registry, repository = name["registry"] or "", name["path"]
+    _check_name(registry, repository)
+    return registry, repository, match["tag"], match["digest"]
+
+
+def _split_registry(text: str) -> tuple[str, str]:
+    """splitDockerDomain: the registry the text names and the rest, `library/` added on Docker Hub."""
+    first, slash, rest = text.partition("/")
+    if not slash:
+        return DOCKER_HUB, OFFICIAL_PREFIX + text
+    if first == LEGACY_DOCKER_HUB:
+        registry = DOCKER_HUB
+    elif _names_registry(first):
+        registry = first
+    else:
+        registry, rest = DOCKER_HUB, text
+    if registry == DOCKER_HUB and "/" not in rest:
+        rest = OFFICIAL_PREFIX + rest
+    return registry, rest
+
+
+def _names_registry(component: str) -> bool:
+    """Whether the first component of a name is taken for a registry host (normalize.go)."""
+    return component == "localhost" or "." in component or ":" in component or component != component.lower()
+
+
+def _explain(text: str) -> NoReturn:
+    """Raise ValueError naming the first rule `text` breaks; called only when the grammar refuses it."""
+    if any(c.isspace() for c in text):
+        raise ValueError("contains whitespace")
     rest, at, digest = text.partition("@")
     if at:
         if "@" in digest:
@@ -236,34 +289,73 @@ def _split(text: str) -> tuple[str, str, str | None, str | None]:
     if not rest:
         raise ValueError("no repository name")
     colon, slash = rest.rfind(":"), rest.rfind("/")
-    tag = None
     if colon > slash:
         rest, tag = rest[:colon], rest[colon + 1 :]
         _check_tag(tag)
         if not rest:
             raise ValueError("no repository name before the tag")
     first, has_slash, remainder = rest.partition("/")
-    if has_slash and _names_registry(first):
-        registry, repository = normalize_registry(first), remainder
+    if has_slash and _names_registry(first) and first != LEGACY_DOCKER_HUB:
+        _check_host(first)
+        rest = remainder
+    check_path(rest)
+    raise ValueError("not a valid reference")
+
+
+def _check_registry(registry: str, repository: str) -> None:
+    """Raise ValueError unless `registry` is what parsing `registry/repository` gives back."""
+    if not registry:
+        first, slash, _ = repository.partition("/")
+        if not (slash and "." in first and not _REGISTRY.fullmatch(first)):
+            raise ValueError(
+                "empty registry: only a name whose first component contains '.' but is no host "
+                "(`a_b.example/app`) has none"
+            )
+        return
+    if registry == LEGACY_DOCKER_HUB:
+        raise ValueError(f"registry {registry!r} reads as {DOCKER_HUB!r}; use parse_reference()")
+    if not _names_registry(registry):
+        raise ValueError(
+            f"registry {registry!r} would read as a Docker Hub namespace: a registry host contains "
+            "'.' or ':', has an uppercase letter or is 'localhost'"
+        )
+    if not _REGISTRY.fullmatch(registry):
+        _check_host(registry)
+        raise ValueError(f"registry {registry!r} is not a valid host")
+
+
+def _check_host(registry: str) -> None:
+    """Raise ValueError saying why `registry` breaks the `host[:port]` grammar, if it does."""
+    if registry.startswith("["):
+        literal, bracket, rest = registry[1:].partition("]")
+        if not bracket:
+            raise ValueError(f"registry {registry!r}: IPv6 literal lacks its closing ']'")
+        if not _IPV6.fullmatch(literal):
+            raise ValueError(f"registry {registry!r}: {literal!r} is not an IPv6 address in hexadecimal form")
+        if rest and not rest.startswith(":"):
+            raise ValueError(f"registry {registry!r}: unexpected {rest!r} after the IPv6 literal")
+        port = rest[1:] if rest else None
     else:
-        registry, repository = DOCKER_HUB, rest
-    if registry == DOCKER_HUB and "/" not in repository:
-        repository = OFFICIAL_PREFIX + repository
-    return registry, repository, tag, digest if at else None
+        host, colon, port_text = registry.partition(":")
+        _domain(host, registry)
+        port = port_text if colon else None
+    if port is not None:
+        _check_port(port, registry)
 
 
-def _names_registry(component: str) -> bool:
-    return "." in component or ":" in component or component.lower() == "localhost"
+def _check_port(port: str, registry: str) -> None:
+    if not _PORT.fullmatch(port):
+        raise ValueError(f"registry {registry!r}: port {port!r} must be a decimal number")
 
 
 def _check_name(registry: str, repository: str) -> None:
     check_path(repository)
     if registry == DOCKER_HUB and "/" not in repository:
         raise ValueError(f"a Docker Hub repository has a namespace: write 'library/{repository}'")
-    name = f"{registry}/{repository}"
-    if len(name) > NAME_TOTAL_LENGTH_MAX:
+    if len(repository) > NAME_TOTAL_LENGTH_MAX:
         raise ValueError(
-            f"name {name[:40]}… is {len(name)} characters, more than the {NAME_TOTAL_LENGTH_MAX} allowed"
+            f"repository path {repository[:40]}… is {len(repository)} characters, "
+            f"more than the {NAME_TOTAL_LENGTH_MAX} allowed"
         )
 
 
@@ -308,19 +400,20 @@ def _check_digest(digest: str) -> None:
         raise ValueError(f"digest {digest!r} must be 'algorithm:hex', e.g. 'sha256:<64 hex digits>'")
     if not _ALGORITHM.fullmatch(algorithm):
         raise ValueError(f"digest algorithm {algorithm!r} is not valid")
-    if algorithm.lower() in _KNOWN_DIGESTS and algorithm != algorithm.lower():
+    if algorithm.lower() in _DIGEST_LENGTHS and algorithm != algorithm.lower():
         raise ValueError(f"digest algorithm {algorithm!r} must be written {algorithm.lower()!r}")
     if not _HEX.fullmatch(encoded):
         raise ValueError(f"digest {digest!r}: the encoded part must be hexadecimal")
-    length = _KNOWN_DIGESTS.get(algorithm)
-    if length is not None:
-        if len(encoded) != length or encoded != encoded.lower():
-            raise ValueError(
-                f"a {algorithm} digest has exactly {length} lowercase hex digits, not {len(encoded)}"
-                + ("" if encoded == encoded.lower() else " with uppercase")
-            )
-    elif len(encoded) < 32:
-        raise ValueError(f"digest {digest!r} has {len(encoded)} hex digits; at least 32 are required")
+    length = _DIGEST_LENGTHS.get(algorithm)
+    if length is None:
+        raise ValueError(
+            f"digest algorithm {algorithm!r} is not supported; go-digest knows {', '.join(_DIGEST_LENGTHS)}"
+        )
+    if len(encoded) != length or encoded != encoded.lower():
+        raise ValueError(
+            f"a {algorithm} digest has exactly {length} lowercase hex digits, not {len(encoded)}"
+            + ("" if encoded == encoded.lower() else " with uppercase")
+        )
 
 
 def _domain(host: str, registry: str) -> str:

@@ -12,9 +12,10 @@
    does an absent filter. The pattern is a Go (RE2) regexp, translated by ``irc.tags.goregex``.
 3. The policy compares keys and the *original* tag of the winner is returned:
 
-   - ``{"semver": {"range": r}}``: keys that are full ``X.Y.Z`` versions with an optional ``v``
-     (Flux's ``version.ParseVersion``: ``StrictNewVersion`` after trimming ``v``, so ``1.2``, ``1`` and
-     ``01.2.3`` are skipped) and satisfy the Masterminds range; the highest precedence wins.
+   - ``{"semver": {"range": r}}``: keys that Flux's ``version.ParseVersion`` takes for versions
+     (``parse_flux_version``: two dots, then Masterminds' loose parsing, so ``v2025.07.03`` and ``01.2.3``
+     count while ``1.2`` and ``1`` are skipped) and satisfy the Masterminds range; the highest precedence
+     wins.
    - ``{"alphabetical": {"order": "asc"|"desc"}}``: code-point order (Go's byte-wise ``sort.Strings`` on
      UTF-8); ``asc`` (the default) picks the greatest key, ``desc`` the least. The seed's inverted ``asc``
      is a bug.
@@ -26,8 +27,10 @@
      ``Decimal`` comparisons are used (never its arithmetic, which rounds and overflows): no key can raise.
 
 Ties (equal precedence such as ``1.0.0``/``v1.0.0``/``1.0.0+b``, equal numbers such as ``1``/``1.0``, or
-several tags extracting the same key) go to the lexically greatest original tag, whatever the input order.
-Flux keeps the first (semver) or last (extract collisions) seen, which depends on listing order.
+several tags extracting the same key, such as ``x-1.2`` and ``x-1.2-debug``) go to the shortest original
+tag, then the lexically smallest, whatever the input order. Flux has no rule: its semver policy keeps the
+first seen, numerical the last seen, and filterTags the last tag per key, handed on in map order, so its
+answer depends on the registry's listing order (docs/tags.md says why this rule).
 
 No qualifying tag gives None, never "every tag" (the seed's fallback). An invalid policy or filter raises
 ``ValueError`` naming the field. ``Policy.parse`` and ``TagFilter.parse`` validate once for callers that
@@ -48,7 +51,7 @@ from decimal import Decimal
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from .goregex import compile_go_regex, go_group_names
-from .semver import Constraint, Version, parse_version
+from .semver import Constraint, Version, parse_flux_version
 
 __all__ = [
     "Policy",
@@ -218,15 +221,21 @@ class Policy:
 
     def select(self, candidates: Iterable[tuple[str, str]]) -> str | None:
         """The winning original tag among ``(key, original)`` pairs, or None."""
-        best: tuple[object, str] | None = None
+        best: tuple[object, int, _Reversed[str]] | None = None
         for key, original in candidates:
-            rank = self.rank(key)
-            if rank is None:
-                continue
-            entry = (rank, original)
-            if best is None or entry > best:  # ranks of one policy are mutually comparable
+            entry = self.preference(key, original)
+            if entry is not None and (best is None or entry > best):
                 best = entry
-        return None if best is None else best[1]
+        return None if best is None else best[2].value
+
+    def preference(self, key: str, original: str) -> tuple[object, int, _Reversed[str]] | None:
+        """A value whose greatest instance among the candidates wins, ties broken as the module docstring
+        says: the rank of ``key``, then the shorter ``original``, then the lexically smaller one. None when
+        ``key`` does not qualify."""
+        rank = self.rank(key)
+        if rank is None:
+            return None
+        return preference(rank, original)
 
     def rank(self, key: str) -> object | None:
         """A value whose greatest instance wins, or None when ``key`` does not qualify; never raises.
@@ -236,7 +245,7 @@ class Policy:
         """
         if self.kind == "semver":
             try:
-                version: Version = parse_version(key, strict=True)
+                version: Version = parse_flux_version(key)
             except ValueError:
                 return None
             assert self.constraint is not None
@@ -259,6 +268,12 @@ class _Ordered(Protocol):
 
 
 _C = TypeVar("_C", bound=_Ordered)
+
+
+def preference(rank: object, tag: str) -> tuple[object, int, _Reversed[str]]:
+    """`rank` with the tie rule: among equal ranks the shorter tag, then the lexically smaller, is
+    greatest (ranks of one policy are mutually comparable). The ECR selector uses it too."""
+    return (rank, -len(tag), _Reversed(tag))
 
 
 @dataclass(frozen=True, order=False)

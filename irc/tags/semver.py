@@ -9,9 +9,14 @@ Versions (``parse_version``)
     to three numeric parts (missing ones are 0, leading zeros allowed: ``v1``, ``1.2``, ``01.02.03``), an
     optional ``-prerelease`` and ``+build``. Prerelease identifiers are ``[0-9A-Za-z-]`` and numeric ones
     have no leading zero. Parts must fit an unsigned 64-bit integer, the text at most 256 characters.
-    ``strict=True`` is Flux's ``version.ParseVersion``: an optional ``v`` then exactly ``X.Y.Z`` without
-    leading zeros (``StrictNewVersion``). Empty identifiers (``1.2.3-`` or ``1.2.3-a..b``) are rejected in
-    both modes, as SemVer 2.0 requires.
+    Empty identifiers (``1.2.3-`` or ``1.2.3-a..b``) are rejected, as SemVer 2.0 requires.
+
+Tags (``parse_flux_version``)
+    Flux's ImagePolicy parses tags with ``version.ParseVersion`` of fluxcd/pkg/version: the text must
+    contain two dots somewhere, then ``NewVersion`` reads it as above. So zero-padded CalVer such as
+    ``v2025.07.03`` is 2025.7.3, ``01.2.3`` is 1.2.3, and the dots may sit in a prerelease or build
+    (``1.2-rc.1`` is 1.2.0-rc.1, ``1.2+b.c`` is 1.2.0+b.c), while ``1.2``, ``v1`` and ``1.2-rc1`` are no
+    versions. e2e/test_go_oracle_version.py checks this against the library.
 
 Precedence (``compare_versions``)
     SemVer 2.0 section 11: numeric major, minor, patch; a prerelease sorts before its release; prerelease
@@ -48,7 +53,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["Constraint", "Version", "compare_versions", "parse_version"]
+__all__ = ["Constraint", "Version", "compare_versions", "parse_flux_version", "parse_version"]
 
 _UINT64_MAX = 2**64 - 1
 # Masterminds' MaxVersionLen, MaxConstraintLen and MaxConstraintGroups. It counts bytes; a text with a
@@ -59,8 +64,6 @@ _MAX_BRANCHES = 32
 _IDENT = r"[0-9A-Za-z-]+"
 _DOTTED = rf"{_IDENT}(?:\.{_IDENT})*"
 _LOOSE = re.compile(rf"v?([0-9]+)(?:\.([0-9]+))?(?:\.([0-9]+))?(?:-({_DOTTED}))?(?:\+({_DOTTED}))?")
-_NUMBER = r"(?:0|[1-9][0-9]*)"
-_STRICT = re.compile(rf"v?({_NUMBER})\.({_NUMBER})\.({_NUMBER})(?:-({_DOTTED}))?(?:\+({_DOTTED}))?")
 
 # Go's \s is [\t\n\f\r ]; Python's would also accept \v and Unicode spaces.
 _WS = r"[\t\n\f\r ]"
@@ -119,21 +122,13 @@ def _number(text: str, what: str, original: str) -> int:
     return value
 
 
-def parse_version(text: str, *, strict: bool = False) -> Version:
-    """Parse ``text`` loosely as Masterminds' ``NewVersion`` or, with ``strict``, as Flux's ``ParseVersion``.
-
-    Raises ``ValueError`` with the reason when ``text`` is not a version.
-    """
+def parse_version(text: str) -> Version:
+    """Parse ``text`` loosely, as Masterminds' ``NewVersion``; ``ValueError`` says why it is no version."""
     if len(text) > _MAX_VERSION_LEN:
         raise ValueError(f"invalid version {text[:20]!r}...: longer than {_MAX_VERSION_LEN} characters")
-    match = (_STRICT if strict else _LOOSE).fullmatch(text)
+    match = _LOOSE.fullmatch(text)
     if match is None:
-        form = (
-            "[v]MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD]"
-            if strict
-            else "[v]MAJOR[.MINOR[.PATCH]][-PRE][+BUILD]"
-        )
-        raise ValueError(f"invalid version {text!r}: expected {form}")
+        raise ValueError(f"invalid version {text!r}: expected [v]MAJOR[.MINOR[.PATCH]][-PRE][+BUILD]")
     major, minor, patch, pre, build = match.groups()
     prerelease = tuple(pre.split(".")) if pre else ()
     for ident in prerelease:
@@ -147,6 +142,16 @@ def parse_version(text: str, *, strict: bool = False) -> Version:
         build=build or "",
         original=text,
     )
+
+
+def parse_flux_version(text: str) -> Version:
+    """Parse a tag as Flux's ``version.ParseVersion``: two dots at least, then ``parse_version``.
+
+    Raises ``ValueError`` with the reason when Flux would not take ``text`` for a version.
+    """
+    if text.count(".") < 2:
+        raise ValueError(f"invalid version {text!r}: Flux wants MAJOR.MINOR.PATCH, with two dots at least")
+    return parse_version(text)
 
 
 def compare_versions(a: str, b: str) -> int:

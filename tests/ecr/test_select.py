@@ -329,15 +329,24 @@ def test_tie_on_tag_and_push_goes_to_the_greater_repository() -> None:
     assert select_both_ways(spec, images) == [("b/y", "v1.0.0", None)]
 
 
-def test_tie_on_rank_goes_to_the_greater_tag_before_the_push() -> None:
+def test_tie_on_rank_goes_to_the_shorter_tag_before_the_push() -> None:
     spec = make_spec({"numerical": {}})
-    images = [image("z", "1", pushed_at=300), image("a", "1.0", pushed_at=100)]
-    assert select_both_ways(spec, images) == [("a", "1.0", None)]
+    images = [image("z", "1.0", pushed_at=300), image("a", "1", pushed_at=100)]
+    assert select_both_ways(spec, images) == [("a", "1", None)]
+    images = [
+        image("z", "02", pushed_at=300),
+        image("a", "01", pushed_at=100),
+        image("b", "1.0", pushed_at=400),
+    ]
+    assert select_both_ways(spec, images) == [("z", "02", None)]
 
 
-def test_pattern_only_tie_on_push_goes_to_the_greater_tag_then_repository() -> None:
+def test_pattern_only_tie_on_push_goes_to_the_shorter_then_smaller_tag_then_repository() -> None:
     spec = make_spec({"pattern": {"regex": ""}})
     assert select_both_ways(spec, [image("z", "a", pushed_at=5), image("a", "b", pushed_at=5)]) == [
+        ("z", "a", None)
+    ]
+    assert select_both_ways(spec, [image("z", "aa", pushed_at=5), image("a", "b", pushed_at=5)]) == [
         ("a", "b", None)
     ]
     assert select_both_ways(spec, [image("z", "a", pushed_at=5), image("y", "a", pushed_at=5)]) == [

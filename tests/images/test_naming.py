@@ -331,3 +331,19 @@ def test_object_names_are_valid_and_distinct(sources: list[ImageReference]) -> N
     names = [backup_object_name(s) for s in sources]
     assert all(len(n) <= 63 and DNS_SUBDOMAIN.fullmatch(n) for n in names)
     assert len(set(names)) == len(names)
+
+
+@pytest.mark.parametrize(
+    ("source", "hint"),
+    [
+        ("Registry.Example.com/app:1", "'registry.example.com'"),
+        ("[2001:DB8::1]:5000/app:1", "'[2001:db8::1]:5000'"),
+        ("registry.example.com:05000/app:1", "'registry.example.com:5000'"),
+        ("ex_ample.com/app:1", "empty registry host"),
+    ],
+)
+def test_a_registry_not_in_normal_form_is_refused_not_merged(source: str, hint: str) -> None:
+    """References keep hosts as written (Go's distribution/reference); two spellings of one host must
+    not share one backup, and a backup name must map back to its source."""
+    with pytest.raises(ValueError, match=re.escape(hint)):
+        TargetNaming("backup.example.com", "mirror").target(parse_reference(source))

@@ -66,11 +66,11 @@ def test_long_numbers_compare_exactly(order: str, expected: str) -> None:
         ("desc", ["1e9999999999999999999", "1e" + "9" * 5000, "7"], "7"),
         ("asc", ["9" * 5000, "9" * 4999 + "8"], "9" * 5000),
         ("desc", ["9" * 5000, "9" * 4999 + "8"], "9" * 4999 + "8"),
-        ("asc", ["-0", "0", "+0", "0.0e7"], "0.0e7"),  # all zero: lexically greatest tag
-        ("desc", ["-0", "0", "+0", "0.0e7"], "0.0e7"),
+        ("asc", ["-0", "0", "+0", "0.0e7"], "0"),  # all zero: the shortest tag, then the smallest
+        ("desc", ["-0", "+0", "0.0e7"], "+0"),
         ("desc", ["-1.2", "-1.23", "-1.20"], "-1.23"),
-        ("asc", ["-1.2", "-1.23", "-1.20"], "-1.20"),  # -1.2 == -1.20: lexically greatest tag
-        ("asc", ["10e-1", "1", "1.000"], "10e-1"),
+        ("asc", ["-1.2", "-1.23", "-1.20"], "-1.2"),  # -1.2 == -1.20: the shorter tag
+        ("asc", ["10e-1", "1", "1.000"], "1"),
         ("asc", ["NaN", "Infinity", "-Infinity", "sNaN"], None),
     ],
 )
@@ -125,7 +125,7 @@ _NUMBER = st.builds(
 @given(st.lists(_NUMBER, min_size=1, max_size=6))
 def test_matches_exact_rational_order(tags: list[str]) -> None:
     values = {tag: Fraction(tag.lstrip("+")) for tag in tags}
-    greatest = max(tags, key=lambda t: (values[t], t))
-    least = max(tags, key=lambda t: (-values[t], t))  # ties: lexically greatest tag
+    greatest = min(tags, key=lambda t: (-values[t], len(t), t))  # ties: shortest, then lexically smallest
+    least = min(tags, key=lambda t: (values[t], len(t), t))
     assert select_tag({"numerical": {"order": "asc"}}, tags) == greatest
     assert select_tag({"numerical": {"order": "desc"}}, tags) == least

@@ -16,23 +16,53 @@ SEMVER = [
     ("~1.2", ["1.2.0", "1.2.9", "1.3.0"], "1.2.9"),
     ("^0.2.3", ["0.2.3", "0.2.9", "0.3.0"], "0.2.9"),
     ("*", ["v1.0.0", "v2.0.0", "1.5.0"], "v2.0.0"),  # returned as written
-    ("*", ["1.2", "1", "1.0.0"], "1.0.0"),  # Flux parses tags strictly: 1.2 and 1 are skipped
-    ("*", ["01.2.3", "1.0.0"], "1.0.0"),  # leading zeros are skipped too
+    ("*", ["1.2", "1", "1.0.0"], "1.0.0"),  # Flux wants two dots: 1.2 and 1 are skipped
+    ("*", ["01.2.3", "1.0.0"], "01.2.3"),  # leading zeros are read as numbers: 1.2.3
     ("*", ["2.0.0-rc.1", "1.9.0"], "1.9.0"),  # prereleases need a prerelease in the range
     (">=1.0.0-0", ["2.0.0-rc.1", "1.9.0"], "2.0.0-rc.1"),
     ("1.x-0 || >=3", ["1.5.0-beta.11", "1.5.0-beta.2", "2.0.0"], "1.5.0-beta.11"),
     (">=5", ["1.0.0", "2.0.0"], None),
     (">=1", [], None),
-    ("*", ["1.0.0", "v1.0.0", "1.0.0+b"], "v1.0.0"),  # equal precedence: lexically greatest tag
-    ("*", ["1.0.0+b", "1.0.0"], "1.0.0+b"),
     ("*", [SIG + ".sig", "1.0.0"], "1.0.0"),
 ]
 
 
-@pytest.mark.parametrize(("rng", "tags", "expected"), SEMVER)
+# Found by e2e/test_go_oracle_version.py: Flux's version.ParseVersion is not StrictNewVersion; it takes
+# any text with two dots that Masterminds' loose NewVersion reads.
+FLUX_VERSION_FINDINGS: list[tuple[str, str, list[str], str]] = [
+    ("zero-padded-calver", "*", ["v2025.07.03", "v2025.06.30"], "v2025.07.03"),
+    ("calver-compares-numerically", "*", ["v2025.07.03", "v2025.7.10"], "v2025.7.10"),
+    ("calver-in-a-range", ">=2025.7.0", ["2025.06.01", "2025.07.01"], "2025.07.01"),
+    ("two-dots-in-the-prerelease-counts", "*", ["1.0.0", "1.2-rc.1"], "1.0.0"),
+    ("short-prerelease-version", ">=1.2.0-0", ["1.2-rc.1"], "1.2-rc.1"),
+    ("two-dots-in-the-build-counts", "*", ["1.2+b.c", "1.1.0"], "1.2+b.c"),
+    ("one-dot-is-no-version", "*", ["1.2-rc1", "v1.1", "0.9.0"], "0.9.0"),
+    ("leading-zeros-compare-as-numbers", "<2", ["01.02.03", "1.2.4"], "1.2.4"),
+]
+
+# Equal precedence: the shortest tag, then the lexically smallest, whatever the listing order.
+SEMVER_TIES: list[tuple[str, list[str], str]] = [
+    ("v-prefix-and-build", ["1.0.0", "v1.0.0", "1.0.0+b"], "1.0.0"),
+    ("build-metadata-only", ["1.0.0+b", "1.0.0+a"], "1.0.0+a"),
+    ("same-length", ["v1.0.0", "1.0.0+b"], "v1.0.0"),
+    ("leading-zeros", ["01.0.0", "1.00.0", "1.0.00"], "01.0.0"),
+    ("calver-padding", ["v2025.07.03", "2025.7.3"], "2025.7.3"),
+]
+
+
+@pytest.mark.parametrize(
+    ("rng", "tags", "expected"),
+    [*SEMVER, *(pytest.param(*row[1:], id=row[0]) for row in FLUX_VERSION_FINDINGS)],
+)
 def test_semver(rng: str, tags: list[str], expected: str | None) -> None:
     assert select_tag({"semver": {"range": rng}}, tags) == expected
     assert select_tag({"semver": {"range": rng}}, list(reversed(tags))) == expected
+
+
+@pytest.mark.parametrize(("tags", "expected"), [pytest.param(*row[1:], id=row[0]) for row in SEMVER_TIES])
+def test_semver_ties(tags: list[str], expected: str) -> None:
+    for order in (tags, list(reversed(tags)), sorted(tags)):
+        assert select_tag({"semver": {"range": "*"}}, order) == expected
 
 
 ORDERED = [
@@ -46,11 +76,24 @@ ORDERED = [
     ("numerical", "desc", ["1", "10", "9", "latest"], "1"),
     ("numerical", None, ["-5", "2.5", "1e1", ".5"], "1e1"),
     ("numerical", "asc", ["9007199254740993", "9007199254740992"], "9007199254740993"),  # exact, not float64
-    ("numerical", "asc", ["1", "1.0", "01"], "1.0"),  # equal numbers: lexically greatest tag
     ("numerical", "asc", ["NaN", "Inf", "0x1p4", "1_000", " 7", "3"], "3"),
     ("numerical", "asc", ["20260528-153652"], None),
     ("numerical", "asc", [], None),
 ]
+
+
+NUMERICAL_TIES = [
+    pytest.param("asc", ["1", "1.0", "01"], "1", id="equal-numbers"),
+    pytest.param("desc", ["1.0", "01", "1"], "1", id="equal-numbers-desc"),
+    pytest.param("asc", ["10", "1e1", "010"], "10", id="same-length-lexically-smallest"),
+    pytest.param("asc", ["-0", "0", "+0", "0.0e7"], "0", id="zeros"),
+]
+
+
+@pytest.mark.parametrize(("order", "tags", "expected"), NUMERICAL_TIES)
+def test_numerical_ties(order: str, tags: list[str], expected: str) -> None:
+    for listed in (tags, list(reversed(tags)), sorted(tags)):
+        assert select_tag({"numerical": {"order": order}}, listed) == expected
 
 
 @pytest.mark.parametrize(("kind", "order", "tags", "expected"), ORDERED)
@@ -78,11 +121,50 @@ FILTERED = [
     ),
     ({"alphabetical": {}}, {"pattern": "^rc-"}, ["rc-1", "rc-2", "zz"], "rc-2"),  # no extract: tag itself
     ({"alphabetical": {}}, {"pattern": "x-(?<n>[0-9])", "extract": "${n}"}, ["x-1", "x-3", "x-2"], "x-3"),
-    # extract collisions: the lexically greatest original tag wins, whatever the order
-    ({"alphabetical": {}}, {"pattern": "^[a-z]+-(.*)$", "extract": "$1"}, ["b-2", "a-2", "c-1"], "b-2"),
     ({"alphabetical": {}}, {"pattern": "^nomatch$"}, ["a", "b"], None),
     ({"alphabetical": {}}, {}, ["a", "b"], "b"),  # an empty filter keeps every tag
 ]
+
+
+# Several tags extracting the same key: the shortest original tag, then the lexically smallest.
+EXTRACT_TIES = [
+    pytest.param(
+        {"alphabetical": {}},
+        {"pattern": r"^(x-[0-9.]+)", "extract": "$1"},
+        ["x-1.2-debug", "x-1.2"],
+        "x-1.2",
+        id="suffixed-variant",
+    ),
+    pytest.param(
+        {"semver": {"range": "*"}},
+        {"pattern": r"^[a-z]+-(.*)$", "extract": "$1"},
+        ["b-2.0.0", "a-2.0.0", "c-1.0.0"],
+        "a-2.0.0",
+        id="same-length-lexically-smallest",
+    ),
+    pytest.param(
+        {"numerical": {}},
+        {"pattern": r"-([0-9]+)$", "extract": "$1"},
+        ["main-7", "feature-x-7", "pr-3"],
+        "main-7",
+        id="numerical-key",
+    ),
+    pytest.param(
+        {"semver": {"range": "*"}},
+        {"pattern": r"(v?[0-9.]+)$", "extract": "$1"},
+        ["app-v1.0.0", "app-1.0.0"],
+        "app-1.0.0",
+        id="equal-precedence-keys",
+    ),
+]
+
+
+@pytest.mark.parametrize(("policy", "filter_tags", "tags", "expected"), EXTRACT_TIES)
+def test_extract_ties(
+    policy: Mapping[str, object], filter_tags: Mapping[str, object], tags: list[str], expected: str
+) -> None:
+    for listed in (tags, list(reversed(tags)), sorted(tags)):
+        assert select_tag(policy, listed, filter_tags) == expected
 
 
 @pytest.mark.parametrize(("policy", "filter_tags", "tags", "expected"), FILTERED)

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from irc.tags import Constraint, compare_versions, parse_version
+from irc.tags.semver import parse_flux_version
 
 # (constraint, version, expected): Masterminds' constraint tables, re-derived, plus our own edge cases.
 MATCHES = [
@@ -307,23 +308,34 @@ def test_parse_version_rejects(text: str) -> None:
         parse_version(text)
 
 
-@pytest.mark.parametrize(
-    ("text", "ok"),
-    [
-        ("1.2.3", True),
-        ("v1.2.3", True),
-        ("1.2.3-rc.1+b", True),
-        ("1.2", False),
-        ("v1", False),
-        ("01.2.3", False),
-    ],
-)
-def test_parse_version_strict(text: str, ok: bool) -> None:
-    if ok:
-        assert str(parse_version(text, strict=True)) == text.removeprefix("v")
+# (tag, what fluxcd/pkg/version.ParseVersion reads, or None): e2e/test_go_oracle_version.py found that Flux
+# takes any text with two dots that the loose parser reads, not StrictNewVersion's X.Y.Z.
+FLUX_VERSIONS: list[tuple[str, str, str | None]] = [
+    ("plain", "1.2.3", "1.2.3"),
+    ("v-prerelease-build", "v1.2.3-rc.1+b", "1.2.3-rc.1+b"),
+    ("zero-padded-calver", "v2025.07.03", "2025.7.3"),
+    ("leading-zero-major", "01.2.3", "1.2.3"),
+    ("second-dot-in-prerelease", "1.2-rc.1", "1.2.0-rc.1"),
+    ("both-dots-in-prerelease", "1-a.b.c", "1.0.0-a.b.c"),
+    ("second-dot-in-build", "1.2+b.c", "1.2.0+b.c"),
+    ("flux-table", "v1.2.0-x.Y.0+metadata-width-hypen", "1.2.0-x.Y.0+metadata-width-hypen"),
+    ("one-dot", "1.2", None),
+    ("no-dot", "v1", None),
+    ("one-dot-prerelease", "v1.2-beta5", None),
+    ("four-parts", "v1.2.3.4", None),
+    ("leading-zero-prerelease", "1.2.3-01", None),
+    ("capital-v", "V1.2.3", None),
+    ("newline", "\nv1.2", None),
+]
+
+
+@pytest.mark.parametrize(("text", "parsed"), [pytest.param(*row[1:], id=row[0]) for row in FLUX_VERSIONS])
+def test_parse_flux_version(text: str, parsed: str | None) -> None:
+    if parsed is not None:
+        assert str(parse_flux_version(text)) == parsed
     else:
-        with pytest.raises(ValueError):
-            parse_version(text, strict=True)
+        with pytest.raises(ValueError, match="invalid version"):
+            parse_flux_version(text)
 
 
 SPEC_ORDER = [
