@@ -5,8 +5,10 @@ garbage-collects the ImageDetected objects the detection controller created for 
     Ready=True   Valid             every check passed
     Ready=False  InvalidPolicy     a glob, range, regex or filter does not parse (the message names the field)
                  TemplateNotFound  spec.templateRef names no ResourceTemplate
+                 TemplateNotWatched  it is in a namespace this manager does not watch
                  SecretNotFound    spec.aws.secretRef names no Secret
                  SecretInvalid     that Secret lacks accessKeyId or secretAccessKey
+                 CrossNamespaceSecretRef  the Secret is in another namespace (refused unread)
     Suspended    True/False        spec.suspend
 
 A policy is re-validated when its spec changes, when the ResourceTemplate or Secret it references
