@@ -8,8 +8,10 @@ What it does as the API server does:
 - kinds with a status subresource (all kinds unless `status_subresource` names them) ignore status
   in `create`, `update` and patches of the object, and change only status through
   `subresource="status"`; `metadata.generation` moves when anything but metadata and status changes;
-- `delete` of an object with finalizers sets `deletionTimestamp`; removing the last finalizer of
-  such an object deletes it;
+- `delete` of an object with finalizers sets `deletionTimestamp` (and moves `generation`, as the
+  API server's markAsDeleting does); removing the last finalizer of such an object deletes it;
+- a namespace of "" means no namespace (a cluster-scoped object; every namespace for a list), as
+  `Request.namespace` is "" for cluster-scoped objects;
 - lists filter by namespace, label selector and `metadata.name`/`metadata.namespace` field selectors.
 
 Objects given to the constructor are stored as given (status included), as a test's starting state.
@@ -24,7 +26,6 @@ from __future__ import annotations
 
 import builtins
 import copy
-import itertools
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -67,7 +68,7 @@ class FakeClient:
         self.clock = clock or FakeClock()
         self._status_kinds = None if status_subresource is None else frozenset(status_subresource)
         self._objects: dict[_Key, Obj] = {}
-        self._versions = itertools.count(1)
+        self._revision = 0  # the last resourceVersion assigned; a list answers it
         self._injected: list[tuple[Verb, str, errors.ApiError]] = []
         self.actions: list[Action] = []
         self.cache = FakeCache(self, indexes, namespaces)
@@ -80,7 +81,7 @@ class FakeClient:
 
     def get_now(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Obj:
         """The stored object (shared: read only), without recording an action; NotFound if missing."""
-        obj = self._objects.get((api_version, kind, namespace, name))
+        obj = self._objects.get((api_version, kind, namespace or None, name))
         if obj is None:
             raise not_found(kind, name, namespace)
         return obj
@@ -90,7 +91,7 @@ class FakeClient:
         found = [
             o
             for (a, k, ns, _), o in self._objects.items()
-            if (a, k) == (api_version, kind) and namespace in (None, ns)
+            if (a, k) == (api_version, kind) and (not namespace or namespace == ns)
         ]
         return sorted(found, key=lambda o: (o["metadata"].get("namespace") or "", o["metadata"]["name"]))
 
@@ -123,7 +124,7 @@ class FakeClient:
         self._act("list", kind, namespace, "")
         found = select(self.objects(api_version, kind, namespace), label_selector, field_selector)
         view = (metadata_view(o, api_version, kind) if metadata_only else copy.deepcopy(o) for o in found)
-        return ObjectList(builtins.list(view), str(self._version()))
+        return ObjectList(builtins.list(view), str(self._revision))
 
     # ---- writes
 
@@ -204,7 +205,7 @@ class FakeClient:
                 return copy.deepcopy(current)
             marked = copy.deepcopy(current)
             marked["metadata"]["deletionTimestamp"] = _rfc3339(self.clock.wall())
-            self._stamp(marked, marked["metadata"].get("generation", 1))
+            self._stamp(marked, marked["metadata"].get("generation", 1) + 1)
             self._objects[_key(marked)] = marked
             return copy.deepcopy(marked)
         del self._objects[_key(current)]
@@ -254,13 +255,11 @@ class FakeClient:
 
     def _stamp(self, obj: Obj, generation: int) -> None:
         metadata = obj["metadata"]
-        metadata["resourceVersion"] = str(next(self._versions))
+        self._revision += 1
+        metadata["resourceVersion"] = str(self._revision)
         metadata["generation"] = generation
         metadata.setdefault("uid", str(uuid.uuid4()))
         metadata.setdefault("creationTimestamp", _rfc3339(self.clock.wall()))
-
-    def _version(self) -> int:
-        return next(self._versions)
 
 
 class FakeCache:
@@ -295,7 +294,8 @@ class FakeCache:
         metadata_only: bool = False,
     ) -> Obj:
         for obj in self._objects(api_version, kind, namespace, metadata_only):
-            if obj["metadata"]["name"] == name and obj["metadata"].get("namespace") == namespace:
+            metadata = obj["metadata"]
+            if metadata["name"] == name and (metadata.get("namespace") or None) == (namespace or None):
                 return obj
         raise not_found(kind, name, namespace)
 
@@ -412,7 +412,7 @@ def _spec_of(obj: Obj) -> Obj:
 def _key(obj: Obj) -> _Key:
     api_version, kind = api_version_of(obj)
     metadata = obj["metadata"]
-    return api_version, kind, metadata.get("namespace"), metadata["name"]
+    return api_version, kind, metadata.get("namespace") or None, metadata["name"]
 
 
 def _rfc3339(wall: float) -> str:
