@@ -656,3 +656,22 @@ def test_fake_recorder_keeps_every_event_in_order() -> None:
     ]
     assert recorder.reasons() == ["Scaled", "Scaled", "Broken"]
     assert FakeRecorder().events == []  # one list per recorder
+
+
+async def test_writes_record_what_they_sent_and_a_frozen_cache_serves_the_past() -> None:
+    client = FakeClient(
+        [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "ns"}}]
+    )
+    client.cache.freeze()
+    patch = {"metadata": {"labels": {"x": "1"}}}
+    await client.patch("v1", "ConfigMap", "a", patch, namespace="ns")
+    patch["metadata"]["labels"]["x"] = "2"  # recorded as sent, not as changed afterwards
+    assert [a.body for a in client.writes()] == [{"metadata": {"labels": {"x": "1"}}}]
+    assert "labels" not in client.cache.get("v1", "ConfigMap", "a", "ns")["metadata"]
+    await client.create(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "b", "namespace": "ns"}}
+    )
+    assert [o["metadata"]["name"] for o in client.cache.list("v1", "ConfigMap", "ns")] == ["a"]
+    client.cache.catch_up()
+    assert client.cache.get("v1", "ConfigMap", "a", "ns")["metadata"]["labels"] == {"x": "1"}
+    assert len(client.cache.list("v1", "ConfigMap", "ns")) == 2

@@ -11,13 +11,15 @@ A reconciler test builds the reconciler from these and awaits it, with no manage
 
 - `FakeClient`: an in-memory API server behind the client's verbs (resourceVersions, 409 Conflict
   on a stale precondition, AlreadyExists, the status subresource, generation, finalizers, label and
-  field selectors, merge/JSON/strategic patches, injected errors), and `FakeClient.cache`, the
-  `Reader` a manager's cache would be (indexes, metadata-only views, watched namespaces).
+  field selectors, merge/JSON/strategic patches, injected errors, every call and what it sent in
+  `actions`), and `FakeClient.cache`, the `Reader` a manager's cache would be (indexes,
+  metadata-only views, watched namespaces, `freeze()` for a cache that lags behind).
 - `FakeRecorder`: keeps every Event recorded.
 - `FakeClock`: time moves only when the test calls `advance()`.
 - `running(coroutine)`: runs an informer's or manager's loop for the length of a block.
 """
 
+from irc.runtime.testing.client import Action as Action
 from irc.runtime.testing.client import FakeCache as FakeCache
 from irc.runtime.testing.client import FakeClient as FakeClient
 from irc.runtime.testing.clock import FAKE_EPOCH as FAKE_EPOCH
@@ -28,6 +30,7 @@ from irc.runtime.testing.events import RecordedEvent as RecordedEvent
 
 __all__ = [
     "FAKE_EPOCH",
+    "Action",
     "FakeCache",
     "FakeClient",
     "FakeClock",

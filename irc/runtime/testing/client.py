@@ -28,7 +28,7 @@ import builtins
 import copy
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -44,13 +44,15 @@ _Key = tuple[str, str, str | None, str]  # api_version, kind, namespace, name
 
 @dataclass(frozen=True)
 class Action:
-    """One call made to the fake: its verb, the object's kind, namespace and name, the subresource."""
+    """One call made to the fake: its verb, the object's kind, namespace and name, the subresource,
+    and what a write sent (the object, or the patch), as it was sent."""
 
     verb: Verb
     kind: str
     namespace: str | None
     name: str
     subresource: str | None = None
+    body: Any = field(default=None, compare=False)
 
 
 class FakeClient:
@@ -86,11 +88,18 @@ class FakeClient:
             raise not_found(kind, name, namespace)
         return obj
 
-    def objects(self, api_version: str, kind: str, namespace: str | None = None) -> builtins.list[Obj]:
+    def objects(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        _at: Mapping[_Key, Obj] | None = None,
+    ) -> builtins.list[Obj]:
         """Every stored object of a kind (in `namespace` if given), sorted by namespace and name."""
         found = [
             o
-            for (a, k, ns, _), o in self._objects.items()
+            for (a, k, ns, _), o in (self._objects if _at is None else _at).items()
             if (a, k) == (api_version, kind) and (not namespace or namespace == ns)
         ]
         return sorted(found, key=lambda o: (o["metadata"].get("namespace") or "", o["metadata"]["name"]))
@@ -134,7 +143,7 @@ class FakeClient:
         name = metadata.get("name") or ""
         if not name and metadata.get("generateName"):
             name = f"{metadata['generateName']}{uuid.uuid4().hex[:5]}"
-        self._act("create", kind, metadata.get("namespace"), name)
+        self._act("create", kind, metadata.get("namespace"), name, body=obj)
         if not name:
             raise errors.Invalid(422, "Invalid", f"{kind}: metadata.name: Required value")
         stored = copy.deepcopy(obj)
@@ -154,7 +163,7 @@ class FakeClient:
         api_version, kind = api_version_of(obj)
         metadata = obj.get("metadata") or {}
         namespace, name = metadata.get("namespace"), metadata["name"]
-        self._act("update", kind, namespace, name, subresource)
+        self._act("update", kind, namespace, name, subresource, body=obj)
         current = self.get_now(api_version, kind, name, namespace)
         _precondition(current, metadata.get("resourceVersion"))
         return self._store(current, copy.deepcopy(obj), subresource)
@@ -174,7 +183,7 @@ class FakeClient:
         subresource: str | None = None,
         force: bool = False,
     ) -> Obj:
-        self._act("patch", kind, namespace, name, subresource)
+        self._act("patch", kind, namespace, name, subresource, body=patch)
         current = self.get_now(api_version, kind, name, namespace)
         if patch_type == "json":
             assert isinstance(patch, Sequence), "a JSON patch is a list of operations"
@@ -214,9 +223,16 @@ class FakeClient:
     # ---- the server's rules
 
     def _act(
-        self, verb: Verb, kind: str, namespace: str | None, name: str, subresource: str | None = None
+        self,
+        verb: Verb,
+        kind: str,
+        namespace: str | None,
+        name: str,
+        subresource: str | None = None,
+        *,
+        body: Any = None,
     ) -> None:
-        self.actions.append(Action(verb, kind, namespace, name, subresource))
+        self.actions.append(Action(verb, kind, namespace, name, subresource, copy.deepcopy(body)))
         for i, (v, k, error) in enumerate(self._injected):
             if (v, k) == (verb, kind):
                 del self._injected[i]
@@ -240,9 +256,9 @@ class FakeClient:
             if "status" in current:
                 new["status"] = copy.deepcopy(current["status"])
         # What the client may not change.
-        for field in ("uid", "creationTimestamp", "deletionTimestamp", "name", "namespace"):
-            if field in current["metadata"]:
-                new["metadata"][field] = current["metadata"][field]
+        for kept in ("uid", "creationTimestamp", "deletionTimestamp", "name", "namespace"):
+            if kept in current["metadata"]:
+                new["metadata"][kept] = current["metadata"][kept]
         generation = current["metadata"].get("generation", 1)
         if _spec_of(new) != _spec_of(current):
             generation += 1
@@ -263,7 +279,9 @@ class FakeClient:
 
 
 class FakeCache:
-    """The `Reader` over a FakeClient's objects, current with every write (`FakeClient.cache`).
+    """The `Reader` over a FakeClient's objects, current with every write (`FakeClient.cache`) until
+    `freeze()`: then it serves the objects as they were, as an informer that has not seen the
+    latest writes yet, until `catch_up()` (a stale read for a Conflict test).
 
     `indexes` are the reconciler's `Index` declarations, as a manager would register them;
     `namespaces`, when given, are the only ones watched, and reads elsewhere raise LookupError as a
@@ -273,13 +291,21 @@ class FakeCache:
         self._client = client
         self._indexes = {(i.api_version, i.kind, i.name, i.metadata_only): i.func for i in indexes}
         self._namespaces = tuple(namespaces)
+        self._frozen: dict[_Key, Obj] | None = None
+
+    def freeze(self) -> None:
+        """Serve the objects as they are now, whatever is written later, until `catch_up()`."""
+        self._frozen = dict(self._client._objects)  # stored objects are replaced, never changed
+
+    def catch_up(self) -> None:
+        self._frozen = None
 
     def _objects(
         self, api_version: str, kind: str, namespace: str | None, metadata_only: bool
     ) -> builtins.list[Obj]:
         if namespace and self._namespaces and namespace not in self._namespaces:
             raise LookupError(f"no informer for {kind}.{api_version} in namespace {namespace}")
-        found = self._client.objects(api_version, kind, namespace)
+        found = self._client.objects(api_version, kind, namespace, _at=self._frozen)
         if self._namespaces:
             found = [o for o in found if o["metadata"].get("namespace") in (None, *self._namespaces)]
         return [metadata_view(o, api_version, kind) for o in found] if metadata_only else found
