@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from kubernetes_asyncio import client, config
 
+from hack.testbed import cluster
 from irc.runtime.testing import running
 
 T = TypeVar("T")
@@ -35,6 +37,18 @@ async def eventually(check: Callable[[], Awaitable[T | None]], *, within: float 
         raise AssertionError(f"not within {within:.0f} s: {what}") from None
 
 
+@contextlib.asynccontextmanager
+async def outage(kube: cluster.Cluster, component: str = "kube-apiserver") -> AsyncIterator[None]:
+    """`component` is down for the body and started again (same flags and port) on the way out, even
+    if the body failed. Stopping and starting run in a thread, so this process's event loop goes on
+    meanwhile: its clients and informers meet the outage as it happens, not after it is over."""
+    await asyncio.to_thread(kube.stop_component, component)
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(kube.start_component, component)
+
+
 def configmap(namespace: str, name: str, **data: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
@@ -44,4 +58,4 @@ def configmap(namespace: str, name: str, **data: str) -> dict[str, Any]:
     }
 
 
-__all__ = ["configmap", "eventually", "kube_client", "running"]
+__all__ = ["configmap", "eventually", "kube_client", "outage", "running"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +45,27 @@ class Breakable:
     async def send(self, request: Request) -> Response:
         if self.broken:
             return Response(500, b'{"kind":"Status","code":500,"reason":"InternalError","message":"cut"}')
+        return await self.inner.send(request)
+
+    def stream(
+        self, request: Request, read_timeout: float | None
+    ) -> contextlib.AbstractAsyncContextManager[StreamResponse]:
+        return self.inner.stream(request, read_timeout)
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+class Counting:
+    """A transport that counts the requests sent through it, by method: a candidate's attempts."""
+
+    def __init__(self, inner: Transport) -> None:
+        self.inner = inner
+        self.host = inner.host
+        self.sent: Counter[str] = Counter()
+
+    async def send(self, request: Request) -> Response:
+        self.sent[request.method] += 1
         return await self.inner.send(request)
 
     def stream(
@@ -130,27 +152,41 @@ async def expect_lost(run: Coroutine[Any, Any, None]) -> LeaderElectionLost | No
     return None
 
 
-async def test_two_candidates_never_lead_at_once(client: Client, lease_name: str) -> None:
-    a, b = candidate(client, lease_name, "a"), candidate(client, lease_name, "b")
+async def test_two_candidates_never_lead_at_once(
+    kube: cluster.Cluster, client: Client, lease_name: str
+) -> None:
+    transports = {i: Counting(await KubeTransport.from_config(str(kube.kubeconfig))) for i in "ab"}
+    a, b = (candidate(Client(transports[i]), lease_name, i) for i in "ab")
     referee = Referee([a, b])
-    async with asyncio.timeout(GUARD), asyncio.TaskGroup() as group:
-        tasks = [
-            group.create_task(referee.watch()),
-            group.create_task(a.run(referee.work("a"))),
-            group.create_task(b.run(referee.work("b"))),
-        ]
-        leader = await referee.leader()
-        renewals = {(await spec(client, lease_name))["renewTime"]}
-        while len(renewals) < 4:  # several renewals, while the other candidate keeps trying
-            await asyncio.sleep(0.1)
-            renewals.add((await spec(client, lease_name))["renewTime"])
-        current = await spec(client, lease_name)
-        assert [e.identity for e in (a, b) if e.is_leader] == [leader.identity]
-        assert current["holderIdentity"] == leader.identity
-        assert current["leaseDurationSeconds"] == LEASE_SECONDS
-        assert current["leaseTransitions"] == 0
-        for task in tasks:
-            task.cancel()
+    try:
+        async with asyncio.timeout(GUARD), asyncio.TaskGroup() as group:
+            tasks = [
+                group.create_task(referee.watch()),
+                group.create_task(a.run(referee.work("a"))),
+                group.create_task(b.run(referee.work("b"))),
+            ]
+            leader = await referee.leader()
+            follower = transports["b" if leader is a else "a"]
+            reads_before = follower.sent["GET"]
+            renewals: set[str] = set()
+
+            async def contested() -> bool | None:
+                # Several renewals, and as many tries by the other candidate, each finding the Lease held.
+                renewals.add((await spec(client, lease_name))["renewTime"])
+                tries = follower.sent["GET"] - reads_before
+                return True if len(renewals) >= 4 and tries >= 3 else None
+
+            await eventually(contested, within=GUARD, what="renewals while the other candidate tries")
+            current = await spec(client, lease_name)
+            assert [e.identity for e in (a, b) if e.is_leader] == [leader.identity]
+            assert current["holderIdentity"] == leader.identity
+            assert current["leaseDurationSeconds"] == LEASE_SECONDS
+            assert current["leaseTransitions"] == 0
+            for task in tasks:
+                task.cancel()
+    finally:
+        for transport in transports.values():
+            await transport.close()
     assert referee.overlaps == []
 
 

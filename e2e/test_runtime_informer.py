@@ -7,9 +7,10 @@ import asyncio
 
 import pytest
 
-from e2e.support import configmap, eventually, running
+from e2e.support import configmap, eventually, outage, running
 from hack.testbed import cluster
 from irc.runtime.client import Client
+from irc.runtime.clock import RealClock
 from irc.runtime.informer import CreateEvent, DeleteEvent, Informer, UpdateEvent
 
 
@@ -62,33 +63,82 @@ async def test_initial_sync_of_1000_objects(client: Client, namespace: str, watc
         await informer.check()
 
 
+class RecordingClock(RealClock):
+    """The real clock, remembering every sleep it is asked for: an informer without a resync period
+    sleeps only to back off."""
+
+    def __init__(self) -> None:
+        self.sleeps: list[float] = []
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        await super().sleep(seconds)
+
+
+async def failing(informer: Informer) -> bool | None:
+    """True once the informer's readiness check fails (for `eventually`)."""
+    try:
+        await informer.check()
+    except RuntimeError:
+        return True
+    return None
+
+
+async def healthy(informer: Informer) -> bool | None:
+    """True once the informer's readiness check passes (for `eventually`)."""
+    return None if await failing(informer) else True
+
+
 async def test_watch_resumes_across_an_apiserver_restart(
     kube: cluster.Cluster, client: Client, namespace: str
 ) -> None:
-    """Every change that outlives the outage reaches the handlers: a creation, an update, a deletion.
-    (A new apiserver's watch cache cannot resume an old resourceVersion, so the informer may relist;
-    an object created and deleted within the gap is then rightly never seen, as with client-go.)"""
-    informer = Informer(client, "v1", "ConfigMap", namespace=namespace, inactivity_timeout=10)
+    """The apiserver goes down under a running informer, and this event loop runs on through the
+    outage: the watch breaks, reconnecting fails and backs off, readiness says so. Once the server is
+    back the informer reconnects, its cache converges to the server's state, and every change that
+    outlives the outage reaches the handlers: a creation, an update, a deletion. (A new apiserver's
+    watch cache cannot resume an old resourceVersion, so the informer may relist; an object created
+    and deleted within the gap is then rightly never seen, as with client-go.)"""
+    clock = RecordingClock()
+    informer = Informer(client, "v1", "ConfigMap", namespace=namespace, inactivity_timeout=10, clock=clock)
     seen = Recorder()
     informer.add_handler(seen)
     await create_many(client, namespace, ["updated", "deleted"])
     async with running(informer.run()):
         await informer.wait_for_sync()
-        kube.restart("kube-apiserver")
+        await informer.check()
+        assert clock.sleeps == []
+        async with outage(kube, "kube-apiserver"):
+            # Down until the informer has met the dead server and retried: three failures in a row
+            # (each followed by a backoff) fail its readiness check.
+            await eventually(
+                lambda: failing(informer), within=60, what="the informer reports its watch failing"
+            )
+            backoffs = list(clock.sleeps)
+        # The server is back; the informer may still be backing off while these land.
         await client.create(configmap(namespace, "created"))
         await client.patch("v1", "ConfigMap", "updated", {"data": {"v": "2"}}, namespace=namespace)
         await client.delete("v1", "ConfigMap", "deleted", namespace)
 
         async def converged() -> bool | None:
-            done = "created" in seen.names(seen.created) and "deleted" in seen.names(seen.deleted)
-            return (
-                True if done and any(e.new["metadata"]["name"] == "updated" for e in seen.updated) else None
+            server = await client.list("v1", "ConfigMap", namespace)
+            cached = {
+                (o["metadata"]["name"], o["metadata"]["resourceVersion"]) for o in informer.store.list()
+            }
+            listed = {(o["metadata"]["name"], o["metadata"]["resourceVersion"]) for o in server.items}
+            handled = (
+                "created" in seen.names(seen.created)
+                and "deleted" in seen.names(seen.deleted)
+                and any(e.new["metadata"]["name"] == "updated" for e in seen.updated)
             )
+            return True if cached == listed and handled else None
 
-        await eventually(converged, what="the informer sees every change made after the restart")
+        await eventually(converged, what="the informer's cache and handlers catch up with the server")
         assert (informer.store.get_by(namespace, "updated") or {}).get("data") == {"v": "2"}
         assert informer.store.get_by(namespace, "deleted") is None
-        await informer.check()
+        await eventually(lambda: healthy(informer), what="the informer is ready again")
+    # It backed off between attempts, and further each time, instead of retrying in a hot loop.
+    assert len(backoffs) >= 2, backoffs
+    assert backoffs == sorted(backoffs) and backoffs[0] >= 0.8, backoffs
 
 
 async def test_gone_after_compaction_relists_and_reports_tombstones(
@@ -106,7 +156,9 @@ async def test_gone_after_compaction_relists_and_reports_tombstones(
     await client.delete("v1", "ConfigMap", "drop-2", namespace)
     await client.create(configmap(namespace, "new"))
     kube.compact_etcd()
-    kube.restart("kube-apiserver")  # a fresh watch cache cannot serve the old resourceVersion either
+    await asyncio.to_thread(
+        kube.restart, "kube-apiserver"
+    )  # a fresh watch cache cannot serve the old resourceVersion either
     async with running(informer.run()):
 
         async def relisted() -> bool | None:

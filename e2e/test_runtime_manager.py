@@ -1,6 +1,6 @@
 """Manager, controllers and leader election end to end: the docs' example controller in-process,
-conflicts retried, the `irc manager` binary's probes and graceful stop, and two example processes
-electing a leader through kill -9 and graceful shutdown."""
+reconciles resuming after an apiserver outage, conflicts retried, the `irc manager` binary's probes
+and graceful stop, and two example processes electing a leader through kill -9 and graceful shutdown."""
 
 from __future__ import annotations
 
@@ -14,11 +14,13 @@ import sys
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from pathlib import Path
 
+import aiohttp
 import pytest
 
-from e2e.support import configmap, eventually, running
+from e2e.support import configmap, eventually, outage, running
 from examples import configmap_labeler
 from hack.testbed import cluster, procs
 from irc.runtime import Conflict, ControllerBuilder, Manager, ManagerOptions, Request, Result
@@ -75,6 +77,41 @@ async def test_docs_example_keeps_the_label(kube: cluster.Cluster, namespace: st
             "controller_runtime_reconcile_total", {"controller": "configmap-labeler", "result": "success"}
         )
         assert success is not None and success >= 3
+
+
+async def test_reconciles_resume_after_an_apiserver_outage(
+    kube: cluster.Cluster, namespace: str, http: aiohttp.ClientSession
+) -> None:
+    """The apiserver goes down under a running manager (this event loop runs on meanwhile): its
+    readiness probe fails while the informer cannot reach the server, passes again once it has
+    reconnected, and the controller reconciles what changed after the outage."""
+    mgr = await Manager.from_kubeconfig(
+        str(kube.kubeconfig),
+        options=replace(options(namespace), health_probe_bind_address="127.0.0.1:0"),
+    )
+    configmap_labeler.setup(mgr)
+    client = mgr.client
+
+    async def labeled(name: str) -> bool | None:
+        value = (await labels_of(client, namespace, name)).get(configmap_labeler.LABEL)
+        return True if value == configmap_labeler.VALUE else None
+
+    async def readyz(ok: bool) -> bool | None:
+        probes = next(s for s in mgr.http_servers if s.name == "health probe")
+        async with http.get(f"{probes.url}/readyz") as resp:
+            return True if (resp.status == 200) == ok else None
+
+    await client.create(configmap(namespace, "before"))
+    async with started(mgr):
+        await eventually(lambda: labeled("before"), what="before labeled")
+        await eventually(lambda: readyz(True), what="the manager is ready")
+        async with outage(kube, "kube-apiserver"):
+            await eventually(lambda: readyz(False), within=60, what="readyz fails during the outage")
+        await client.create(configmap(namespace, "after"))
+        await client.patch("v1", "ConfigMap", "before", {"metadata": {"labels": None}}, namespace=namespace)
+        await eventually(lambda: labeled("after"), what="a ConfigMap created after the outage labeled")
+        await eventually(lambda: labeled("before"), what="a label removed after the outage restored")
+        await eventually(lambda: readyz(True), what="the manager is ready again")
 
 
 class StaleUpdater:
@@ -208,14 +245,17 @@ async def test_manager_binary_serves_probes_and_releases_its_lease_on_sigterm(
 
 
 class Labelers:
-    """examples/configmap_labeler.py processes with leader election on, in one namespace."""
+    """examples/configmap_labeler.py processes with leader election on, in one namespace (their Lease
+    too: POD_NAMESPACE names it)."""
 
     def __init__(self, kube: cluster.Cluster, namespace: str, logs: Path) -> None:
         self.kube, self.namespace, self.logs = kube, namespace, logs
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
+        self.log_paths: dict[int, Path] = {}
 
     def start(self) -> int:
-        log = (self.logs / f"labeler-{len(self.procs)}.log").open("w")
+        path = self.logs / f"labeler-{len(self.procs)}.log"
+        log = path.open("w")
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -228,10 +268,11 @@ class Labelers:
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=REPO,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
+            env={**os.environ, "PYTHONPATH": str(REPO), "POD_NAMESPACE": self.namespace},
         )
         log.close()
         self.procs[proc.pid] = proc
+        self.log_paths[proc.pid] = path
         return proc.pid
 
     def stop_all(self) -> None:
@@ -239,6 +280,27 @@ class Labelers:
             if proc.poll() is None:
                 proc.kill()
             proc.wait()
+
+    async def contending(self, pid: int) -> None:
+        """Wait until process `pid` has synced its cache: its leader elector starts right then."""
+
+        async def synced() -> bool | None:
+            log = await asyncio.to_thread(self.log_paths[pid].read_text)
+            return True if "caches synced" in log else None
+
+        await eventually(synced, within=60, what=f"labeler {pid} syncs its cache and starts electing")
+
+    async def renewed(self, client: Client, times: int) -> None:
+        """Wait until the holder has renewed the Lease `times` more times: a candidate already electing
+        has meanwhile tried for it (every 1.1 s here) and found it held."""
+        seen: set[str] = set()
+
+        async def renewals() -> bool | None:
+            lease = await client.get("coordination.k8s.io/v1", "Lease", "configmap-labeler", self.namespace)
+            seen.add(lease["spec"]["renewTime"])
+            return True if len(seen) > times else None
+
+        await eventually(renewals, within=60, what=f"the Lease renewed {times} times")
 
     async def labeled_by(self, client: Client, name: str) -> int:
         """Create a ConfigMap and return the pid of the process that labels it."""
@@ -267,6 +329,8 @@ async def test_one_leader_reconciles_and_standbys_take_over(
     first, second = labelers.start(), labelers.start()
     client = Client(await KubeTransport.from_config(str(kube.kubeconfig)))
     try:
+        for pid in (first, second):  # both watch the ConfigMaps and compete for the Lease
+            await labelers.contending(pid)
         leader = await labelers.labeled_by(client, "one")
         assert leader in (first, second)
         for i in range(5):  # while both run, only the leader ever writes
@@ -277,7 +341,10 @@ async def test_one_leader_reconciles_and_standbys_take_over(
         assert await labelers.labeled_by(client, "after-kill") == standby
 
         third = labelers.start()
-        await asyncio.sleep(2)  # let the newcomer come up and start trying for the lease
+        # The newcomer is electing, and has since found the Lease held: it takes over as a waiting
+        # candidate, not as the first process to see a free Lease.
+        await labelers.contending(third)
+        await labelers.renewed(client, times=2)
         labelers.procs[standby].send_signal(signal.SIGTERM)  # graceful: releases the lease
         assert await asyncio.to_thread(labelers.procs[standby].wait, 30) == 0
         assert await labelers.labeled_by(client, "after-sigterm") == third

@@ -49,10 +49,25 @@ class Cluster:
 
     def restart(self, name: str) -> None:
         """Stop one component (e.g. kube-apiserver) and start it again with the same flags and port."""
-        index = next(i for i, p in enumerate(self.processes) if p.name == name)
-        self.processes[index].stop()
+        self.stop_component(name)
+        self.start_component(name)
+
+    def stop_component(self, name: str) -> None:
+        """Stop one component, for an outage that lasts until `start_component(name)`. Blocks until it
+        has stopped: from async code call it through `asyncio.to_thread`, so the loop sees the outage."""
+        self.processes[self._index(name)].stop()
+
+    def start_component(self, name: str) -> None:
+        """Start a component stopped by `stop_component` again, with the same flags and port; blocks
+        until it is ready."""
+        index = self._index(name)
+        if self.processes[index].alive():
+            raise RuntimeError(f"{name} is running")
         argv, logdir, ready, timeout = self._specs[name]
         self.processes[index] = procs.start(name, argv, logdir, ready, timeout=timeout)
+
+    def _index(self, name: str) -> int:
+        return next(i for i, p in enumerate(self.processes) if p.name == name)
 
     def compact_etcd(self) -> int:
         """Compact etcd's history up to its current revision; returns that revision. A watch from an older
