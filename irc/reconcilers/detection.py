@@ -398,6 +398,9 @@ class DetectionReconciler:
             except errors.Conflict:
                 if attempt == CONFLICT_RETRIES - 1:
                     raise
+            except errors.NotFound:
+                return
+            try:  # re-read outside the handler, so a policy deleted meanwhile ends it quietly too
                 current = await self.client.get(API_VERSION, KIND, meta["name"], meta["namespace"])
             except errors.NotFound:
                 return
