@@ -12,7 +12,7 @@ import re
 import sys
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -20,17 +20,15 @@ from irc import __version__
 from irc.api import GROUP, KINDS
 from irc.api.durations import parse_duration
 from irc.api.secrets import SecretRef
-from irc.ecr import AwsClients, ScanResult, ScanSpec
-from irc.ecr.credentials import session_name
-from irc.ecr.scan import DEFAULT_CONCURRENCY
 from irc.images import TargetNaming
-from irc.images.auth import RegistryOptions
-from irc.reconcilers import CONTROLLERS, rules
-from irc.reconcilers.detection import detected_name
-from irc.reconcilers.settings import Settings
-from irc.runtime import LeaderElectionLost, LeaderElectionOptions, Manager, ManagerOptions, rbac_manifests
-from irc.runtime import logging as irc_logging
+from irc.runtime import rbac_manifests
 from irc.runtime.errors import ReconcileError
+
+# The reconcilers, the manager, aiobotocore and aiohttp are imported by the commands that use them,
+# so `irc --version` and `irc crds` start without them (docs/performance.md, "Import weight").
+if TYPE_CHECKING:
+    from irc.ecr import ScanResult
+    from irc.reconcilers.settings import Settings
 
 log = logging.getLogger("irc.manager")
 
@@ -38,6 +36,7 @@ log = logging.getLogger("irc.manager")
 _ENDPOINT_FLAG = "--aws-endpoint-url"
 _ENDPOINT_HELP = "ECR and STS endpoint instead of AWS's (a VPC endpoint, or a local emulator)"
 _DIGITS = re.compile(r"[0-9]+")
+_VERSION = f"irc {__version__}"
 
 
 class UsageError(Exception):
@@ -58,6 +57,9 @@ def select_controllers(spec: Sequence[str], known: Collection[str]) -> list[str]
 
 def build_settings(args: argparse.Namespace) -> Settings:
     """Settings from the manager's flags; UsageError naming the flag when one is malformed."""
+    from irc.images.auth import RegistryOptions
+    from irc.reconcilers.settings import Settings
+
     try:
         backup = (
             TargetNaming.from_location(args.backup_registry, mode=args.backup_naming)
@@ -127,14 +129,18 @@ def _add_controllers_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def _controllers(args: argparse.Namespace) -> list[str]:
+    from irc.reconcilers import CONTROLLERS
+
     return select_controllers(args.controllers or ["*"], CONTROLLERS)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from irc.ecr.scan import DEFAULT_CONCURRENCY  # botocore: main answers --version before this
+
     parser = argparse.ArgumentParser(
         prog="irc", description="Image automation and image backup for Kubernetes."
     )
-    parser.add_argument("--version", action="version", version=f"irc {__version__}")
+    parser.add_argument("--version", action="version", version=_VERSION)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     m = commands.add_parser("manager", help="run the controllers", description="Run the irc controllers.")
     _add_controllers_flag(m)
@@ -281,6 +287,8 @@ def write_rbac(
     output: Path | None,
     leader_election_namespace: str | None = None,
 ) -> int:
+    from irc.reconcilers import rules
+
     documents = rbac_manifests(
         name,
         rules(names),
@@ -315,6 +323,10 @@ def load_policies(path: Path) -> list[dict[str, Any]]:
 
 async def run_scan(args: argparse.Namespace, policies: Sequence[dict[str, Any]]) -> int:
     """Scan for each policy and print the selections; 1 if any policy is invalid or its scan failed."""
+    from irc.ecr import AwsClients, ScanSpec
+    from irc.ecr.credentials import session_name
+    from irc.reconcilers.detection import detected_name
+
     clients, failed = AwsClients(endpoint_url=args.aws_endpoint_url), False
     rows: list[dict[str, str | None]] = []
     for policy in policies:
@@ -386,6 +398,9 @@ def _summary(label: str, result: ScanResult) -> str:
 async def run_manager(
     args: argparse.Namespace, names: Sequence[str], workers: Mapping[str, int], settings: Settings
 ) -> int:
+    from irc.reconcilers import CONTROLLERS
+    from irc.runtime import LeaderElectionLost, LeaderElectionOptions, Manager, ManagerOptions
+
     options = ManagerOptions(
         namespaces=tuple(args.namespaces),
         metrics_bind_address=args.metrics_bind_address,
@@ -410,6 +425,11 @@ async def run_manager(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if list(sys.argv[1:] if argv is None else argv)[:1] == ["--version"]:
+        # What argparse's version action does, without building the parser (whose defaults import
+        # irc.ecr, so botocore); argparse acts on options in order, so nothing after it matters.
+        print(_VERSION)
+        raise SystemExit(0)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -437,6 +457,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except UsageError as e:
             parser.error(str(e))
         return asyncio.run(run_scan(args, policies))
+    from irc.reconcilers import CONTROLLERS
+    from irc.runtime import logging as irc_logging
+
     try:
         names = _controllers(args)
         workers = parse_workers(args.max_concurrent_reconciles, CONTROLLERS)

@@ -13,11 +13,12 @@ import json
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
-from kubernetes_asyncio import client as k8s_client
-from kubernetes_asyncio import config as k8s_config
+
+if TYPE_CHECKING:
+    from kubernetes_asyncio import client as k8s_client
 
 READ_BUFFER = 2**21  # watch events of large objects exceed aiohttp's default line buffer
 
@@ -102,6 +103,12 @@ class KubeTransport:
     async def from_config(cls, kubeconfig: str | None = None, context: str | None = None) -> KubeTransport:
         """kubeconfig file → in-cluster service account, like controller-runtime's GetConfig:
         an explicit path (or $KUBECONFIG) wins, then in-cluster, then ~/.kube/config."""
+        # Imported here, not at the top: kubernetes-asyncio (its generated models) is the heaviest import
+        # irc has, and only connecting to a server needs it; building a Manager's controllers, the
+        # MockTransport tests and `irc rbac` do not.
+        from kubernetes_asyncio import client as k8s_client
+        from kubernetes_asyncio import config as k8s_config
+
         configuration = k8s_client.Configuration()
         path = kubeconfig or os.environ.get("KUBECONFIG")
         in_cluster = os.environ.get("KUBERNETES_SERVICE_HOST") and not path
