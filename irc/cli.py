@@ -20,8 +20,10 @@ from irc import __version__
 from irc.api import GROUP, KINDS
 from irc.api.durations import parse_duration
 from irc.api.secrets import SecretRef
+from irc.api.workloads import DEFAULT_KINDS
+from irc.api.workloads import KINDS as WORKLOAD_KINDS
 from irc.images import TargetNaming
-from irc.runtime import rbac_manifests
+from irc.runtime import labels, rbac_manifests
 from irc.runtime.errors import ReconcileError
 
 # The reconcilers, the manager, aiobotocore and aiohttp are imported by the commands that use them,
@@ -43,22 +45,31 @@ class UsageError(Exception):
     pass
 
 
-def select_controllers(spec: Sequence[str], known: Collection[str]) -> list[str]:
-    """kube-controller-manager's --controllers grammar: `*` every controller, `name` that one,
-    `-name` not that one (wins over `*` and `name`). Unknown names are a UsageError."""
+def select_controllers(
+    spec: Sequence[str], known: Collection[str], off_by_default: Collection[str] = ()
+) -> list[str]:
+    """kube-controller-manager's --controllers grammar: `*` every controller that is on by default,
+    `name` that one (also one that is off by default), `-name` not that one (wins over `*` and
+    `name`). Unknown names are a UsageError."""
     items = [s.strip() for part in spec for s in part.split(",") if s.strip()]
     unknown = sorted({i.lstrip("-") for i in items} - {"*"} - set(known))
     if unknown:
         valid = ", ".join(sorted(known)) or "none yet"
         raise UsageError(f"unknown controller(s) {', '.join(unknown)}; valid: {valid}")
     chosen = set(items)
-    return [name for name in sorted(known) if f"-{name}" not in chosen and (name in chosen or "*" in chosen)]
+    return [
+        name
+        for name in sorted(known)
+        if f"-{name}" not in chosen and (name in chosen or ("*" in chosen and name not in off_by_default))
+    ]
 
 
 def build_settings(args: argparse.Namespace) -> Settings:
     """Settings from the manager's flags; UsageError naming the flag when one is malformed."""
+    from irc.ecr.match import compile_glob
     from irc.images.auth import RegistryOptions
     from irc.reconcilers.settings import Settings
+    from irc.runtime.manager import pod_namespace
 
     try:
         backup = (
@@ -87,6 +98,26 @@ def build_settings(args: argparse.Namespace) -> Settings:
             raise UsageError(f"--registry-ca expects HOST=PATH to a PEM file, got {value!r}")
         options[host] = RegistryOptions(ca_file=path)
     check_concurrency("--ecr-concurrency", args.ecr_concurrency)
+    kinds = tuple(k.strip() for k in args.rewrite_kinds.split(",") if k.strip())
+    unknown = sorted(set(kinds) - set(WORKLOAD_KINDS))
+    if unknown or not kinds:
+        known = ", ".join(WORKLOAD_KINDS)
+        raise UsageError(f"--rewrite-kinds: unknown {', '.join(unknown) or 'none given'}; known: {known}")
+    try:
+        excluded_images = tuple(compile_glob(g, "--exclude-images") for g in args.exclude_images)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    if args.exclude_namespace_selector:
+        try:
+            labels.parse(args.exclude_namespace_selector)
+        except ValueError as e:
+            raise UsageError(f"--exclude-namespace-selector: {e}") from None
+    if args.revert_limit < 1:
+        raise UsageError(f"--revert-limit must be at least 1, got {args.revert_limit}")
+    try:
+        revert_window = parse_duration(args.revert_window, "--revert-window")
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     return Settings(
         backup=backup,
         backup_credentials=credentials,
@@ -94,6 +125,16 @@ def build_settings(args: argparse.Namespace) -> Settings:
         registries=options,
         aws_endpoint_url=args.aws_endpoint_url,
         ecr_concurrency=args.ecr_concurrency,
+        rewrite_kinds=kinds,
+        rewrite_when=args.rewrite_when,
+        pin_digest=args.pin_digest,
+        exclude_images=excluded_images,
+        exclude_namespaces=tuple(n.strip() for n in args.exclude_namespaces.split(",") if n.strip()),
+        exclude_namespace_selector=args.exclude_namespace_selector,
+        manager_namespace=args.manager_namespace or pod_namespace(),
+        backup_pull_secret=args.backup_pull_secret,
+        revert_limit=args.revert_limit,
+        revert_window=revert_window,
     )
 
 
@@ -124,14 +165,16 @@ def _add_controllers_flag(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="LIST",
-        help="comma-separated: '*' all, 'name' one, '-name' not that one (default '*')",
+        help="comma-separated: '*' all on by default (every one but workload-rewrite), 'name' one, "
+        "'-name' not that one (default '*')",
     )
 
 
-def _controllers(args: argparse.Namespace) -> list[str]:
+def _controllers(args: argparse.Namespace, default: Sequence[str] = ("*",)) -> list[str]:
     from irc.reconcilers import CONTROLLERS
 
-    return select_controllers(args.controllers or ["*"], CONTROLLERS)
+    off = [name for name, shipped in CONTROLLERS.items() if not shipped.on_by_default]
+    return select_controllers(args.controllers or default, CONTROLLERS, off)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -220,6 +263,55 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HOST=PATH",
         help="trust this PEM bundle for the registry (repeatable)",
     )
+    w = m.add_argument_group("workload rewrite (off unless --controllers names workload-rewrite)")
+    w.add_argument(
+        "--rewrite-kinds",
+        default=",".join(DEFAULT_KINDS),
+        metavar="KINDS",
+        help=f"workload kinds to back up and switch, CronJob if listed (default {','.join(DEFAULT_KINDS)})",
+    )
+    w.add_argument(
+        "--rewrite-when",
+        choices=["healthy", "always"],
+        default="healthy",
+        help="switch once the workload is healthy (default), or as soon as its backups are complete",
+    )
+    w.add_argument("--pin-digest", action="store_true", help="write backup images as tag@digest")
+    w.add_argument(
+        "--exclude-images",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="never back up images whose normalised reference matches (Go path.Match; repeatable)",
+    )
+    w.add_argument(
+        "--exclude-namespaces",
+        default="",
+        metavar="NAMES",
+        help="comma-separated namespaces never touched, besides kube-system and the manager's own",
+    )
+    w.add_argument(
+        "--exclude-namespace-selector",
+        metavar="SELECTOR",
+        help="a label selector: workloads in namespaces it matches are never touched",
+    )
+    w.add_argument(
+        "--manager-namespace",
+        help="the manager's own namespace, never touched (default: the pod's, or $POD_NAMESPACE)",
+    )
+    w.add_argument(
+        "--backup-pull-secret",
+        metavar="NAME",
+        help="append this pull Secret (for the backup registry) to switched pod templates",
+    )
+    w.add_argument(
+        "--revert-limit",
+        type=int,
+        default=3,
+        metavar="N",
+        help="after N reverts of a switch within --revert-window, leave the workload alone (default 3)",
+    )
+    w.add_argument("--revert-window", default="1h", help="how long reverts are counted (default 1h)")
     d = m.add_argument_group("ECR detection")
     d.add_argument(_ENDPOINT_FLAG, metavar="URL", help=_ENDPOINT_HELP)
     d.add_argument(
@@ -253,7 +345,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the RBAC the controllers need",
         description="Print a ServiceAccount, a least-privilege ClusterRole with the rules the selected "
         "controllers and the manager declare, a ClusterRoleBinding between them, and a Role (with "
-        "RoleBinding) for the leader-election Lease in its namespace, as YAML.",
+        "RoleBinding) for the leader-election Lease in its namespace, as YAML. Without --controllers: "
+        "every controller, workload-rewrite included.",
     )
     _add_controllers_flag(r)
     r.add_argument("--namespace", default="irc-system", help="the ServiceAccount's (default irc-system)")
@@ -438,8 +531,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "crds":
         return write_crds(args.output_dir)
     if args.command == "rbac":
-        try:
-            names = _controllers(args)
+        from irc.reconcilers import CONTROLLERS
+
+        try:  # without --controllers: every controller, so any of them can be turned on later
+            names = _controllers(args, default=tuple(CONTROLLERS))
         except UsageError as e:
             parser.error(str(e))
         return write_rbac(

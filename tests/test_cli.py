@@ -1,4 +1,5 @@
 import argparse
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -56,6 +57,16 @@ def test_no_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) 
 )
 def test_controllers_grammar_is_kube_controller_managers(spec: list[str], expected: list[str]) -> None:
     assert select_controllers(spec, KNOWN) == expected
+
+
+def test_star_leaves_out_controllers_off_by_default_unless_named() -> None:
+    off = ["workload-rewrite"]
+    assert select_controllers(["*"], KNOWN, off) == ["creation", "detection", "image-backup", "policy"]
+    assert select_controllers(["*,workload-rewrite"], KNOWN, off) == KNOWN
+    assert select_controllers(["image-backup,workload-rewrite"], KNOWN, off) == [
+        "image-backup",
+        "workload-rewrite",
+    ]
 
 
 def test_unknown_controller_lists_the_valid_ones() -> None:
@@ -171,6 +182,55 @@ def test_detection_flags_become_settings() -> None:
     )
     assert (settings.aws_endpoint_url, settings.ecr_concurrency) == ("http://127.0.0.1:5000", 3)
     assert build_settings(_manager_args()).aws_endpoint_url is None
+
+
+def test_workload_rewrite_flags_become_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POD_NAMESPACE", "irc-system")
+    settings = build_settings(
+        _manager_args(
+            "--rewrite-kinds=Deployment,CronJob",
+            "--rewrite-when=always",
+            "--pin-digest",
+            "--exclude-images=docker.io/library/*",
+            "--exclude-namespaces=a, b",
+            "--exclude-namespace-selector=irc.dev/backup=off",
+            "--backup-pull-secret=backup-pull",
+            "--revert-limit=5",
+            "--revert-window=2h",
+        )
+    )
+    assert settings.rewrite_kinds == ("Deployment", "CronJob")
+    assert (settings.rewrite_when, settings.pin_digest) == ("always", True)
+    assert [p.fullmatch("docker.io/library/nginx:1.25") is not None for p in settings.exclude_images] == [
+        True
+    ]
+    assert settings.exclude_namespaces == ("a", "b")
+    assert settings.exclude_namespace_selector == "irc.dev/backup=off"
+    assert settings.manager_namespace == "irc-system"  # from the pod's environment
+    assert (settings.backup_pull_secret, settings.revert_limit, settings.revert_window) == (
+        "backup-pull",
+        5,
+        7200,
+    )
+    defaults = build_settings(_manager_args())
+    assert defaults.rewrite_kinds == ("Deployment", "DaemonSet", "StatefulSet")
+    assert (defaults.rewrite_when, defaults.revert_limit, defaults.revert_window) == ("healthy", 3, 3600)
+
+
+@pytest.mark.parametrize(
+    ("flag", "complaint"),
+    [
+        ("--rewrite-kinds=Deployment,Job", "--rewrite-kinds: unknown Job"),
+        ("--rewrite-kinds=", "--rewrite-kinds: unknown none given"),
+        ("--exclude-images=[a-", "--exclude-images"),
+        ("--exclude-namespace-selector=a in (", "--exclude-namespace-selector"),
+        ("--revert-limit=0", "--revert-limit must be at least 1"),
+        ("--revert-window=soon", "--revert-window"),
+    ],
+)
+def test_bad_workload_rewrite_flags_are_usage_errors(flag: str, complaint: str) -> None:
+    with pytest.raises(UsageError, match=re.escape(complaint)):
+        build_settings(_manager_args(flag))
 
 
 def test_scan_reads_only_the_policies_of_a_file(tmp_path: Path) -> None:

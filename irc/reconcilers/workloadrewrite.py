@@ -516,4 +516,7 @@ def setup(mgr: Manager, settings: Settings) -> None:
         )
         if settings.exclude_namespace_selector:
             builder.watches("v1", "Namespace", _workloads_in(mgr.cache, kind), metadata_only=True)
+        workers = mgr.options.max_concurrent_reconciles.get(NAME)  # one flag for every kind's controller
+        if workers is not None:
+            builder.with_options(max_concurrent_reconciles=workers)
         builder.complete(reconciler)

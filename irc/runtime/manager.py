@@ -81,12 +81,14 @@ class ManagerOptions:
     """Workers per controller name, overriding what the controller was built with."""
 
 
-def _default_lease_namespace() -> str:
+def pod_namespace() -> str | None:
+    """The namespace this process runs in: its service account's in a cluster, else $POD_NAMESPACE,
+    else None."""
     try:
         with open(IN_CLUSTER_NAMESPACE) as f:
-            return f.read().strip()
+            return f.read().strip() or None
     except OSError:
-        return os.environ.get("POD_NAMESPACE", "default")
+        return os.environ.get("POD_NAMESPACE") or None
 
 
 def _readyz_name(informer: Informer) -> str:
@@ -248,7 +250,7 @@ class Manager:
             le = self.options.leader_election
             self.elector = LeaderElector(
                 self.client,
-                replace(le, namespace=le.namespace or _default_lease_namespace()),
+                replace(le, namespace=le.namespace or pod_namespace() or "default"),
                 clock=self.clock,
                 metrics=self.metrics,
             )
