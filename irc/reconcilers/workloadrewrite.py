@@ -25,6 +25,7 @@ the reason), RewriteReverted, ImagesRestored.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from irc.api import API_VERSION, GROUP, IMAGE_BACKUP
 from irc.api.conditions import parse_rfc3339, rfc3339
+from irc.api.imagepolicy import MANAGED_BY
 from irc.api.secrets import SecretRef
 from irc.api.workloads import KINDS, Container, WorkloadKind, containers, healthy, pod_spec
 from irc.images import ImageReference, backup_object_name, parse_reference
@@ -54,6 +56,7 @@ from irc.runtime import (
     Obj,
     PolicyRule,
     Reader,
+    ReconcileError,
     Request,
     Result,
     errors,
@@ -242,7 +245,7 @@ class WorkloadRewriteReconciler:
             backup = {
                 "apiVersion": API_VERSION,
                 "kind": BACKUP_KIND,
-                "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "irc"}},
+                "metadata": {"name": name, "labels": {MANAGED_BY[0]: MANAGED_BY[1]}},
                 "spec": {"source": str(source), "sourceCredentials": await self._pull_secrets(workload)},
             }
             try:
@@ -298,6 +301,7 @@ class WorkloadRewriteReconciler:
         shown = ", ".join(f"{c.name}: {c.image}" for c, _ in external)
         template: dict[str, Any] = {"spec": changes}
         if self.settings.backup_pull_secret:
+            await self._ensure_pull_secret(meta["namespace"])
             secrets = pod_spec(self.kind, obj).get("imagePullSecrets") or []
             if all(s.get("name") != self.settings.backup_pull_secret for s in secrets):
                 template["spec"]["imagePullSecrets"] = [*secrets, {"name": self.settings.backup_pull_secret}]
@@ -324,6 +328,36 @@ class WorkloadRewriteReconciler:
         )
         self.metrics.rewrites.labels(self.kind.kind).inc()
         self.recorder.event(obj, "Normal", "ImagesRewritten", f"switched to backup images: {shown}")
+
+    async def _ensure_pull_secret(self, namespace: str) -> None:
+        """The backup registry's pull Secret in `namespace`: copied from the manager's namespace,
+        labelled as irc's, when missing (one the user made is kept as it is)."""
+        name, home = self.settings.backup_pull_secret, self.settings.manager_namespace
+        assert name is not None
+        try:
+            await self.client.get("v1", "Secret", name, namespace)
+            return
+        except errors.NotFound:
+            pass
+        if not home or home == namespace:
+            raise ReconcileError(
+                "PullSecretNotFound", f"Secret {namespace}/{name} (--backup-pull-secret) does not exist"
+            )
+        try:
+            original = await self.client.get("v1", "Secret", name, home)
+        except errors.NotFound:
+            raise ReconcileError(
+                "PullSecretNotFound", f"Secret {home}/{name} (--backup-pull-secret) does not exist"
+            ) from None
+        copied = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": original.get("type", "kubernetes.io/dockerconfigjson"),
+            "metadata": {"name": name, "namespace": namespace, "labels": {MANAGED_BY[0]: MANAGED_BY[1]}},
+            "data": original.get("data") or {},
+        }
+        with contextlib.suppress(errors.AlreadyExists):
+            await self.client.create(copied)
 
     async def _restore(self, obj: Obj) -> None:
         meta = obj["metadata"]
@@ -482,7 +516,8 @@ RULES = (
     PolicyRule((GROUP,), (IMAGE_BACKUP.plural,), ("create", "get", "list", "watch")),
     PolicyRule((GROUP,), (f"{IMAGE_BACKUP.plural}/status",), ("patch",)),  # lastReferencedAt
     PolicyRule(("",), ("namespaces", "serviceaccounts"), ("list", "watch")),
-    PolicyRule(("",), ("secrets",), ("get",)),  # a namespace's own pull Secrets, for the access check
+    # get: a namespace's own pull Secrets (the access check) and --backup-pull-secret; create: its copies
+    PolicyRule(("",), ("secrets",), ("create", "get")),
 )
 
 

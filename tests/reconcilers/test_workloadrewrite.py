@@ -386,3 +386,36 @@ async def test_a_deleted_workload_is_nothing_to_do() -> None:
     bed = Bed([])
     assert await bed.reconciler.reconcile(Request("shop", "web")) is None
     assert bed.client.writes() == []
+
+
+def secret(name: str, namespace: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "kubernetes.io/dockerconfigjson",
+        "metadata": {"name": name, "namespace": namespace},
+        "data": {".dockerconfigjson": "e30="},
+    }
+
+
+async def test_the_backup_pull_secret_is_appended_and_copied_into_the_namespace_when_missing() -> None:
+    settings = Settings(backup=BACKUP, backup_pull_secret="backup-pull", manager_namespace="irc-system")
+    bed = Bed(
+        [deployment(pull_secrets=("own",)), completed(NGINX_REF), secret("backup-pull", "irc-system")],
+        settings=settings,
+    )
+    await bed.reconciler.reconcile(Request("shop", "web"))
+    spec = bed.workload()["spec"]["template"]["spec"]
+    assert spec["imagePullSecrets"] == [{"name": "own"}, {"name": "backup-pull"}]  # the user's are kept
+    copied = bed.client.get_now("v1", "Secret", "backup-pull", "shop")
+    assert copied["data"] == {".dockerconfigjson": "e30="}
+    assert copied["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "irc"}
+
+
+async def test_a_missing_backup_pull_secret_fails_before_the_switch() -> None:
+    settings = Settings(backup=BACKUP, backup_pull_secret="backup-pull", manager_namespace="irc-system")
+    bed = Bed([deployment(), completed(NGINX_REF)], settings=settings)
+    with pytest.raises(errors.ReconcileError, match="irc-system/backup-pull") as raised:
+        await bed.reconciler.reconcile(Request("shop", "web"))
+    assert raised.value.reason == "PullSecretNotFound" and not raised.value.terminal
+    assert bed.images() == [NGINX]
