@@ -1,6 +1,7 @@
 """Kubernetes workloads as irc reads them: where each kind keeps its pod template, the containers
-(and init containers) it runs, and when it counts as healthy, for the reconcilers that look at
-what a cluster runs (workload-rewrite; creation's duplicate check)."""
+(and init containers) it runs, when it counts as healthy, and `slim`, the informer transform that
+keeps only that, for the reconcilers that look at what a cluster runs (workload-rewrite;
+creation's duplicate check)."""
 
 from __future__ import annotations
 
@@ -81,3 +82,65 @@ def healthy(kind: WorkloadKind, obj: Obj) -> str | None:
     if status.get("currentRevision") != status.get("updateRevision"):
         return "a rolling update is in progress"
     return None
+
+
+_METADATA = (
+    "name",
+    "namespace",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "labels",
+    "annotations",
+    "ownerReferences",
+)
+_POD_SPEC = ("imagePullSecrets", "serviceAccountName")
+_STATUS = (
+    "observedGeneration",
+    "replicas",
+    "updatedReplicas",
+    "readyReplicas",
+    "availableReplicas",
+    "desiredNumberScheduled",
+    "updatedNumberScheduled",
+    "numberReady",
+    "currentRevision",
+    "updateRevision",
+)
+
+
+def slim(obj: Obj) -> Obj:
+    """What the reconcilers read of a workload: identity, labels and annotations, replicas, the pod
+    template's container names and images (init and ephemeral too), pull secrets and service account,
+    and the status fields of `healthy` (condition type, status and reason). A Deployment of a few KB
+    keeps a few hundred bytes, so 10k workloads stay cheap to cache."""
+    kind = KINDS.get(obj.get("kind", ""))
+    metadata = obj.get("metadata") or {}
+    spec = obj.get("spec") or {}
+    out: Obj = {
+        "apiVersion": obj.get("apiVersion"),
+        "kind": obj.get("kind"),
+        "metadata": {k: metadata[k] for k in _METADATA if k in metadata},
+    }
+    if kind is None:
+        return out
+    pod = pod_spec(kind, obj)
+    kept_pod: Obj = {k: pod[k] for k in _POD_SPEC if k in pod}
+    for field in ("initContainers", "containers", "ephemeralContainers"):
+        if field in pod:
+            kept_pod[field] = [{"name": c.get("name"), "image": c.get("image")} for c in pod[field] or []]
+    node = kept_pod
+    for part in reversed(kind.template_path[1:]):  # rebuild spec.template.spec (or the CronJob's)
+        node = {part: node}
+    out["spec"] = {**({"replicas": spec["replicas"]} if "replicas" in spec else {}), **node}
+    status = obj.get("status") or {}
+    kept_status: Obj = {k: status[k] for k in _STATUS if k in status}
+    if "conditions" in status:
+        kept_status["conditions"] = [
+            {k: c[k] for k in ("type", "status", "reason") if k in c} for c in status["conditions"] or []
+        ]
+    if kept_status:
+        out["status"] = kept_status
+    return out

@@ -38,7 +38,7 @@ from irc.api import API_VERSION, GROUP, IMAGE_BACKUP
 from irc.api.conditions import parse_rfc3339, rfc3339
 from irc.api.imagepolicy import MANAGED_BY
 from irc.api.secrets import SecretRef
-from irc.api.workloads import KINDS, Container, WorkloadKind, containers, healthy, pod_spec
+from irc.api.workloads import KINDS, Container, WorkloadKind, containers, healthy, pod_spec, slim
 from irc.images import ImageReference, backup_object_name, parse_reference
 from irc.images.auth import Authenticator, Keychain
 from irc.images.errors import RegistryError
@@ -527,6 +527,8 @@ def setup(mgr: Manager, settings: Settings) -> None:
         raise ValueError(f"--rewrite-kinds: unknown kinds {', '.join(unknown)}; known: {', '.join(KINDS)}")
     for index in indexes(settings):
         mgr.add_index(index)
+    for kind in map(KINDS.__getitem__, settings.rewrite_kinds):
+        mgr.set_transform(kind.api_version, kind.kind, slim)  # 10k workloads cached in a few MB
     metrics = Metrics.register(mgr.metrics.registry)
     access = RegistryAccess(client=mgr.client, clock=mgr.clock, settings=settings)
     for kind in map(KINDS.__getitem__, settings.rewrite_kinds):

@@ -31,7 +31,7 @@ from irc.runtime.clock import Clock, RealClock
 from irc.runtime.controller import Controller
 from irc.runtime.events import EventBroadcaster, EventRecorder
 from irc.runtime.health import HealthProbes, HttpServer, health_server, metrics_server
-from irc.runtime.informer import Informer
+from irc.runtime.informer import Informer, Transform, strip_managed_fields
 from irc.runtime.leaderelection import LeaderElectionOptions, LeaderElector
 from irc.runtime.metrics import RuntimeMetrics
 from irc.runtime.transport import KubeTransport
@@ -126,6 +126,7 @@ class Manager:
         self.http_servers: list[HttpServer] = []
         self._informers: dict[tuple[Any, ...], Informer] = {}
         self._indexes: list[Index] = []
+        self._transforms: dict[tuple[str, str], Transform] = {}
         self._runnables: list[Runnable] = []
         self._controllers: list[Controller] = []
         # Run at start, before the informers are fixed: a builder's binding of watches to informers.
@@ -168,6 +169,18 @@ class Manager:
 
     def recorder(self, name: str) -> EventRecorder:
         return self.broadcaster.recorder(name)
+
+    def set_transform(self, api_version: str, kind: str, transform: Transform) -> None:
+        """Cache only what `transform(obj)` keeps of a kind (controller-runtime's ByObject Transform),
+        after managedFields and last-applied are dropped: every full informer of the kind uses it, so
+        every controller that reads the kind must be content with it. One transform per kind; set it
+        before the kind's informers are made (in `setup`)."""
+        held = self._transforms.get((api_version, kind))
+        if held is not None and held is not transform:
+            raise ValueError(f"{kind}.{api_version} already has another transform")
+        if self.informers_of(api_version, kind):
+            raise RuntimeError(f"set the transform of {kind} before its informers are made")
+        self._transforms[(api_version, kind)] = transform
 
     def add_index(self, index: Index) -> None:
         """Index every informer of a kind (or every metadata-only one): `cache.by_index` reads it."""
@@ -214,6 +227,7 @@ class Manager:
                         for i in self._indexes
                         if (i.api_version, i.kind, i.metadata_only) == (api_version, kind, metadata_only)
                     },
+                    transform=self._transform(api_version, kind, metadata_only),
                     resync_period=self.options.sync_period,
                     watch_list=self.options.watch_list,
                     clock=self.clock,
@@ -221,6 +235,12 @@ class Manager:
                 )
             out.append(self._informers[key])
         return out
+
+    def _transform(self, api_version: str, kind: str, metadata_only: bool) -> Transform:
+        transform = None if metadata_only else self._transforms.get((api_version, kind))
+        if transform is None:
+            return strip_managed_fields
+        return lambda obj: transform(strip_managed_fields(obj))
 
     def informers_of(self, api_version: str, kind: str, *, metadata_only: bool = False) -> list[Informer]:
         return [

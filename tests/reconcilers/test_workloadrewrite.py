@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from irc.api import API_VERSION
 from irc.api.secrets import SecretRef
-from irc.api.workloads import DAEMONSET, DEPLOYMENT, STATEFULSET, WorkloadKind
+from irc.api.workloads import DAEMONSET, DEPLOYMENT, KINDS, STATEFULSET, WorkloadKind, slim
 from irc.images import ImageReference, TargetNaming, backup_object_name, parse_reference
 from irc.reconcilers import workloadrewrite as wr
 from irc.reconcilers.settings import Settings
@@ -106,7 +106,9 @@ class Bed:
 
     def __post_init__(self) -> None:
         self.clock = FakeClock()
-        self.client = FakeClient(self.objects, indexes=wr.indexes(self.settings), clock=self.clock)
+        # Workloads as the manager caches them: through the informers' transform.
+        cached = [slim(o) if o["kind"] in KINDS else o for o in self.objects]
+        self.client = FakeClient(cached, indexes=wr.indexes(self.settings), clock=self.clock)
         self.recorder = FakeRecorder()
         self.registry = CollectorRegistry()
         self.reconciler = wr.WorkloadRewriteReconciler(

@@ -281,3 +281,24 @@ async def test_a_manager_stopped_in_time_leaves_no_exit_timer_behind(monkeypatch
     await asyncio.wait_for(runner, 30)
     overrun = [handle for callback, handle in timers if callback == mgr._overrun]
     assert len(overrun) == 1 and overrun[0].cancelled()
+
+
+async def test_a_kinds_transform_shapes_what_its_full_informers_cache() -> None:
+    api, clock = FakeApi(), FakeClock()
+    mgr = manager(api, clock)
+
+    def names_only(obj: Obj) -> Obj:
+        return {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "metadata": obj["metadata"]}
+
+    mgr.set_transform("v1", "Secret", names_only)
+    mgr.set_transform("v1", "Secret", names_only)  # the same one again: fine
+    with pytest.raises(ValueError, match="already has another transform"):
+        mgr.set_transform("v1", "Secret", lambda o: o)
+    reconciler = Recording()
+    ControllerBuilder(mgr, "test").for_("v1", "Secret").complete(reconciler)
+    async with running(mgr.start()):
+        await reconciler.called.wait()
+        cached = mgr.cache.get("v1", "Secret", "creds", "ns")
+    assert "data" not in cached and "managedFields" not in cached["metadata"]
+    with pytest.raises(RuntimeError, match="before its informers"):
+        mgr.set_transform("v1", "Secret", names_only)
