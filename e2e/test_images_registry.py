@@ -12,8 +12,9 @@ import aiohttp
 import pytest
 
 from hack.testbed import ecr, images, registries
-from irc.ecr import AwsClients, AwsCredentials
-from irc.images.auth import Authenticator, Credentials, EcrTokenProvider, RegistryOptions
+from irc.ecr.credentials import AwsClients, AwsCredentials
+from irc.ecr.tokens import EcrTokenProvider
+from irc.images.auth import Authenticator, Credentials, RegistryOptions
 from irc.images.errors import RetryPolicy, Unauthorized
 from irc.images.registry import OCI_MANIFEST, RegistryClient
 

@@ -1,4 +1,5 @@
-"""AWS credentials for a scan and the aiobotocore clients that use them.
+"""AWS credentials for a scan and the aiobotocore clients that use them (ECR scans, STS AssumeRole,
+ECR authorization tokens for `irc.ecr.tokens`).
 
 A policy's credentials come from one of three places, in this order of preference:
 
@@ -17,17 +18,18 @@ import base64
 import contextlib
 import datetime
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from botocore.utils import parse_timestamp as botocore_parse_timestamp
 
 from irc.ecr.scan import DEFAULT_CONCURRENCY, ScanResult, classify, scan
 from irc.ecr.select import ScanSpec
+from irc.images.auth import TokenError
 from irc.runtime.clock import Clock, RealClock
 
 MARGIN = 900.0
@@ -144,6 +146,28 @@ class AwsClients:
                 return await scan(ecr, spec, concurrency=concurrency)
         except (ClientError, BotoCoreError) as e:
             raise classify(e) from e
+
+    async def authorization_token(
+        self, region: str, credentials: AwsCredentials | None, registry_ids: Sequence[str] = ()
+    ) -> tuple[str, float]:
+        """(authorizationToken, expiresAt in epoch seconds) from one ECR GetAuthorizationToken call
+        (`irc.ecr.tokens.TokenSource`). TokenError with the HTTP status of a refusal (401 when AWS
+        sent none, or found no credentials), or 503 when the endpoint was unreachable or answered
+        garbage, which is worth retrying."""
+        try:
+            async with self.client("ecr", region, credentials) as client:
+                kwargs = {"registryIds": list(registry_ids)} if registry_ids else {}
+                data = (await client.get_authorization_token(**kwargs))["authorizationData"][0]
+        except ClientError as e:
+            status = int(e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 401))
+            raise TokenError(f"ECR GetAuthorizationToken: {e}", status) from e
+        except NoCredentialsError as e:
+            raise TokenError(f"ECR GetAuthorizationToken: {e}", 401) from e
+        except BotoCoreError as e:
+            raise TokenError(f"ECR GetAuthorizationToken: {e}", 503) from e
+        expires = data["expiresAt"]
+        expires_at = expires.timestamp() if isinstance(expires, datetime.datetime) else float(expires)
+        return str(data["authorizationToken"]), expires_at
 
     def forget(self, session_name: str) -> None:
         """Drop cached roles of one session name (its policy was deleted)."""

@@ -1,4 +1,4 @@
-"""Registry authentication: challenges, credentials, keychains, bearer tokens, ECR and TLS options.
+"""Registry authentication: challenges, credentials, keychains, bearer tokens and TLS options.
 
 An `Authenticator` answers, for one registry host, "which Authorization header goes on a request
 that needs these scopes?". It learns the registry's `WWW-Authenticate` challenge (from the `/v2/`
@@ -29,26 +29,22 @@ import json
 import re
 import ssl
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import aiohttp
 from yarl import URL
 
 from irc.runtime.clock import Clock, RealClock
 
-if TYPE_CHECKING:
-    from irc.ecr.credentials import AwsClients, AwsCredentials
-
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_API = "registry-1.docker.io"
 _HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"})
 DEFAULT_TOKEN_LIFETIME = 60.0
 TOKEN_MARGIN = 10.0
-ECR_MARGIN = 300.0
 _T = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"  # an RFC 7230 token
 _SCHEME = re.compile(rf"[ \t,]*({_T})(?=[ \t,]|$)")
 _PARAM = re.compile(rf'[ \t]*,?[ \t]*({_T})[ \t]*=[ \t]*({_T}|"(?:[^"\\]|\\.)*")(?=[ \t]*(?:,|$))')
@@ -132,7 +128,8 @@ class Credentials:
 
 
 class CredentialProvider(Protocol):
-    """Credentials that change over time (ECR tokens); asked before each use."""
+    """Credentials that change over time (ECR tokens: `irc.ecr.tokens.EcrTokenProvider`); asked
+    before each use."""
 
     async def get(self) -> Credentials | None: ...
 
@@ -396,67 +393,3 @@ async def read_body(response: aiohttp.ClientResponse, limit: int) -> bytes:
         chunks.append(chunk)
         size += len(chunk)
     return b"".join(chunks)
-
-
-class EcrTokenProvider:
-    """Basic credentials (`AWS`, password) from ECR GetAuthorizationToken, cached until `margin`
-    (default 300 s, at most half the lifetime) before `expiresAt`. The call goes through `clients`
-    (shared session, endpoint, retries) with `credentials`, or the default AWS chain when None."""
-
-    def __init__(
-        self,
-        *,
-        region: str,
-        clients: AwsClients | None = None,
-        credentials: AwsCredentials | None = None,
-        registry_ids: Sequence[str] = (),
-        clock: Clock | None = None,
-        margin: float = ECR_MARGIN,
-    ) -> None:
-        self._region, self._clients, self._credentials = region, clients, credentials
-        self._registry_ids = list(registry_ids)
-        self._clock = clock or RealClock()
-        self._margin = margin
-        self._cached: tuple[Credentials, float] | None = None
-        self._lock = asyncio.Lock()
-        self.fetches = 0
-
-    async def get(self) -> Credentials:
-        async with self._lock:
-            if self._cached is not None and self._clock.now() < self._cached[1]:
-                return self._cached[0]
-            token, expires_at = await self._authorization_token()
-            self.fetches += 1
-            try:
-                user, sep, password = base64.b64decode(token, validate=True).decode().partition(":")
-            except (binascii.Error, UnicodeDecodeError):
-                sep = ""
-            if not sep:
-                raise TokenError("ECR authorization token is not base64 of user:password")
-            lifetime = expires_at - self._clock.wall()
-            deadline = self._clock.now() + lifetime - min(self._margin, max(lifetime, 0.0) / 2)
-            self._cached = (Credentials(user, password), deadline)
-            return self._cached[0]
-
-    async def _authorization_token(self) -> tuple[str, float]:
-        """(authorizationToken, expiresAt in epoch seconds) from one GetAuthorizationToken call."""
-        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
-
-        from irc.ecr.credentials import AwsClients
-
-        if self._clients is None:
-            self._clients = AwsClients(clock=self._clock)
-        try:
-            async with self._clients.client("ecr", self._region, self._credentials) as client:
-                kwargs = {"registryIds": self._registry_ids} if self._registry_ids else {}
-                data = (await client.get_authorization_token(**kwargs))["authorizationData"][0]
-        except ClientError as e:
-            status = int(e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 401))
-            raise TokenError(f"ECR GetAuthorizationToken: {e}", status) from e
-        except NoCredentialsError as e:
-            raise TokenError(f"ECR GetAuthorizationToken: {e}", 401) from e
-        except BotoCoreError as e:  # the endpoint is unreachable or answered garbage: worth retrying
-            raise TokenError(f"ECR GetAuthorizationToken: {e}", 503) from e
-        expires = data["expiresAt"]
-        expires_at = expires.timestamp() if isinstance(expires, datetime) else float(expires)
-        return str(data["authorizationToken"]), expires_at

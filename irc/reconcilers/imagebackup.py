@@ -34,9 +34,10 @@ from irc.api.conditions import rfc3339, set_condition
 from irc.api.durations import parse_duration
 from irc.api.imagebackup import ImageBackupSpec
 from irc.api.secrets import SecretRef
-from irc.ecr import AwsClients
+from irc.ecr.credentials import AwsClients
+from irc.ecr.tokens import EcrTokenProvider
 from irc.images import ImageReference, ecr_registry, parse_reference
-from irc.images.auth import Authenticator, EcrTokenProvider, Keychain
+from irc.images.auth import Authenticator, Keychain
 from irc.images.copy import (
     BlobLocationCache,
     NoMatchingPlatform,
@@ -223,7 +224,12 @@ class ImageBackupReconciler:
         try:
             head = await src.head_manifest(source.repository, source.tag or "latest")
         except REGISTRY_ERRORS as e:
-            raise _failure(_reason(e, "Source"), f"checking the source: {type(e).__name__}: {e}") from None
+            # The copy is whole and in place: a source that cannot be asked does not make it less
+            # usable (workloads run it precisely when the source is gone). Checked again next resync.
+            reason = _reason(e, "Source")
+            message = f"cannot check {source} for a newer push: {type(e).__name__}: {e}"
+            self.recorder.event(obj, "Warning", reason, message)
+            return True
         if head is None or head.digest == status.get("sourceDigest"):
             return True
         self.recorder.event(obj, "Normal", "SourceChanged", f"{source} now points at {head.digest}")
@@ -362,9 +368,11 @@ class ImageBackupReconciler:
         return True
 
     async def _write(self, obj: Obj, status: dict[str, Any]) -> None:
-        # A merge patch of the fields this controller owns: lastReferencedAt belongs to another writer.
+        # A merge patch of the fields this controller owns: lastReferencedAt belongs to another writer
+        # (workload-rewrite), who may have moved it since this reconcile read the object.
+        owned = {k: v for k, v in status.items() if k != "lastReferencedAt"}
         await self.client.patch(
-            API_VERSION, KIND, obj["metadata"]["name"], {"status": status}, subresource="status"
+            API_VERSION, KIND, obj["metadata"]["name"], {"status": owned}, subresource="status"
         )
 
     # ---- registries and credentials

@@ -1,5 +1,5 @@
 """irc.images.auth: the WWW-Authenticate grammar, dockerconfig keychains, the bearer token flow and
-its cache (on a fake clock), ECR token caching, and TLS/plain-HTTP options."""
+its cache (on a fake clock), and TLS/plain-HTTP options (ECR tokens: tests/ecr/test_tokens.py)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from irc.images.auth import (
     Authenticator,
     Challenge,
     Credentials,
-    EcrTokenProvider,
     Keychain,
     RegistryOptions,
     TokenError,
@@ -314,37 +313,3 @@ async def test_token_failures(http: aiohttp.ClientSession, realm: TokenServer) -
     with pytest.raises(TokenError, match="plain HTTP"):
         await auth.authorization(http, PULL, options=RegistryOptions())
     assert len(realm.requests) == 2
-
-
-class FakeEcr(EcrTokenProvider):
-    def __init__(self, clock: FakeClock, token: str, lifetime: float) -> None:
-        super().__init__(region="us-east-1", clock=clock)
-        self.clock, self.token, self.lifetime = clock, token, lifetime
-
-    async def _authorization_token(self) -> tuple[str, float]:
-        return self.token, self.clock.wall() + self.lifetime
-
-
-async def test_ecr_tokens_cached_until_shortly_before_expiry() -> None:
-    clock = FakeClock()
-    provider = FakeEcr(clock, b64("AWS:ecr-password"), 12 * 3600)
-    assert await provider.get() == Credentials("AWS", "ecr-password")
-    clock.advance(12 * 3600 - 301)
-    await provider.get()
-    assert provider.fetches == 1
-    clock.advance(2)  # within 300 s of expiresAt
-    await provider.get()
-    assert provider.fetches == 2
-    with pytest.raises(TokenError):
-        await FakeEcr(clock, b64("no colon"), 3600).get()
-
-
-async def test_ecr_credentials_reach_the_registry_as_basic(http: aiohttp.ClientSession) -> None:
-    clock = FakeClock()
-    auth = Authenticator("123456789012.dkr.ecr.us-east-1.amazonaws.com", FakeEcr(clock, b64("AWS:pw"), 3600))
-    auth.learn(
-        parse_challenge(
-            'Basic realm="https://123456789012.dkr.ecr.us-east-1.amazonaws.com/",service="ecr.amazonaws.com"'
-        )
-    )
-    assert await auth.authorization(http, PULL, options=RegistryOptions()) == "Basic " + b64("AWS:pw")
