@@ -1,18 +1,17 @@
 """The policy reconciler, through `await reconciler.reconcile(Request(...))` only.
 
-Each test builds `PolicyReconciler` from irc.runtime.testing (FakeClient as the API server and, via
-`LaggingReader`, as the informers' cache; FakeRecorder; FakeClock), seeds objects shaped like the
-seed's samples (manifests/samples/seed-examples.yaml), and judges what a user would see: the stored
-objects, the policy's status and conditions, the Events, the metrics and the returned Result.
-The pure rules of expiry are in test_policy_gc.py.
+Each test builds `PolicyReconciler` from irc.runtime.testing (FakeClient as the API server and,
+through `FakeClient.cache`, as the informers' cache; FakeRecorder; FakeClock), seeds objects
+shaped like the seed's samples (manifests/samples/seed-examples.yaml), and judges what a user
+would see: the stored objects, the policy's status and conditions, the Events, the metrics and
+the returned Result. The pure rules of expiry are in test_policy_gc.py.
 """
 
 from __future__ import annotations
 
 import base64
-import builtins
 import copy
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,8 +23,6 @@ from irc.api.conditions import get_condition, rfc3339
 from irc.api.imagepolicy import MANAGED_BY, POLICY_LABEL
 from irc.reconcilers.policy import DAY, INDEXES, REVALIDATE, Metrics, PolicyReconciler
 from irc.runtime import Obj, Request, Result, errors
-from irc.runtime.cache import Index, IndexFunc
-from irc.runtime.client import PatchType
 from irc.runtime.testing import FAKE_EPOCH, FakeClient, FakeClock, FakeRecorder, RecordedEvent
 
 NS, NAME = "default", "webapp-policy"
@@ -169,116 +166,9 @@ def detection_status() -> dict[str, Any]:
     }
 
 
-# ---- test doubles on top of irc.runtime.testing
-
-
-class SpyClient(FakeClient):
-    """A FakeClient that also keeps the body of every patch, to show what a write carried."""
-
-    def __init__(self, objects: Iterable[Obj], **options: Any) -> None:
-        super().__init__(objects, **options)
-        self.bodies: list[Any] = []
-
-    async def patch(
-        self,
-        api_version: str,
-        kind: str,
-        name: str,
-        patch: Obj | Sequence[Obj],
-        *,
-        namespace: str | None = None,
-        patch_type: PatchType = "merge",
-        subresource: str | None = None,
-        force: bool = False,
-    ) -> Obj:
-        self.bodies.append(copy.deepcopy(patch))
-        return await super().patch(
-            api_version,
-            kind,
-            name,
-            patch,
-            namespace=namespace,
-            patch_type=patch_type,
-            subresource=subresource,
-            force=force,
-        )
-
-
-_Key = tuple[str, str | None, str]  # kind, namespace, name
-
-
-def _key(obj: Obj) -> _Key:
-    return obj["kind"], obj["metadata"].get("namespace"), obj["metadata"]["name"]
-
-
-class LaggingReader:
-    """`FakeClient.cache`, except for objects it is told to lag behind on, as an informer that has not
-    seen the latest writes yet: `lag(obj)` keeps serving `obj` as it is now, `miss(...)` keeps an
-    object unseen, until `catch_up()`. (FakeCache itself is always current.)"""
-
-    def __init__(self, client: FakeClient, indexes: Iterable[Index] = INDEXES) -> None:
-        self._client, self._cache = client, client.cache
-        self._funcs: dict[tuple[str, str, str], IndexFunc] = {
-            (i.api_version, i.kind, i.name): i.func for i in indexes
-        }
-        self._held: dict[_Key, Obj | None] = {}
-
-    def lag(self, obj: Obj) -> None:
-        self._held[_key(obj)] = copy.deepcopy(obj)
-
-    def miss(self, kind: str, namespace: str, name: str) -> None:
-        self._held[(kind, namespace, name)] = None
-
-    def catch_up(self) -> None:
-        self._held.clear()
-
-    def get(
-        self,
-        api_version: str,
-        kind: str,
-        name: str,
-        namespace: str | None = None,
-        *,
-        metadata_only: bool = False,
-    ) -> Obj:
-        if (kind, namespace, name) not in self._held:
-            return self._cache.get(api_version, kind, name, namespace, metadata_only=metadata_only)
-        held = self._held[(kind, namespace, name)]
-        if held is None:
-            raise errors.NotFound(404, "NotFound", f'{kind} "{name}" not found')
-        return held
-
-    def list(
-        self,
-        api_version: str,
-        kind: str,
-        namespace: str | None = None,
-        label_selector: str | None = None,
-        *,
-        metadata_only: bool = False,
-    ) -> builtins.list[Obj]:
-        raise NotImplementedError("the policy reconciler reads by get and by_index")
-
-    def by_index(
-        self, api_version: str, kind: str, index: str, value: str, *, metadata_only: bool = False
-    ) -> builtins.list[Obj]:
-        found = {
-            _key(o): o
-            for o in self._cache.by_index(api_version, kind, index, value, metadata_only=metadata_only)
-        }
-        func = self._funcs[(api_version, kind, index)]
-        for key, held in self._held.items():
-            if key[0] == kind:
-                found.pop(key, None)
-                if held is not None and value in func(held):
-                    found[key] = held
-        return sorted(found.values(), key=lambda o: (o["metadata"]["namespace"], o["metadata"]["name"]))
-
-
 @dataclass
 class Env:
-    client: SpyClient
-    reader: LaggingReader
+    client: FakeClient
     recorder: FakeRecorder
     clock: FakeClock
     registry: CollectorRegistry
@@ -313,12 +203,12 @@ class Env:
 
 def build(*objects: Obj, namespaces: Sequence[str] = ()) -> Env:
     clock = FakeClock()
-    client = SpyClient(objects, indexes=INDEXES, clock=clock, namespaces=namespaces)
-    reader, recorder, registry = LaggingReader(client), FakeRecorder(), CollectorRegistry()
+    client = FakeClient(objects, indexes=INDEXES, clock=clock, namespaces=namespaces)
+    recorder, registry = FakeRecorder(), CollectorRegistry()
     reconciler = PolicyReconciler(
-        client=client, reader=reader, recorder=recorder, clock=clock, metrics=Metrics.register(registry)
+        client=client, reader=client.cache, recorder=recorder, clock=clock, metrics=Metrics.register(registry)
     )
-    return Env(client, reader, recorder, clock, registry, reconciler)
+    return Env(client, recorder, clock, registry, reconciler)
 
 
 def ready(status: str, reason: str, message: str, *, generation: int = 3, at: float = NOW) -> dict[str, Any]:
@@ -470,8 +360,9 @@ async def test_a_secret_in_another_namespace_is_refused_without_reading_it() -> 
 
 async def test_the_secret_is_checked_on_a_fresh_read_not_in_the_cache() -> None:
     """Secrets are cached metadata-only, so their keys can only be checked at the API server."""
-    env = build(policy(), template(), secret())
-    env.reader.miss("Secret", NS, "ecr-credentials")
+    env = build(policy(), template())
+    env.client.cache.freeze()  # the informer has not seen the Secret yet
+    await env.client.create(secret())
 
     await env.reconcile()
 
@@ -600,14 +491,19 @@ async def test_the_status_write_carries_only_the_policy_controllers_fields() -> 
     await env.reconcile()
 
     scanned = detection_status()["conditions"][0]
-    assert env.client.bodies == [
-        {
-            "metadata": {"resourceVersion": version},
-            "status": {
-                "conditions": [scanned, ready("True", "Valid", VALID), suspended(False)],
-                "observedGeneration": 3,
+    assert [(a.verb, a.kind, a.subresource, a.body) for a in env.client.writes()] == [
+        (
+            "patch",
+            KIND,
+            "status",
+            {
+                "metadata": {"resourceVersion": version},
+                "status": {
+                    "conditions": [scanned, ready("True", "Valid", VALID), suspended(False)],
+                    "observedGeneration": 3,
+                },
             },
-        }
+        )
     ]
     assert env.policy()["status"] == {
         **detection_status(),
@@ -635,7 +531,7 @@ async def test_a_write_over_a_newer_status_fails_with_conflict_instead_of_droppi
     """The cache still has the policy from before the detection controller's write: writing its
     conditions list would drop Scanned, so the write must fail and the retry, on the newer copy, keep it."""
     env = build(policy(), template())  # SecretNotFound: a Warning is due
-    env.reader.lag(env.policy())
+    env.client.cache.freeze()
     theirs = await _detection_scans(env)
 
     with pytest.raises(errors.Conflict):
@@ -643,7 +539,7 @@ async def test_a_write_over_a_newer_status_fails_with_conflict_instead_of_droppi
     assert env.policy()["status"] == theirs
     assert env.recorder.events == []  # not before its condition is written
 
-    env.reader.catch_up()  # the informer delivers the new copy; the controller retries
+    env.client.cache.catch_up()  # the informer delivers the new copy; the controller retries
     await env.reconcile()
     await env.reconcile()
 
@@ -822,8 +718,7 @@ async def test_an_object_changed_since_the_cache_saw_it_is_decided_again() -> No
     The delete's resourceVersion precondition makes it a Conflict, what was deleted before is still
     reported, and the retry, on the new copy, keeps it."""
     env = build(policy(), template(), secret(), detected("v1.0.0", 10), detected("v1.1.0", 10))
-    keep = env.client.get_now(API_VERSION, DETECTED, "webapp-frontend-v1-1-0", NS)
-    env.reader.lag(keep)
+    env.client.cache.freeze()
     await env.client.patch(
         API_VERSION,
         DETECTED,
@@ -840,7 +735,7 @@ async def test_an_object_changed_since_the_cache_saw_it_is_decided_again() -> No
     assert env.recorder.events == [RecordedEvent(KIND, NS, NAME, "Normal", "Expired", expired)]
     assert env.deleted_total("expired") == 1.0
 
-    env.reader.catch_up()
+    env.client.cache.catch_up()
     assert await env.reconcile() == Result(requeue_after=REVALIDATE)
 
     assert env.remaining() == ["webapp-frontend-v1-1-0"]
@@ -850,8 +745,7 @@ async def test_an_object_changed_since_the_cache_saw_it_is_decided_again() -> No
 
 async def test_an_object_already_gone_is_neither_counted_nor_reported() -> None:
     env = build(policy(), template(), secret(), detected("v1.0.0", 10), detected("v1.1.0", 10))
-    gone = env.client.get_now(API_VERSION, DETECTED, "webapp-frontend-v1-0-0", NS)
-    env.reader.lag(gone)  # the cache has not seen the deletion yet
+    env.client.cache.freeze()  # the cache has not seen the deletion yet
     await env.client.delete(API_VERSION, DETECTED, "webapp-frontend-v1-0-0", NS)
 
     await env.reconcile()
@@ -887,8 +781,9 @@ async def test_the_managed_image_detected_of_a_deleted_policy_are_deleted() -> N
 
 async def test_nothing_is_deleted_while_the_api_server_still_has_the_policy() -> None:
     """The policy's informer lags behind the ImageDetected one: the policy was just created."""
-    env = build(policy(), template(), secret(), detected("v1.2.3", 0.1))
-    env.reader.miss(KIND, NS, NAME)
+    env = build(template(), secret(), detected("v1.2.3", 0.1))
+    env.client.cache.freeze()
+    await env.client.create(policy())
 
     assert await env.reconcile() is None
 
@@ -896,7 +791,7 @@ async def test_nothing_is_deleted_while_the_api_server_still_has_the_policy() ->
     assert env.deleted_total("policy_deleted") == 0.0
     assert env.status_writes() == 0
 
-    env.reader.catch_up()  # its own event comes next
+    env.client.cache.catch_up()  # its own event comes next
     assert await env.reconcile() == Result(requeue_after=REVALIDATE)
     assert env.condition("Ready")["reason"] == "Valid"
     assert env.remaining() == ["webapp-frontend-v1-2-3"]
