@@ -69,7 +69,11 @@ def healthy(kind: WorkloadKind, obj: Obj) -> str | None:
                 return "its rollout exceeded its progress deadline"
         counts = {f: status.get(f, 0) for f in ("updatedReplicas", "readyReplicas", "availableReplicas")}
         if any(v != desired for v in counts.values()) or status.get("replicas", 0) != desired:
-            return f"{desired} replicas desired, {counts} ({status.get('replicas', 0)} in all)"
+            up, ready, available = counts.values()
+            return (
+                f"{desired} replicas desired, {up} updated, {ready} ready, {available} available "
+                f"({status.get('replicas', 0)} in all)"
+            )
         return None
     if kind is DAEMONSET:
         desired = status.get("desiredNumberScheduled", 0)

@@ -68,7 +68,7 @@ BACKUP_KIND = "ImageBackup"
 BACKUP_ANNOTATION = f"{GROUP}/backup"  # "false": never touched; "restore": put the originals back
 ORIGINAL_IMAGES = f"{GROUP}/original-images"  # JSON {"containers/app": "nginx:1.25", ...}
 STOPPED = f"{GROUP}/backup-stopped"  # why irc stopped switching this workload
-REVERTS = f"{GROUP}/backup-reverts"  # RFC 3339 times of the reverts seen, comma-separated
+REVERTS = f"{GROUP}/backup-reverts"  # the reverts seen, `<generation>/<RFC 3339 time>`, comma-separated
 CHANGE_CAUSE = "kubernetes.io/change-cause"
 SOURCE_INDEX = "workloadSourceImage"
 REFERENCED_EVERY = 3600.0  # lastReferencedAt is written at most this often per backup
@@ -130,12 +130,13 @@ def source_images(kind: WorkloadKind) -> IndexFunc:
 
 def rewritten(source: ImageReference, backup: Obj, pin_digest: bool) -> str:
     """The backup image a container running `source` switches to: a tag reference gets the backup's
-    tag, a digest reference keeps its digest, `pin_digest` writes tag@digest."""
+    tag, a digest reference keeps its digest (and its tag, when it has one), `pin_digest` writes
+    tag@digest."""
     status = backup.get("status") or {}
     target = parse_reference(status["target"])
     name = f"{target.registry}/{target.repository}"
     if source.digest is not None:
-        return f"{name}@{source.digest}"
+        return f"{name}:{source.tag}@{source.digest}" if source.tag else f"{name}@{source.digest}"
     tag = target.tag or source.tag or "latest"
     return f"{name}:{tag}@{status['targetDigest']}" if pin_digest else f"{name}:{tag}"
 
@@ -161,6 +162,7 @@ class WorkloadRewriteReconciler:
         self.kind, self.client, self.cache, self.recorder = kind, client, reader, recorder
         self.clock, self.metrics, self.settings, self.access = clock, metrics, settings, access
         self.naming = settings.backup
+        self._external_counts: dict[tuple[str | None, str], int] = {}
         self._excluded_selector = (
             labels.parse(settings.exclude_namespace_selector) if settings.exclude_namespace_selector else None
         )
@@ -169,10 +171,12 @@ class WorkloadRewriteReconciler:
         try:
             obj = self.cache.get(self.kind.api_version, self.kind.kind, request.name, request.namespace)
         except errors.NotFound:
+            self._count_external(request, 0)
             return None
         meta = obj["metadata"]
         annotations = meta.get("annotations") or {}
         if meta.get("deletionTimestamp") or self._excluded(meta):
+            self._count_external(request, 0)
             return None
         choice = annotations.get(BACKUP_ANNOTATION)
         if choice == "restore":
@@ -186,13 +190,24 @@ class WorkloadRewriteReconciler:
                 return None
             obj = current
         external = self._external(obj)
-        self.metrics.external.labels(self.kind.kind).set(len(external))
+        self._count_external(request, len(external))
+        # Backups this workload already runs are referenced too (retention), and looked at hourly.
+        for source in self._switched_sources(obj):
+            await self._touch(source)
+        recheck = Result(requeue_after=REFERENCED_EVERY) if ORIGINAL_IMAGES in annotations else None
         if not external:
-            return None
+            return recheck
         backups = {source: await self._backup(obj, source) for source in {s for _, s in external}}
         pending = sorted(str(s) for s, b in backups.items() if not _complete(b))
         if pending:
-            return None  # each backup's progress is watched: its completion brings us back
+            return recheck  # each backup's progress is watched: its completion brings us back
+        differ = sorted(str(s) for s, b in backups.items() if not _same_digest(b))
+        if differ:
+            message = (
+                f"the backups of {', '.join(differ)} hold another digest than their source (spec.platforms?)"
+            )
+            await self._defer(obj, "BackupDigestMismatch", message)
+            return recheck
         if self.settings.rewrite_when == "healthy":
             why = healthy(self.kind, obj)
             if why is not None:
@@ -207,6 +222,42 @@ class WorkloadRewriteReconciler:
         return None
 
     # ---- decisions
+
+    def _count_external(self, request: Request, count: int) -> None:
+        """irc_workload_external_images{kind}: external images of every workload of this kind,
+        as of each one's last reconcile."""
+        if count:
+            self._external_counts[(request.namespace, request.name)] = count
+        else:
+            self._external_counts.pop((request.namespace, request.name), None)
+        self.metrics.external.labels(self.kind.kind).set(sum(self._external_counts.values()))
+
+    def _switched_sources(self, obj: Obj) -> set[ImageReference]:
+        """The sources of the backup images the workload runs: the originals irc switched from, and
+        for backup images set by someone else (Git pointed at the copies) the name's own source."""
+        annotations = obj["metadata"].get("annotations") or {}
+        originals = json.loads(annotations.get(ORIGINAL_IMAGES) or "{}")
+        out = set()
+        for c in containers(self.kind, obj):
+            try:
+                ref = parse_reference(c.image)
+                if not self.naming.is_target(ref):
+                    continue
+                source = (
+                    parse_reference(originals[c.key]) if c.key in originals else self.naming.source_of(ref)
+                )
+            except ValueError:
+                continue
+            out.add(source.with_default_tag() if source.digest is None else source)
+        return out
+
+    async def _touch(self, source: ImageReference) -> None:
+        """Refresh the ImageBackup of `source`'s lastReferencedAt when it is an hour old (never create)."""
+        try:
+            backup = self.cache.get(API_VERSION, BACKUP_KIND, backup_object_name(source))
+        except errors.NotFound:
+            return
+        await self._refresh(backup)
 
     def _excluded(self, meta: Mapping[str, Any]) -> bool:
         namespace = meta.get("namespace") or ""
@@ -238,7 +289,6 @@ class WorkloadRewriteReconciler:
         """The ImageBackup of `source`: the cached one (lastReferencedAt refreshed when older than an
         hour), or a new one; AlreadyExists means another workload or manager made it first."""
         name = backup_object_name(source)
-        now = self.clock.wall()
         try:
             backup = self.cache.get(API_VERSION, BACKUP_KIND, name)
         except errors.NotFound:
@@ -255,11 +305,17 @@ class WorkloadRewriteReconciler:
             self.recorder.event(
                 workload, "Normal", "BackupRequested", f"backing up {source} as ImageBackup {name}"
             )
+        return await self._refresh(backup)
+
+    async def _refresh(self, backup: Obj) -> Obj:
+        """`backup`, its lastReferencedAt written when the stored one is an hour old or missing."""
+        now = self.clock.wall()
         referenced = parse_rfc3339((backup.get("status") or {}).get("lastReferencedAt"))
-        if referenced is None or now - referenced >= REFERENCED_EVERY:
-            patch = {"status": {"lastReferencedAt": rfc3339(now)}}
-            backup = await self.client.patch(API_VERSION, BACKUP_KIND, name, patch, subresource="status")
-        return backup
+        if referenced is not None and now - referenced < REFERENCED_EVERY:
+            return backup
+        patch = {"status": {"lastReferencedAt": rfc3339(now)}}
+        name = backup["metadata"]["name"]
+        return await self.client.patch(API_VERSION, BACKUP_KIND, name, patch, subresource="status")
 
     async def _pull_secrets(self, workload: Obj) -> list[dict[str, str]]:
         """The workload's imagePullSecrets, then its ServiceAccount's, as SecretRefs of its namespace."""
@@ -298,7 +354,10 @@ class WorkloadRewriteReconciler:
             image = rewritten(source, backups[source], self.settings.pin_digest)
             changes.setdefault(container.field, []).append({"name": container.name, "image": image})
             originals[container.key] = container.image
-        shown = ", ".join(f"{c.name}: {c.image}" for c, _ in external)
+        shown = ", ".join(
+            f"{c.name}: {c.image} → {rewritten(source, backups[source], self.settings.pin_digest)}"
+            for c, source in external
+        )
         template: dict[str, Any] = {"spec": changes}
         if self.settings.backup_pull_secret:
             await self._ensure_pull_secret(meta["namespace"])
@@ -402,10 +461,19 @@ class WorkloadRewriteReconciler:
         running = {c.key: c.image for c in containers(self.kind, obj)}
         if not any(running.get(k) == image for k, image in originals.items()):
             return obj
+        # One revert is one new generation: its rollout brings several reconciles, counted once.
+        generation = int(meta.get("generation") or 0)
         now = self.clock.wall()
-        seen = [t for t in (parse_rfc3339(s) for s in (annotations.get(REVERTS) or "").split(",") if s) if t]
-        recent = [t for t in seen if now - t < self.settings.revert_window] + [now]
-        update: dict[str, str | None] = {REVERTS: ",".join(rfc3339(t) for t in recent)}
+        seen = []
+        for entry in filter(None, (annotations.get(REVERTS) or "").split(",")):
+            counted, _, at = entry.partition("/")
+            when = parse_rfc3339(at)
+            if when is not None and counted.isdigit():
+                seen.append((int(counted), when))
+        if any(counted == generation for counted, _ in seen):
+            return obj
+        recent = [(g, t) for g, t in seen if now - t < self.settings.revert_window] + [(generation, now)]
+        update: dict[str, str | None] = {REVERTS: ",".join(f"{g}/{rfc3339(t)}" for g, t in recent)}
         stop = len(recent) >= self.settings.revert_limit
         if stop:
             reason = (
@@ -428,6 +496,12 @@ class WorkloadRewriteReconciler:
     async def _defer(self, obj: Obj, reason: str, message: str) -> None:
         self.metrics.deferred.labels(reason).inc()
         self.recorder.event(obj, "Normal", "RewriteDeferred", f"{reason}: {message}")
+
+
+def _same_digest(backup: Obj) -> bool:
+    """Whether the copy is the source's very manifest (every platform), as a digest reference needs."""
+    status = backup.get("status") or {}
+    return bool(status.get("sourceDigest")) and status.get("sourceDigest") == status.get("targetDigest")
 
 
 def _complete(backup: Obj) -> bool:

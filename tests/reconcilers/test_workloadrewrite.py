@@ -421,3 +421,64 @@ async def test_a_missing_backup_pull_secret_fails_before_the_switch() -> None:
         await bed.reconciler.reconcile(Request("shop", "web"))
     assert raised.value.reason == "PullSecretNotFound" and not raised.value.terminal
     assert bed.images() == [NGINX]
+
+
+async def test_one_revert_is_counted_once_however_many_reconciles_its_rollout_brings() -> None:
+    bed = Bed([deployment(), completed(NGINX_REF)], settings=Settings(backup=BACKUP, revert_limit=2))
+    await bed.reconciler.reconcile(Request("shop", "web"))
+    reverted = copy.deepcopy(bed.workload())
+    reverted["spec"]["template"]["spec"]["containers"][0]["image"] = NGINX
+    await bed.client.update(reverted)  # a new generation, rolling out: unhealthy for a while
+    for _ in range(3):
+        await bed.reconciler.reconcile(Request("shop", "web"))
+    assert bed.recorder.reasons().count("RewriteReverted") == 1
+    assert wr.STOPPED not in bed.workload()["metadata"]["annotations"]
+    assert bed.images() == [NGINX]  # waiting for its rollout before switching again
+
+
+async def test_a_switched_workload_keeps_its_backup_referenced_hourly() -> None:
+    bed = Bed([deployment(), completed(NGINX_REF)])
+    result = await bed.reconciler.reconcile(Request("shop", "web"))
+    assert bed.images() == ["backup.example.com/mirror/docker.io/library/nginx:1.25"]
+    bed.clock.advance(2 * 3600)
+    result = await bed.reconciler.reconcile(Request("shop", "web"))  # nothing external any more
+    assert result is not None and result.requeue_after == 3600
+    [backup] = bed.backups()
+    assert backup["status"]["lastReferencedAt"] == "2023-11-15T00:13:20Z"
+
+
+async def test_a_workload_pointed_at_a_copy_by_someone_else_keeps_it_referenced() -> None:
+    bed = Bed(
+        [deployment(images=("backup.example.com/mirror/docker.io/library/nginx:1.25",)), completed(NGINX_REF)]
+    )
+    bed.clock.advance(2 * 3600)
+    assert await bed.reconciler.reconcile(Request("shop", "web")) is None  # no annotation: no recheck
+    [backup] = bed.backups()
+    assert backup["status"]["lastReferencedAt"] == "2023-11-15T00:13:20Z"
+
+
+async def test_a_copy_of_only_some_platforms_is_not_switched_to() -> None:
+    partial = completed(NGINX_REF)
+    partial["status"]["targetDigest"] = "sha256:" + "cd" * 32
+    bed = Bed([deployment(), partial])
+    await bed.reconciler.reconcile(Request("shop", "web"))
+    assert bed.images() == [NGINX]
+    [event] = bed.recorder.events
+    assert event.message.startswith("BackupDigestMismatch: the backups of docker.io/library/nginx:1.25")
+
+
+async def test_a_tag_and_digest_reference_keeps_both() -> None:
+    both = parse_reference(f"nginx:1.25@{DIGEST}")
+    bed = Bed([deployment(images=(f"nginx:1.25@{DIGEST}",)), completed(both)])
+    await bed.reconciler.reconcile(Request("shop", "web"))
+    assert bed.images() == [f"backup.example.com/mirror/docker.io/library/nginx:1.25@{DIGEST}"]
+
+
+async def test_external_images_are_counted_over_every_workload_of_the_kind() -> None:
+    bed = Bed([deployment(), deployment("api", images=(NGINX, "redis:7"))])
+    await bed.reconciler.reconcile(Request("shop", "web"))
+    await bed.reconciler.reconcile(Request("shop", "api"))
+    assert bed.metric("irc_workload_external_images", kind="Deployment") == 3
+    await bed.client.delete("apps/v1", "Deployment", "api", "shop")
+    await bed.reconciler.reconcile(Request("shop", "api"))
+    assert bed.metric("irc_workload_external_images", kind="Deployment") == 1
