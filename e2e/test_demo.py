@@ -1,16 +1,23 @@
 """`make demo` works on a fresh state directory: the test bed comes up, the manager backs up the
-fixture images (every ImageBackup completes) and scans the ECR emulator with the policies of
-manifests/samples/demo-detection.yaml (exactly the images they select are detected)."""
+fixture images (every ImageBackup completes), scans the ECR emulator with the policies of
+manifests/samples/demo-detection.yaml (exactly the images they select are detected) and switches
+the Deployment and DaemonSet of manifests/samples/demo-workloads.yaml to backups of their images
+(the before/after table is printed, and the cluster agrees with it). A second run finds them
+switched and prints the same table."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from hack.testbed import ecr
+from hack.testbed.binaries import Binaries
+from irc.images import TargetNaming, backup_object_name, parse_reference
 
 REPO = Path(__file__).resolve().parent.parent
 REGISTRY = f"{ecr.ACCOUNT_ID}.dkr.ecr.{ecr.REGION}.amazonaws.com"
@@ -23,6 +30,14 @@ DETECTED = {
     ("team-a/envs", "dev-1.4.0"),
     ("team-a/envs", "staging-1.2.0"),
     ("team-a/envs", "prod-1.2.0"),
+}
+# manifests/samples/demo-workloads.yaml: (workload, container as the table shows it) → image path
+# in the source registry. Two images, so two ImageBackups shared by the two workloads.
+SWITCHED = {
+    ("deployment/web", "migrate (init)"): "testbed/docker-single:1.0.0",
+    ("deployment/web", "app"): "testbed/docker-single:1.0.0",
+    ("deployment/web", "log-shipper"): "public/oci-single:1.0.0",
+    ("daemonset/node-agent", "agent"): "public/oci-single:1.0.0",
 }
 
 
@@ -60,20 +75,95 @@ def run_in_own_group(
     return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
 
 
-def test_demo_backs_up_the_fixture_images_and_detects_ecr_images(tmp_path: Path) -> None:
+def bed_env(directory: Path) -> dict[str, str]:
+    """The variables `hack/testbed.sh env cluster registries` exports, from the components' state."""
+    out: dict[str, str] = {}
+    for component in ("cluster", "registries"):
+        out.update(json.loads((directory / component / "state.json").read_text())["env"])
+    return out
+
+
+def kubectl_json(kubeconfig: str, *args: str) -> Any:
+    kubectl = str(Binaries.locate().kubectl)
+    out = subprocess.run(
+        [kubectl, f"--kubeconfig={kubeconfig}", "get", *args, "-o", "json"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return json.loads(out.stdout)
+
+
+def check_switch(
+    workload_backups: list[dict[str, str]], switch: list[dict[str, str]], env: dict[str, str], stdout: str
+) -> None:
+    """The demo's tables and the cluster agree: every container of both workloads runs the backup of
+    its original image, both workloads have rolled out, the two ImageBackups are Completed, and the
+    digest the backup registry serves equals the source digest the ImageBackup recorded."""
+    source, backup = env["IRC_TESTBED_REGISTRY_SOURCE"], env["IRC_TESTBED_REGISTRY_BACKUP"]
+    naming = TargetNaming(backup, "demo")
+    sources = {f"{source}/{image}" for image in SWITCHED.values()}
+    assert len(workload_backups) == 2, stdout
+    assert {row["SOURCE"] for row in workload_backups} == sources, stdout
+    assert all(row["PHASE"] == "Completed" for row in workload_backups), stdout
+    digests = {row["SOURCE"]: row["DIGEST"] for row in workload_backups}
+    assert {(row["WORKLOAD"], row["CONTAINER"]): row["BEFORE"] for row in switch} == {
+        key: f"{source}/{image}" for key, image in SWITCHED.items()
+    }, stdout
+    for row in switch:
+        assert row["AFTER"] == str(naming.target(parse_reference(row["BEFORE"]))), row
+        assert row["SOURCE-DIGEST"] == row["BACKUP-DIGEST"], row
+        assert digests[row["BEFORE"]].startswith(row["SOURCE-DIGEST"]), (row, digests)
+
+    kubeconfig = env["KUBECONFIG"]
+    workloads = kubectl_json(kubeconfig, "deployment/web", "daemonset/node-agent", "-n", "irc-demo-shop")
+    for workload in workloads["items"]:
+        name = f"{workload['kind'].lower()}/{workload['metadata']['name']}"
+        spec, status = workload["spec"]["template"]["spec"], workload["status"]
+        running = {
+            (name, c["name"] + (" (init)" if field == "initContainers" else "")): c["image"]
+            for field in ("initContainers", "containers")
+            for c in spec.get(field) or []
+        }
+        expected = {
+            key: str(naming.target(parse_reference(f"{source}/{image}")))
+            for key, image in SWITCHED.items()
+            if key[0] == name
+        }
+        assert running == expected, workload
+        desired = workload["spec"].get("replicas") or status["desiredNumberScheduled"]
+        available = status.get("availableReplicas", status.get("numberAvailable"))
+        assert status["observedGeneration"] == workload["metadata"]["generation"], status
+        assert available == desired, status
+        assert "automation.gitops.io/original-images" in workload["metadata"]["annotations"], workload
+    for image in sorted(sources):
+        copied = kubectl_json(kubeconfig, "imagebackup", backup_object_name(parse_reference(image)))["status"]
+        assert copied["phase"] == "Completed" and copied["sourceDigest"] == copied["targetDigest"], copied
+
+
+def test_demo_backs_up_detects_and_switches_workloads(tmp_path: Path) -> None:
     assert all(tag in ecr.FIXTURE_IMAGES[repository] for repository, tag in DETECTED)
     env = {**os.environ, "IRC_TESTBED_DIR": str(tmp_path)}
     try:
         demo = run_in_own_group([str(REPO / "hack" / "demo.sh"), "--once"], env, timeout=600)
         assert demo.returncode == 0, demo.stderr[-3000:]
         found = tables(demo.stdout)
-        assert len(found) == 2, demo.stdout  # ImageBackups, then ImageDetected
-        backups, detected = found
+        # The demo's ImageBackups, ImageDetected, the workloads' ImageBackups, before/after.
+        assert len(found) == 4, demo.stdout
+        backups, detected, workload_backups, switch = found
         assert len(backups) == 4 and all(row["PHASE"] == "Completed" for row in backups), demo.stdout
         images = sorted(row["IMAGE"] for row in detected)
         assert images == sorted(f"{REGISTRY}/{repository}:{tag}" for repository, tag in DETECTED), demo.stdout
         for row in detected:  # named <last repository segment>-<tag>-<digest[:8]>
             repository, _, tag = row["IMAGE"].removeprefix(f"{REGISTRY}/").partition(":")
             assert row["NAME"].startswith(f"{repository.rpartition('/')[2]}-{tag.replace('.', '-')}-"), row
+        check_switch(workload_backups, switch, bed_env(tmp_path), demo.stdout)
+
+        # Idempotent: the workloads are found switched (not applied again, which would be a
+        # revert) and the same table is printed from their original-images annotations.
+        again = run_in_own_group([str(REPO / "hack" / "demo.sh"), "--once"], env, timeout=300)
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert tables(again.stdout)[3] == switch, again.stdout
     finally:
         subprocess.run([str(REPO / "hack" / "testbed.sh"), "down"], env=env, capture_output=True, timeout=120)
