@@ -50,7 +50,7 @@ from irc.images.registry import (
     RegistryClient,
     compute_digest,
 )
-from irc.runtime.errors import first_failure
+from irc.runtime.errors import ReconcileError, first_failure
 
 FOREIGN_LAYER_TYPES = frozenset(
     {
@@ -76,12 +76,19 @@ _T = TypeVar("_T")
 _DIGEST = re.compile(r"^(?:sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$")
 
 
-class UnsupportedManifest(ValueError):
-    """Docker schema 1, or a document that is neither a manifest nor an index."""
+class UnsupportedManifest(ReconcileError):
+    """Docker schema 1, or a document that is neither a manifest nor an index: terminal, as copying
+    the same content again cannot help."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("UnsupportedManifest", message, terminal=True)
 
 
-class NoMatchingPlatform(ValueError):
-    """The platform filter selects nothing in the source image."""
+class NoMatchingPlatform(ReconcileError):
+    """The platform filter selects nothing in the source image: terminal until the spec changes."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("NoMatchingPlatform", message, terminal=True)
 
 
 def failed_side(error: BaseException) -> str | None:

@@ -40,9 +40,7 @@ from irc.images import ImageReference, ecr_registry, parse_reference
 from irc.images.auth import Authenticator, Keychain
 from irc.images.copy import (
     BlobLocationCache,
-    NoMatchingPlatform,
     Progress,
-    UnsupportedManifest,
     copy_image,
     failed_side,
 )
@@ -67,7 +65,6 @@ from irc.runtime import (
 
 KIND = "ImageBackup"
 NAME = "image-backup"
-TERMINAL = frozenset({"InvalidSpec", "NoMatchingPlatform", "UnsupportedManifest"})  # until the spec changes
 REGISTRY_ERRORS = (RegistryError, aiohttp.ClientError, OSError, TimeoutError)
 # No limit on a whole request (aiohttp's default of 300 s total would fail any blob that takes
 # longer to stream); only a connection that cannot be opened or stalls without a byte times out.
@@ -105,10 +102,6 @@ class Metrics:
                 "irc_image_backup_failures_total", "Failed copies, by reason", ["reason"], registry=registry
             ),
         )
-
-
-def _failure(reason: str, message: str) -> ReconcileError:
-    return ReconcileError(reason, message, terminal=reason in TERMINAL)
 
 
 def _reason(error: BaseException, side: str) -> str:
@@ -163,7 +156,7 @@ class ImageBackupReconciler:
                 source, target = self._references(spec)
                 resync = parse_duration(spec.resync_interval) if spec.resync_interval else None
             except ValueError as e:
-                raise _failure("InvalidSpec", str(e)) from None
+                raise ReconcileError("InvalidSpec", str(e), terminal=True) from None
             async with self._registries(spec, source, target) as (src, dst):
                 if await self._up_to_date(obj, status, generation, source, target, src, dst, resync):
                     return self._recheck(resync)
@@ -215,7 +208,9 @@ class ImageBackupReconciler:
         try:
             present = await dst.head_manifest(target.repository, status["targetDigest"])
         except REGISTRY_ERRORS as e:
-            raise _failure(_reason(e, "Target"), f"checking the backup: {type(e).__name__}: {e}") from None
+            raise ReconcileError(
+                _reason(e, "Target"), f"checking the backup: {type(e).__name__}: {e}"
+            ) from None
         if present is None:
             self.recorder.event(obj, "Warning", "TargetMissing", f"{target} is gone from the backup registry")
             return False
@@ -250,9 +245,9 @@ class ImageBackupReconciler:
         try:  # a preflight, so that a refusal of the source can be told apart from the target's
             found = await src.head_manifest(source.repository, ref)
         except REGISTRY_ERRORS as e:
-            raise _failure(_reason(e, "Source"), f"{type(e).__name__}: {e}") from None
+            raise ReconcileError(_reason(e, "Source"), f"{type(e).__name__}: {e}") from None
         if found is None:
-            raise _failure("SourceNotFound", f"{source} does not exist")
+            raise ReconcileError("SourceNotFound", f"{source} does not exist")
         now = self.clock.wall()
         status.update(
             phase="Copying",
@@ -286,11 +281,11 @@ class ImageBackupReconciler:
                 progress=record,
                 blob_cache=self.blob_cache,
             )
-        except (NoMatchingPlatform, UnsupportedManifest) as e:
-            raise _failure(type(e).__name__, str(e)) from None
         except REGISTRY_ERRORS as e:  # copy_image marks which registry failed
             side = failed_side(e) or "Target"
-            raise _failure(_reason(e, side), f"{side.lower()} registry: {type(e).__name__}: {e}") from None
+            raise ReconcileError(
+                _reason(e, side), f"{side.lower()} registry: {type(e).__name__}: {e}"
+            ) from None
         finally:
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -416,11 +411,13 @@ class ImageBackupReconciler:
         try:
             secret = await self.client.get("v1", "Secret", ref.name, ref.namespace)
         except errors.NotFound:
-            raise _failure("CredentialsNotFound", f"secret {ref.namespace}/{ref.name} not found") from None
+            raise ReconcileError(
+                "CredentialsNotFound", f"secret {ref.namespace}/{ref.name} not found"
+            ) from None
         try:
             return Keychain.from_secret_data(secret.get("data") or {})
         except ValueError as e:
-            raise _failure("InvalidCredentials", f"secret {ref.namespace}/{ref.name}: {e}") from None
+            raise ReconcileError("InvalidCredentials", f"secret {ref.namespace}/{ref.name}: {e}") from None
 
 
 RULES = (
