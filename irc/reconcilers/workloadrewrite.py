@@ -27,11 +27,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-import aiohttp
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from irc.api import API_VERSION, GROUP, IMAGE_BACKUP
@@ -40,9 +39,7 @@ from irc.api.imagepolicy import MANAGED_BY
 from irc.api.secrets import SecretRef
 from irc.api.workloads import KINDS, Container, WorkloadKind, containers, healthy, pod_spec, slim
 from irc.images import ImageReference, backup_object_name, parse_reference
-from irc.images.auth import Authenticator, Keychain
-from irc.images.errors import RegistryError
-from irc.images.registry import RegistryClient
+from irc.reconcilers.access import RegistryAccess, SourceAccess
 from irc.reconcilers.settings import Settings
 from irc.runtime import (
     ApiClient,
@@ -73,14 +70,6 @@ CHANGE_CAUSE = "kubernetes.io/change-cause"
 SOURCE_INDEX = "workloadSourceImage"
 REFERENCED_EVERY = 3600.0  # lastReferencedAt is written at most this often per backup
 ALWAYS_EXCLUDED = ("kube-system",)
-
-
-class SourceAccess(Protocol):
-    """Whether `namespace` could pull `source` itself: anonymously or with `secrets`, its own."""
-
-    async def can_pull(
-        self, namespace: str, source: ImageReference, secrets: Sequence[SecretRef]
-    ) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -364,27 +353,11 @@ class WorkloadRewriteReconciler:
             secrets = pod_spec(self.kind, obj).get("imagePullSecrets") or []
             if all(s.get("name") != self.settings.backup_pull_secret for s in secrets):
                 template["spec"]["imagePullSecrets"] = [*secrets, {"name": self.settings.backup_pull_secret}]
-        patch: dict[str, Any] = {
-            "metadata": {
-                "resourceVersion": meta["resourceVersion"],
-                "annotations": {
-                    ORIGINAL_IMAGES: json.dumps(originals, sort_keys=True),
-                    CHANGE_CAUSE: f"irc: switched to backup images ({shown})",
-                },
-            }
+        annotations = {
+            ORIGINAL_IMAGES: json.dumps(originals, sort_keys=True),
+            CHANGE_CAUSE: f"irc: switched to backup images ({shown})",
         }
-        node = patch
-        for part in self.kind.template_path[:-1]:
-            node = node.setdefault(part, {})
-        node["spec"] = template["spec"]
-        await self.client.patch(
-            self.kind.api_version,
-            self.kind.kind,
-            meta["name"],
-            patch,
-            namespace=meta["namespace"],
-            patch_type="strategic",
-        )
+        await self._patch_pod_spec(obj, template["spec"], annotations)
         self.metrics.rewrites.labels(self.kind.kind).inc()
         self.recorder.event(obj, "Normal", "ImagesRewritten", f"switched to backup images: {shown}")
 
@@ -427,20 +400,27 @@ class WorkloadRewriteReconciler:
         for key, image in originals.items():
             field, _, name = key.partition("/")
             changes.setdefault(field, []).append({"name": name, "image": image})
+        annotations = {
+            ORIGINAL_IMAGES: None,
+            REVERTS: None,
+            CHANGE_CAUSE: "irc: restored the original images",
+        }
+        await self._patch_pod_spec(obj, changes, annotations)
+        self.recorder.event(obj, "Normal", "ImagesRestored", f"restored {len(originals)} original images")
+
+    async def _patch_pod_spec(
+        self, obj: Obj, pod_spec_patch: Mapping[str, Any], annotations: Mapping[str, str | None]
+    ) -> None:
+        """One strategic-merge patch of the pod template (containers merge by name) and annotations,
+        under the resourceVersion the decision was made on: a changed workload is a 409, retried."""
+        meta = obj["metadata"]
         patch: dict[str, Any] = {
-            "metadata": {
-                "resourceVersion": meta["resourceVersion"],
-                "annotations": {
-                    ORIGINAL_IMAGES: None,
-                    REVERTS: None,
-                    CHANGE_CAUSE: "irc: restored the original images",
-                },
-            }
+            "metadata": {"resourceVersion": meta["resourceVersion"], "annotations": annotations}
         }
         node = patch
         for part in self.kind.template_path[:-1]:
             node = node.setdefault(part, {})
-        node["spec"] = changes
+        node["spec"] = pod_spec_patch
         await self.client.patch(
             self.kind.api_version,
             self.kind.kind,
@@ -449,7 +429,6 @@ class WorkloadRewriteReconciler:
             namespace=meta["namespace"],
             patch_type="strategic",
         )
-        self.recorder.event(obj, "Normal", "ImagesRestored", f"restored {len(originals)} original images")
 
     async def _count_revert(self, obj: Obj) -> Obj | None:
         """A switched workload running an original image again was reverted by someone else: count
@@ -509,42 +488,6 @@ def _complete(backup: Obj) -> bool:
     return (
         status.get("phase") == "Completed" and bool(status.get("targetDigest")) and bool(status.get("target"))
     )
-
-
-class RegistryAccess:
-    """SourceAccess by asking the source registry: a manifest HEAD with the namespace's own pull
-    Secrets (anonymous without any), remembered per namespace and image for `settings.access_ttl`."""
-
-    def __init__(self, *, client: ApiClient, clock: Clock, settings: Settings) -> None:
-        self.client, self.clock, self.settings = client, clock, settings
-        self._answers: dict[tuple[str, str], tuple[bool, float]] = {}
-
-    async def can_pull(self, namespace: str, source: ImageReference, secrets: Sequence[SecretRef]) -> bool:
-        key = (namespace, str(source))
-        cached = self._answers.get(key)
-        if cached is not None and self.clock.now() < cached[1]:
-            return cached[0]
-        keys = Keychain()
-        for ref in secrets:
-            try:
-                secret = await self.client.get("v1", "Secret", ref.name, ref.namespace)
-                keys.extend(Keychain.from_secret_data(secret.get("data") or {}))
-            except (errors.NotFound, ValueError):
-                continue  # a missing or broken Secret grants nothing
-        host = source.registry
-        auth = Authenticator(host, keys.lookup(host), clock=self.clock)
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=60)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
-            registry = RegistryClient(session, host, auth=auth, options=self.settings.registry_options(host))
-            try:
-                found = await registry.head_manifest(
-                    source.repository, source.digest or source.tag or "latest"
-                )
-            except (RegistryError, aiohttp.ClientError, OSError, TimeoutError):
-                found = None
-        allowed = found is not None
-        self._answers[key] = (allowed, self.clock.now() + self.settings.access_ttl)
-        return allowed
 
 
 def _workloads_using(reader: Reader, kind: WorkloadKind) -> EnqueueMapped:
