@@ -20,8 +20,7 @@ from irc import __version__
 from irc.api import GROUP, KINDS
 from irc.api.durations import parse_duration
 from irc.api.secrets import SecretRef
-from irc.api.workloads import DEFAULT_KINDS
-from irc.api.workloads import KINDS as WORKLOAD_KINDS
+from irc.api.workloads import DEFAULT_KINDS, REWRITABLE
 from irc.images import TargetNaming
 from irc.runtime import labels, rbac_manifests
 from irc.runtime.errors import ReconcileError
@@ -99,9 +98,9 @@ def build_settings(args: argparse.Namespace) -> Settings:
         options[host] = RegistryOptions(ca_file=path)
     check_concurrency("--ecr-concurrency", args.ecr_concurrency)
     kinds = tuple(k.strip() for k in args.rewrite_kinds.split(",") if k.strip())
-    unknown = sorted(set(kinds) - set(WORKLOAD_KINDS))
+    unknown = sorted(set(kinds) - set(REWRITABLE))
     if unknown or not kinds:
-        known = ", ".join(WORKLOAD_KINDS)
+        known = ", ".join(REWRITABLE)
         raise UsageError(f"--rewrite-kinds: unknown {', '.join(unknown) or 'none given'}; known: {known}")
     try:
         excluded_images = tuple(compile_glob(g, "--exclude-images") for g in args.exclude_images)

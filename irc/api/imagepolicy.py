@@ -252,7 +252,7 @@ IMAGE_DETECTED = Kind(
         },
     },
     status=_status(
-        phase={"type": "string", "enum": ["Pending", "Processing", "Completed", "Failed"]},
+        phase={"type": "string", "enum": ["Pending", "Processing", "Completed", "Skipped", "Failed"]},
         resourceCreated={"type": "boolean"},
         gitCommitSHA={"type": "string"},
         processedAt={"type": "string", "format": "date-time"},
@@ -283,12 +283,29 @@ RESOURCE_TEMPLATE = Kind(
                     "required": ["name", "template"],
                     "properties": {
                         "name": {"type": "string", "minLength": 1},
-                        "relativePath": {"type": "string"},
+                        "relativePath": {
+                            "type": "string",
+                            "description": "Where the file goes under gitRepository.path (a template); "
+                            "ending in / or empty: that directory, with `name` as the file name.",
+                        },
                         "template": {"type": "string", "minLength": 1},
                     },
                 },
             },
             "variables": {"type": "object", "additionalProperties": {"type": "string"}},
+            "engine": {
+                "type": "string",
+                "enum": ["auto", "go", "jinja"],
+                "default": "auto",
+                "description": "Template language: Go text/template + sprig, Jinja2, or auto (Go unless the "
+                "template uses Jinja syntax; see docs/creation.md).",
+            },
+            "filePath": {
+                "type": "string",
+                "description": "The file a single `template` is written to under gitRepository.path (a "
+                "template). Defaults to {{ .ImageName }}.yaml, or {{ .ImageName }}-{{ .TagPrefix }}.yaml "
+                "with a tag prefix, as the seed names it.",
+            },
             "gitRepository": {
                 "type": "object",
                 "required": ["url"],
@@ -297,6 +314,30 @@ RESOURCE_TEMPLATE = Kind(
                     "branch": {"type": "string", "default": "main"},
                     "path": {"type": "string", "default": "./"},
                     "secretRef": _REF,
+                    "pushBranch": {
+                        "type": "string",
+                        "description": "Commit to this branch instead (a template, e.g. irc/{{ .ImageName }}-"
+                        "{{ .ImageTag }}), created from `branch`: for review flows. Defaults to `branch`.",
+                    },
+                    "author": {
+                        "type": "object",
+                        "required": ["name", "email"],
+                        "properties": {
+                            "name": {"type": "string", "minLength": 1},
+                            "email": {"type": "string"},
+                        },
+                        "description": "The commits' author. Defaults to irc <irc@localhost>.",
+                    },
+                    "commitMessage": {
+                        "type": "string",
+                        "description": "The commit message (a template). Defaults to "
+                        "feat: Add Kubernetes resources for {{ .ImageName }}:{{ .ImageTag }}.",
+                    },
+                    "caSecretRef": {
+                        **_REF,
+                        "description": "A Secret whose ca.crt verifies an HTTPS server (besides a ca.crt in "
+                        "secretRef's Secret).",
+                    },
                 },
             },
             "validation": {"type": "object", "properties": {"dryRun": {"type": "boolean", "default": True}}},

@@ -23,7 +23,9 @@ DEPLOYMENT = WorkloadKind("apps/v1", "Deployment", "deployments", ("spec", "temp
 DAEMONSET = WorkloadKind("apps/v1", "DaemonSet", "daemonsets", ("spec", "template", "spec"))
 STATEFULSET = WorkloadKind("apps/v1", "StatefulSet", "statefulsets", ("spec", "template", "spec"))
 CRONJOB = WorkloadKind("batch/v1", "CronJob", "cronjobs", ("spec", "jobTemplate", "spec", "template", "spec"))
-KINDS = {k.kind: k for k in (DEPLOYMENT, DAEMONSET, STATEFULSET, CRONJOB)}
+JOB = WorkloadKind("batch/v1", "Job", "jobs", ("spec", "template", "spec"))
+KINDS = {k.kind: k for k in (DEPLOYMENT, DAEMONSET, STATEFULSET, CRONJOB, JOB)}
+REWRITABLE = ("Deployment", "DaemonSet", "StatefulSet", "CronJob")  # a Job's template is immutable
 DEFAULT_KINDS = ("Deployment", "DaemonSet", "StatefulSet")
 
 

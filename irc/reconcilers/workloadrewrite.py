@@ -37,7 +37,7 @@ from irc.api import API_VERSION, GROUP, IMAGE_BACKUP
 from irc.api.conditions import parse_rfc3339, rfc3339
 from irc.api.imagepolicy import MANAGED_BY
 from irc.api.secrets import SecretRef
-from irc.api.workloads import KINDS, Container, WorkloadKind, containers, healthy, pod_spec, slim
+from irc.api.workloads import KINDS, REWRITABLE, Container, WorkloadKind, containers, healthy, pod_spec, slim
 from irc.images import ImageReference, backup_object_name, parse_reference
 from irc.reconcilers.access import RegistryAccess, SourceAccess
 from irc.reconcilers.settings import Settings
@@ -539,9 +539,11 @@ RULES = (
 
 
 def setup(mgr: Manager, settings: Settings) -> None:
-    unknown = sorted(set(settings.rewrite_kinds) - set(KINDS))
+    unknown = sorted(set(settings.rewrite_kinds) - set(REWRITABLE))
     if unknown:
-        raise ValueError(f"--rewrite-kinds: unknown kinds {', '.join(unknown)}; known: {', '.join(KINDS)}")
+        raise ValueError(
+            f"--rewrite-kinds: cannot rewrite {', '.join(unknown)}; known: {', '.join(REWRITABLE)}"
+        )
     for index in indexes(settings):
         mgr.add_index(index)
     for kind in map(KINDS.__getitem__, settings.rewrite_kinds):
