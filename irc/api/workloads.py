@@ -47,11 +47,18 @@ def pod_spec(kind: WorkloadKind, obj: Obj) -> dict[str, Any]:
     return node or {}
 
 
-def containers(kind: WorkloadKind, obj: Obj) -> list[Container]:
+def containers(kind: WorkloadKind, obj: Obj, *, ephemeral: bool = False) -> list[Container]:
+    """The init containers and containers of the pod template (and its ephemeral containers, which
+    only a Pod has and no template keeps, when asked: the creation check looks at everything)."""
     spec = pod_spec(kind, obj)
+    fields = (
+        ("initContainers", "containers", "ephemeralContainers")
+        if ephemeral
+        else ("initContainers", "containers")
+    )
     return [
         Container(field, c["name"], c["image"])
-        for field in ("initContainers", "containers")
+        for field in fields
         for c in spec.get(field) or []
         if c.get("name") and c.get("image")
     ]

@@ -72,6 +72,15 @@ class ScanSpec:
     pattern: re.Pattern[str] | None = None
     extract_prefix: bool = False
 
+    def prefix_of(self, tag: str) -> str | None:
+        """The tag prefix this policy extracts from `tag` (group 1 of pattern.regex, with
+        extractPrefix); None when it extracts none or the tag does not match. The Selector uses it on
+        ECR's tags and the creation controller on the tags workloads run: one rule on both sides."""
+        if self.pattern is None or not self.extract_prefix:
+            return None
+        match = self.pattern.search(tag)
+        return None if match is None else match.group(1)
+
     def concurrency(self, default: int) -> int:
         """Repositories to describe at a time: the policy's maxConcurrentScans, else `default`."""
         return self.max_concurrent_scans or default
@@ -146,13 +155,12 @@ class Selector:
                 continue
             prefix = None
             if spec.pattern is not None:
-                match = spec.pattern.search(tag)
-                if match is None:
-                    continue
                 if spec.extract_prefix:
-                    prefix = match.group(1)
-                    if prefix is None:  # group 1 did not take part in the match
+                    prefix = spec.prefix_of(tag)
+                    if prefix is None:  # no match, or group 1 did not take part in it
                         continue
+                elif spec.pattern.search(tag) is None:
+                    continue
             key = tag if spec.filter_tags is None else spec.filter_tags.key(tag)
             if key is None:
                 continue

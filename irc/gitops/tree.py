@@ -15,7 +15,7 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from dulwich.object_store import BaseObjectStore
+from dulwich.object_store import BaseObjectStore, tree_lookup_path
 from dulwich.objects import S_IFGITLINK, Blob, ObjectID, Tree
 
 from irc.gitops.errors import PathConflict, PathEscapesRepository
@@ -96,3 +96,13 @@ def _tree(store: BaseObjectStore, sha: ObjectID) -> Tree:
     if not isinstance(obj, Tree):
         raise TypeError(f"{sha.decode()} is a {obj.type_name.decode()}, not a tree")
     return obj
+
+
+def read_file(store: BaseObjectStore, tree: ObjectID, name: str) -> bytes | None:
+    """The content of the file `name` (a path in the repository) in `tree`; None when absent."""
+    try:
+        _, sha = tree_lookup_path(store.__getitem__, tree, name.encode())
+    except KeyError:
+        return None
+    blob = store[sha]
+    return blob.as_raw_string() if isinstance(blob, Blob) else None

@@ -40,7 +40,7 @@ from dulwich.repo import Repo
 from irc.gitops import paths, transport
 from irc.gitops.auth import GitAuth
 from irc.gitops.errors import BranchNotFound, GitError, PushRejected
-from irc.gitops.tree import apply_files
+from irc.gitops.tree import apply_files, read_file
 from irc.runtime.clock import Clock, RealClock
 from irc.runtime.logging import get_logger
 
@@ -94,6 +94,8 @@ class WriteResult:
     """Those whose content differed, sorted."""
     created_branch: bool = False
     dry_run: bool = False
+    previous: Mapping[str, bytes | None] = field(default_factory=dict)
+    """A dry run's changed files as the branch has them now (None: a new file), for a diff."""
 
     @property
     def retries(self) -> int:
@@ -147,6 +149,7 @@ class _Outcome:
     commit: str = ""
     changed_files: tuple[str, ...] = ()
     created: bool = False
+    previous: Mapping[str, bytes | None] = field(default_factory=dict)
 
 
 class GitWriter:
@@ -213,6 +216,7 @@ class GitWriter:
             changed_files=outcome.changed_files,
             created_branch=outcome.created,
             dry_run=dry_run,
+            previous=outcome.previous,
         )
         logger.info(
             "git commit pushed" if outcome.kind == "pushed" else f"git write {outcome.kind}",
@@ -284,7 +288,8 @@ class GitWriter:
         if applied.tree == head.tree:
             return _Outcome("unchanged", commit=parent.decode())
         if dry_run:
-            return _Outcome("dry-run", changed_files=applied.changed, created=old is None)
+            previous = {name: read_file(local.object_store, head.tree, name) for name in applied.changed}
+            return _Outcome("dry-run", changed_files=applied.changed, created=old is None, previous=previous)
         commit = Commit()
         commit.tree, commit.parents = applied.tree, [parent]
         committer = self._options.committer

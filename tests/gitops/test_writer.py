@@ -116,7 +116,11 @@ async def test_a_dry_run_says_what_would_change(writer: GitWriter, origin: Origi
     result = await writer.write(RepoSpec(origin.url, "main", "apps"), {"a.yaml": b"a\n"}, "add", dry_run=True)
     assert result.changed and result.dry_run and result.commits == 0 and result.commit == ""
     assert result.changed_files == ("apps/a.yaml",)
+    assert result.previous == {"apps/a.yaml": None}  # new
     assert origin.head() == before
+    await writer.write(RepoSpec(origin.url, "main", "apps"), {"a.yaml": b"a\n"}, "add")
+    again = await writer.write(RepoSpec(origin.url, "main", "apps"), {"a.yaml": b"b\n"}, "edit", dry_run=True)
+    assert again.previous == {"apps/a.yaml": b"a\n"}  # what a diff starts from
 
 
 @pytest.mark.parametrize(
