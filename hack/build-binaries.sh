@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd and kwok from the Go
 # module proxy with the machine's Go toolchain, into a version-stamped cache outside the repo; and
-# hack/go-oracle (our own program over Masterminds/semver, path.Match, regexp, distribution/reference
-# and fluxcd/pkg/version, for e2e/test_semver_oracle.py and e2e/test_go_oracle_*.py).
+# hack/go-oracle (our own program over Masterminds/semver, path.Match, regexp, distribution/reference,
+# fluxcd/pkg/version and text/template with Masterminds/sprig, for e2e/test_semver_oracle.py and
+# e2e/test_go_oracle_*.py).
 # Idempotent: a component whose binaries are already in the cache is not rebuilt.
 # Usage: hack/build-binaries.sh            (prints the bin directory of each component at the end)
 set -euo pipefail
@@ -135,7 +136,8 @@ build_go_oracle() {
   local module pin
   for pin in "github.com/Masterminds/semver/v3 $MASTERMINDS_SEMVER_VERSION" \
              "github.com/distribution/reference $DISTRIBUTION_REFERENCE_VERSION" \
-             "github.com/fluxcd/pkg/version $FLUXCD_PKG_VERSION_VERSION"; do
+             "github.com/fluxcd/pkg/version $FLUXCD_PKG_VERSION_VERSION" \
+             "github.com/Masterminds/sprig/v3 $MASTERMINDS_SPRIG_VERSION"; do
     module=${pin% *}
     if ! grep -qE "^(require )?[[:space:]]*${module//./\\.} ${pin#* }([[:space:]]|\$)" "$src/go.mod"; then
       log "go-oracle: $src/go.mod does not require $pin (versions.env)"
