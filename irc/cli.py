@@ -21,7 +21,7 @@ from irc.api import GROUP, KINDS
 from irc.api.durations import parse_duration
 from irc.api.secrets import SecretRef
 from irc.api.workloads import DEFAULT_KINDS, REWRITABLE
-from irc.images import TargetNaming
+from irc.images import TargetNaming, parse_reference
 from irc.runtime import labels, rbac_manifests
 from irc.runtime.errors import ReconcileError
 
@@ -134,6 +134,8 @@ def build_settings(args: argparse.Namespace) -> Settings:
         backup_pull_secret=args.backup_pull_secret,
         revert_limit=args.revert_limit,
         revert_window=revert_window,
+        git_work_dir=args.git_work_dir,
+        git_insecure_skip_host_key_check=args.git_insecure_skip_host_key_check,
     )
 
 
@@ -311,6 +313,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="after N reverts of a switch within --revert-window, leave the workload alone (default 3)",
     )
     w.add_argument("--revert-window", default="1h", help="how long reverts are counted (default 1h)")
+    g = m.add_argument_group("creation (Git)")
+    g.add_argument(
+        "--git-work-dir",
+        default="/tmp/irc-git",
+        metavar="DIR",
+        help="where cached clones live (a volume in a cluster; default /tmp/irc-git)",
+    )
+    g.add_argument(
+        "--git-insecure-skip-host-key-check",
+        action="store_true",
+        help="accept any SSH host key when a Git Secret has no known_hosts (logged on every write)",
+    )
     d = m.add_argument_group("ECR detection")
     d.add_argument(_ENDPOINT_FLAG, metavar="URL", help=_ENDPOINT_HELP)
     d.add_argument(
@@ -333,6 +347,19 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument(_ENDPOINT_FLAG, "--endpoint-url", metavar="URL", help=_ENDPOINT_HELP)
     sc.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, metavar="N")
     sc.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    rd = commands.add_parser(
+        "render",
+        help="render a ResourceTemplate for an image (no cluster); with --repo, the diff against Git",
+        description="Print the files a ResourceTemplate renders for an image, as the creation controller "
+        "would write them under gitRepository.path. With --repo, compare with that repository's branch "
+        "and print a unified diff instead; nothing is committed.",
+    )
+    rd.add_argument("-f", "--filename", required=True, type=Path, help="YAML with a ResourceTemplate")
+    rd.add_argument("--image", required=True, help="the detected image, e.g. registry/team/app:v1.2.3")
+    rd.add_argument("--prefix", help="its tag prefix (TagPrefix), as a policy with extractPrefix would give")
+    rd.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a template variable")
+    rd.add_argument("--repo", metavar="URL", help="diff against this Git repository (dry run)")
+    rd.add_argument("--secret", type=Path, help="a Secret manifest with the repository's credentials")
     c = commands.add_parser(
         "crds",
         help="print irc's CustomResourceDefinitions",
@@ -399,18 +426,93 @@ def write_rbac(
     return 0
 
 
-def load_policies(path: Path) -> list[dict[str, Any]]:
-    """The ImageResourcePolicy documents of a YAML file; UsageError when there are none or the file
-    cannot be read as YAML."""
+def load_documents(path: Path, kind: str, flag: str = "-f") -> list[dict[str, Any]]:
+    """The documents of `kind` in a YAML file; UsageError when there are none or the file cannot be
+    read as YAML."""
     try:
         documents = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if isinstance(d, dict)]
     # ValueError: not UTF-8 (UnicodeDecodeError), a NUL in the path, a YAML timestamp like 2024-13-01
     except (OSError, ValueError, yaml.YAMLError) as e:
-        raise UsageError(f"-f {path}: {e}") from None
-    policies = [d for d in documents if d.get("kind") == "ImageResourcePolicy"]
-    if not policies:
-        raise UsageError(f"-f {path}: no ImageResourcePolicy in it")
-    return policies
+        raise UsageError(f"{flag} {path}: {e}") from None
+    found = [d for d in documents if d.get("kind") == kind]
+    if not found:
+        raise UsageError(f"{flag} {path}: no {kind} in it")
+    return found
+
+
+def load_policies(path: Path) -> list[dict[str, Any]]:
+    return load_documents(path, "ImageResourcePolicy")
+
+
+async def run_render(args: argparse.Namespace) -> int:
+    """Render a ResourceTemplate for one image and print the files; with --repo, print the diff
+    against that repository instead (a dry run: nothing is committed)."""
+    import base64
+    import dataclasses
+    import difflib
+    import tempfile
+
+    from irc.gitops import GitAuth, GitWriter, GitWriterOptions
+    from irc.reconcilers.creation import render_template
+    from irc.templating import image_variables
+
+    template = load_documents(args.filename, "ResourceTemplate")[0]
+    overrides = {}
+    for value in args.set:
+        key, sep, text = value.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--set expects key=value, got {value!r}")
+        overrides[key] = text
+    try:
+        ref = parse_reference(args.image)
+    except ValueError as e:
+        raise UsageError(f"--image: {e}") from None
+    detected = {
+        "fullImageName": args.image,
+        "imageTag": ref.tag or "latest",
+        "imageDigest": ref.digest or "",
+        "imageName": ref.repository.replace("/", "-"),
+        "tagPrefix": args.prefix or "",
+    }
+    try:
+        variables = image_variables(detected, None, template.get("spec"), overrides=overrides)
+        repo, files, message, _ = render_template(template.get("spec") or {}, variables)
+    except ReconcileError as e:
+        print(f"{e.reason}: {e}", file=sys.stderr)
+        return 1
+    base = repo.path.strip("./")
+    if not args.repo:
+        for path, content in files.items():
+            print(
+                f"# {base + '/' if base else ''}{path}\n{content.decode()}",
+                end="" if content.endswith(b"\n") else "\n",
+            )
+        return 0
+    auth = None
+    if args.secret is not None:
+        secret = load_documents(args.secret, "Secret", "--secret")[0]
+        data: dict[str, bytes] = {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
+        data |= {k: str(v).encode() for k, v in (secret.get("stringData") or {}).items()}
+        auth = GitAuth.from_secret_data(data)
+    with tempfile.TemporaryDirectory(prefix="irc-render-") as work:
+        writer = GitWriter(work, GitWriterOptions(allow_local=True))  # a dry run may read a local clone
+        target = dataclasses.replace(repo, url=args.repo)
+        try:
+            result = await writer.write(target, files, message, auth=auth, dry_run=True)
+        except ReconcileError as e:
+            print(f"{e.reason}: {e}", file=sys.stderr)
+            return 1
+    if not result.changed:
+        print(f"no change: {args.repo} {repo.branch} already has these files", file=sys.stderr)
+        return 0
+    by_path = {f"{base}/{p}" if base else p: c for p, c in files.items()}
+    for path in result.changed_files:
+        old = result.previous.get(path)
+        before = old.decode().splitlines(keepends=True) if old is not None else []
+        after = by_path.get(path, b"").decode().splitlines(keepends=True)
+        source = f"a/{path}" if old is not None else "/dev/null"
+        sys.stdout.writelines(difflib.unified_diff(before, after, source, f"b/{path}"))
+    return 0
 
 
 async def run_scan(args: argparse.Namespace, policies: Sequence[dict[str, Any]]) -> int:
@@ -544,6 +646,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             output=args.output,
             leader_election_namespace=args.leader_election_namespace,
         )
+    if args.command == "render":
+        from irc.runtime import logging as irc_logging
+
+        irc_logging.configure("console", "warning")  # stdout is for the files or the diff
+        try:
+            return asyncio.run(run_render(args))
+        except UsageError as e:
+            parser.error(str(e))
     if args.command == "scan":
         try:
             check_concurrency("--concurrency", args.concurrency)

@@ -314,3 +314,60 @@ def test_scan_with_a_concurrency_below_1_exits_2(
         )
     assert exit_info.value.code == 2
     assert f"error: --concurrency must be at least 1, got {concurrency}" in capsys.readouterr().err
+
+
+TEMPLATE = """apiVersion: automation.gitops.io/v1beta1
+kind: ResourceTemplate
+metadata: {name: t}
+spec:
+  template: |
+    apiVersion: v1
+    kind: ConfigMap
+    metadata:
+      name: {{ .ServiceName }}-{{ .environment }}
+    data:
+      image: {{ .FullImageName }}
+  gitRepository: {url: "https://git.invalid/x.git", path: ./apps}
+  variables: {environment: dev}
+"""
+
+
+def irc_render(*args: str) -> subprocess.CompletedProcess[str]:
+    """`irc render` in its own process: it configures logging, which must not leak into this one."""
+    return subprocess.run([sys.executable, "-m", "irc", "render", *args], capture_output=True, text=True)
+
+
+def test_render_prints_the_files_under_the_repository_path(tmp_path: Path) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text(TEMPLATE)
+    done = irc_render("-f", str(path), "--image", "reg.example/team/web:1.2", "--set", "environment=prod")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (
+        "# apps/team-web.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-prod\n"
+        "data:\n  image: reg.example/team/web:1.2\n"
+    )
+
+
+def test_render_with_repo_prints_the_diff_and_commits_nothing(tmp_path: Path) -> None:
+    from tests.gitops.conftest import Origin
+
+    origin = Origin(tmp_path / "origin.git")
+    origin.commit({"apps/team-web.yaml": b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-dev\n"})
+    head = origin.head()
+    path = tmp_path / "t.yaml"
+    path.write_text(TEMPLATE)
+    done = irc_render("-f", str(path), "--image", "reg.example/team/web:1.2", "--repo", origin.url)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert out.startswith("--- a/apps/team-web.yaml\n+++ b/apps/team-web.yaml\n")
+    assert "+data:\n+  image: reg.example/team/web:1.2\n" in out
+    assert origin.head() == head
+
+
+def test_render_of_a_bad_template_names_the_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text(TEMPLATE.replace("kind: ConfigMap", "kind: ConfigMap\n    {{ if }}"))
+    assert main(["render", "-f", str(path), "--image", "reg.example/team/web:1.2"]) == 1
+    assert capsys.readouterr().err.startswith("TemplateSyntax: ")

@@ -2,14 +2,14 @@
 which builds the reconciler and declares its watches, with the module's `RULES`, the RBAC its calls
 need; `irc manager --controllers` picks which run and `irc rbac --controllers` what they may do.
 workload-rewrite is off by default (`*` leaves it out): it changes what the cluster runs, so it runs
-only when named. The creation controller lands with its issue."""
+only when named."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from irc.reconcilers import detection, imagebackup, policy, workloadrewrite
+from irc.reconcilers import creation, detection, imagebackup, policy, workloadrewrite
 from irc.reconcilers.settings import Settings
 from irc.runtime import Manager, PolicyRule
 from irc.runtime.rbac import MANAGER_RULES
@@ -28,6 +28,7 @@ class Shipped:
 
 
 CONTROLLERS: dict[str, Shipped] = {
+    creation.NAME: Shipped(creation.setup, creation.RULES),
     detection.NAME: Shipped(detection.setup, detection.RULES),
     imagebackup.NAME: Shipped(imagebackup.setup, imagebackup.RULES),
     policy.NAME: Shipped(policy.setup, policy.RULES),

@@ -57,5 +57,11 @@ class Settings:
     access_ttl: float = 600.0
     """Seconds a namespace's right to pull a source image is remembered. 10 minutes."""
 
+    git_work_dir: str = "/tmp/irc-git"
+    """Where the creation controller keeps its cached clones (--git-work-dir): a volume in a cluster."""
+    git_insecure_skip_host_key_check: bool = False
+    """Accept any SSH host key when a Git Secret has no known_hosts (--git-insecure-skip-host-key-check):
+    an explicit opt-out, logged on every write. Off: a missing known_hosts is KnownHostsMissing."""
+
     def registry_options(self, host: str) -> RegistryOptions:
         return self.registries.get(host, RegistryOptions())
