@@ -14,7 +14,7 @@ repository, branch, push branch, path, author or credentials are never mixed (`k
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 
 from irc.gitops.auth import GitAuth
@@ -35,8 +35,10 @@ class BatchWriter:
     """A GitWriter front that merges concurrent writes to the same target into as few commits as is
     safe (module docstring). `batches` and `requests` count what it did, for tests and metrics."""
 
-    def __init__(self, writer: GitWriter) -> None:
+    def __init__(self, writer: GitWriter, on_write: Callable[[WriteResult], None] | None = None) -> None:
+        """`on_write` hears of each write made (one per batch), e.g. to count commits and retries."""
         self._writer = writer
+        self._on_write = on_write
         self._queues: dict[Hashable, list[_Request]] = {}
         self._locks: dict[Hashable, asyncio.Lock] = {}
         self.batches = 0
@@ -96,6 +98,8 @@ class BatchWriter:
                     )
                     request.result.set_exception(interrupted)
             raise
+        if self._on_write is not None:
+            self._on_write(result)
         for request in batch:
             if not request.result.done():
                 request.result.set_result(result)

@@ -364,6 +364,8 @@ async def _blocking(fn: Callable[[], T]) -> T:
     except asyncio.CancelledError:
         with contextlib.suppress(BaseException):
             await asyncio.wait([future])
+        if future.done() and not future.cancelled():
+            future.exception()  # retrieved: nobody else will, and asyncio would log it at collection
         raise
 
 

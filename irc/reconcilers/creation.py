@@ -70,7 +70,6 @@ KIND, POLICY, TEMPLATE = "ImageDetected", "ImageResourcePolicy", "ResourceTempla
 WORKLOAD_INDEX = "creationImageRepository"  # workload → the repositories its containers run
 DETECTED_INDEX = "creationRepository"  # ImageDetected → its image's repository
 DONE = ("Completed", "Skipped")
-DEFAULT_MESSAGE = "feat: Add Kubernetes resources for {{ .ImageName }}:{{ .ImageTag }}"
 RETRY_MISSING = 300.0  # a policy, template or Secret that does not exist yet
 
 
@@ -156,13 +155,14 @@ class CreationReconciler:
             return None
         started = self.clock.now()
         try:
-            policy, template = self._references(detected)
-            deployed = self._deployed(detected, policy)
+            policy = self._policy(detected)
+            deployed = self._deployed(detected, policy)  # needs no template: a skip never renders
             if deployed is not None:
                 reason, workloads = deployed
                 await self._skip(detected, reason, workloads)
                 self.metrics.duration.observe(self.clock.now() - started)
                 return None
+            template = self._template(policy)
             variables = image_variables(detected.get("spec") or {}, policy.get("spec"), template.get("spec"))
             repo, files, message, author = render_template(template.get("spec") or {}, variables)
             auth, auth_key = await self._auth(template)
@@ -174,33 +174,33 @@ class CreationReconciler:
             if e.reason in ("PolicyNotFound", "TemplateNotFound", "SecretNotFound"):
                 return Result(requeue_after=RETRY_MISSING)
             raise
-        self.metrics.commits.inc(result.commits)
-        self.metrics.retries.inc(result.retries)
         self.metrics.duration.observe(self.clock.now() - started)
         await self._complete(detected, result.commit, result.changed, sorted(files), repo)
         return None
 
     # ---- lookups
 
-    def _references(self, detected: Obj) -> tuple[Obj, Obj]:
-        """The policy that detected the image and the ResourceTemplate it names, from the cache."""
+    def _policy(self, detected: Obj) -> Obj:
+        """The policy that detected the image, from the cache."""
         namespace = detected["metadata"]["namespace"]
         ref = (detected.get("spec") or {}).get("sourcePolicy") or {}
         policy_ns = ref.get("namespace") or namespace
         try:
-            policy = self.cache.get(API_VERSION, POLICY, str(ref.get("name", "")), policy_ns)
+            return self.cache.get(API_VERSION, POLICY, str(ref.get("name", "")), policy_ns)
         except (errors.NotFound, LookupError):
             message = f"ImageResourcePolicy {policy_ns}/{ref.get('name')} (spec.sourcePolicy) not found"
             raise ReconcileError("PolicyNotFound", message) from None
+
+    def _template(self, policy: Obj) -> Obj:
+        """The ResourceTemplate the policy names, from the cache."""
         template_ref = (policy.get("spec") or {}).get("templateRef") or {}
-        template_ns = template_ref.get("namespace") or policy_ns
+        template_ns = template_ref.get("namespace") or policy["metadata"]["namespace"]
         try:
-            template = self.cache.get(API_VERSION, TEMPLATE, str(template_ref.get("name", "")), template_ns)
+            return self.cache.get(API_VERSION, TEMPLATE, str(template_ref.get("name", "")), template_ns)
         except (errors.NotFound, LookupError):
             name = f"{template_ns}/{template_ref.get('name')}"
             message = f"ResourceTemplate {name} (the policy's templateRef) not found"
             raise ReconcileError("TemplateNotFound", message) from None
-        return policy, template
 
     def _deployed(self, detected: Obj, policy: Obj) -> tuple[str, list[str]] | None:
         """(reason, workloads) when the cluster already runs the image, or its tag prefix."""
@@ -347,7 +347,10 @@ def render_template(
         if path in files and files[path] != text.encode():
             raise TemplateError("InvalidOutput", f"two files render to the same path {path}")
         files[path] = text.encode()
-    message = render(str(git.get("commitMessage") or DEFAULT_MESSAGE), variables, engine).strip()
+    if git.get("commitMessage"):
+        message = render(str(git["commitMessage"]), variables, engine).strip()
+    else:  # the seed's, whatever the engine
+        message = f"feat: Add Kubernetes resources for {variables['ImageName']}:{variables['ImageTag']}"
     push_branch = git.get("pushBranch")
     repo = RepoSpec(
         url=str(git.get("url", "")),
@@ -438,19 +441,25 @@ RULES = (
 
 
 def setup(mgr: Manager, settings: Settings) -> None:
-    from irc.gitops import GitWriter, GitWriterOptions
+    from irc.gitops import GitWriter, GitWriterOptions, WriteResult
 
     for index in INDEXES:
         mgr.add_index(index)
     for kind in KINDS.values():
         mgr.set_transform(kind.api_version, kind.kind, slim)
-    writer = BatchWriter(GitWriter(settings.git_work_dir, GitWriterOptions(), clock=mgr.clock))
+    metrics = Metrics.register(mgr.metrics.registry)
+
+    def counted(result: WriteResult) -> None:  # once per commit, not per ImageDetected in it
+        metrics.commits.inc(result.commits)
+        metrics.retries.inc(result.retries)
+
+    writer = BatchWriter(GitWriter(settings.git_work_dir, GitWriterOptions(), clock=mgr.clock), counted)
     reconciler = CreationReconciler(
         client=mgr.client,
         reader=mgr.cache,
         recorder=mgr.recorder(NAME),
         clock=mgr.clock,
-        metrics=Metrics.register(mgr.metrics.registry),
+        metrics=metrics,
         settings=settings,
         writer=writer,
     )

@@ -31,7 +31,7 @@ async def test_two_writes_of_one_file_with_different_content_go_in_different_com
 ) -> None:
     batcher = BatchWriter(writer)
     repo = RepoSpec(origin.url, "main", "")
-    first, second, third = await asyncio.gather(
+    _, second, third = await asyncio.gather(
         batcher.write(repo, {"a.yaml": b"one\n"}, "first"),
         batcher.write(repo, {"b.yaml": b"x\n"}, "second"),
         batcher.write(repo, {"b.yaml": b"y\n"}, "third"),
@@ -50,3 +50,11 @@ async def test_a_failed_batch_fails_each_of_its_writes(writer: GitWriter, origin
         return_exceptions=True,
     )
     assert [type(o).__name__ for o in outcomes] == ["BranchNotFound", "BranchNotFound"]
+
+
+async def test_on_write_hears_of_each_commit_once(writer: GitWriter, origin: Origin) -> None:
+    heard: list[str] = []
+    batcher = BatchWriter(writer, lambda result: heard.append(result.commit))
+    repo = RepoSpec(origin.url, "main", "")
+    await asyncio.gather(*(batcher.write(repo, {f"f{i}.yaml": b"x\n"}, f"m{i}") for i in range(5)))
+    assert len(heard) == batcher.batches and len(set(heard)) == len(heard)
