@@ -30,7 +30,7 @@ from irc.api.secrets import SecretRef
 from irc.cli import main as irc
 from irc.images import TargetNaming, backup_object_name, parse_reference
 from irc.images.auth import RegistryOptions
-from irc.reconcilers import CONTROLLERS, detection, imagebackup, policy, workloadrewrite
+from irc.reconcilers import CONTROLLERS, creation, detection, imagebackup, policy, workloadrewrite
 from irc.reconcilers.settings import Settings
 from irc.runtime import LeaderElectionOptions, Manager, ManagerOptions, errors
 from irc.runtime.client import Client, Obj
@@ -316,7 +316,10 @@ async def imagebackup_flow(run: Run) -> None:
             subresource="status",
         )
         await run.until(lambda: gone(client, "ImageBackup", copied), "the unused ImageBackup is deleted")
-        assert await events(client, "default", copied, {"Copying", "Copied", "Expired"}) is not None
+        # Events are written asynchronously: the Expired one may land just after the deletion.
+        await run.until(
+            lambda: events(client, "default", copied, {"Copying", "Copied", "Expired"}), "the backup's Events"
+        )
     finally:  # cluster-scoped: the namespace's deletion does not take them
         for name in (copied, missing):
             with contextlib.suppress(errors.NotFound):
@@ -375,12 +378,84 @@ async def workloadrewrite_flow(run: Run) -> None:
             await client.delete(API_VERSION, "ImageBackup", name)
 
 
+async def creation_flow(run: Run) -> None:
+    """An ImageDetected whose image a Deployment runs is Skipped (workload informers, status patch);
+    one whose template names a missing Git Secret fails SecretNotFound (the Secret read allowed)."""
+    client, ns = run.client, run.namespace
+    image = f"{REGISTRY}/team-c/web:1.0.0"
+    await client.create(
+        {
+            "apiVersion": API_VERSION,
+            "kind": "ResourceTemplate",
+            "metadata": {"name": "cre-tmpl", "namespace": ns},
+            "spec": {
+                "template": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+                "gitRepository": {"url": "https://git.invalid/x.git", "secretRef": {"name": "no-such-git"}},
+            },
+        }
+    )
+    await client.create(
+        {
+            "apiVersion": API_VERSION,
+            "kind": IRP,
+            "metadata": {"name": "cre", "namespace": ns},
+            "spec": {
+                "ecrRepository": {"region": ecr.REGION, "repositoryPattern": "team-c/*"},
+                "policy": {"semver": {"range": ">=1.0.0"}},
+                "templateRef": {"name": "cre-tmpl"},
+                "suspend": True,  # no scan: the detection flow counts the ImageDetected it makes
+            },
+        }
+    )
+    await client.create(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "cre-web", "namespace": ns},
+            "spec": {
+                "replicas": 0,
+                "selector": {"matchLabels": {"app": "cre-web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "cre-web"}},
+                    "spec": {"containers": [{"name": "web", "image": image}]},
+                },
+            },
+        }
+    )
+    for name, tag in (("cre-deployed", "1.0.0"), ("cre-new", "2.0.0")):
+        await client.create(
+            {
+                "apiVersion": API_VERSION,
+                "kind": "ImageDetected",
+                "metadata": {"name": name, "namespace": ns},
+                "spec": {
+                    "imageName": "team-c-web",
+                    "imageTag": tag,
+                    "fullImageName": f"{REGISTRY}/team-c/web:{tag}",
+                    "sourcePolicy": {"name": "cre", "namespace": ns},
+                },
+            }
+        )
+
+    def phase(name: str, reason: str) -> Callable[[], Awaitable[Obj | None]]:
+        async def check() -> Obj | None:
+            obj = await client.get(API_VERSION, "ImageDetected", name, ns)
+            ready = get_condition(obj.get("status") or {}, "Ready") or {}
+            return obj if ready.get("reason") == reason else None
+
+        return check
+
+    await run.until(phase("cre-deployed", "AlreadyDeployed"), "the deployed image is Skipped")
+    await run.until(phase("cre-new", "SecretNotFound"), "the Git Secret is looked for")
+
+
 FLOWS: dict[str, Callable[[Run], Awaitable[None]]] = {
     # In this order: detection, when policy runs too, scans the policy the policy flow validated.
     policy.NAME: policy_flow,
     detection.NAME: detection_flow,
     imagebackup.NAME: imagebackup_flow,
     workloadrewrite.NAME: workloadrewrite_flow,
+    creation.NAME: creation_flow,
 }
 
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import copy
 import posixpath
 from collections.abc import Iterable, Mapping
@@ -319,9 +320,10 @@ class CreationReconciler:
             status["processedAt"] = rfc3339(now)
         set_condition(status, "Ready", ready, reason, message, observed_generation=generation, now=now)
         patch = {"metadata": {"resourceVersion": meta["resourceVersion"]}, "status": status}
-        await self.client.patch(
-            API_VERSION, KIND, meta["name"], patch, namespace=meta["namespace"], subresource="status"
-        )
+        with contextlib.suppress(errors.NotFound):  # deleted meanwhile: nothing to report on
+            await self.client.patch(
+                API_VERSION, KIND, meta["name"], patch, namespace=meta["namespace"], subresource="status"
+            )
 
 
 def render_template(
