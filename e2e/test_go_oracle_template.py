@@ -88,10 +88,17 @@ def _ask(oracle: Oracle, cases: Sequence[Case]) -> list[dict[str, Any]]:
 _ANONYMOUS_STRUCT = re.compile(r"struct \{(?:[^{}]|\{\})*\}")
 
 
+_UNIMPLEMENTED = re.compile(r"^UnsupportedTemplate: .*the sprig function '\w+' is not supported")
+
+
 def disagreements(oracle: Oracle, cases: Sequence[Case]) -> list[str]:
+    """Cases where irc and Go disagree. A sprig function irc does not implement is reported as such
+    (UnsupportedTemplate), which is not compared: a mutated template may call one (``env``, ``now``)."""
     out = []
     for case, go in zip(cases, _ask(oracle, cases), strict=True):
         ok, text = _irc(case)
+        if not ok and _UNIMPLEMENTED.match(text):
+            continue
         if case[2]:
             go["output"] = _ANONYMOUS_STRUCT.sub("template.TemplateVars", go["output"])
         theirs = go["output"] if go["ok"] else f"{go['phase']} error: {go['error']}"
@@ -559,3 +566,35 @@ def test_token_soup(oracle: Oracle, seed: int, struct: bool) -> None:
         body = "".join(rng.choice(_TOKENS) for _ in range(rng.randrange(1, 12)))
         texts.append("{{" + body + "}}" if rng.random() < 0.7 else body)
     assert disagreements(oracle, [(t, DATA, struct, "default") for t in texts]) == []
+
+
+_FORMAT_PARTS = [
+    "%", "%%", "d", "s", "v", "q", "x", "X", "f", "e", "g", "t", "c", "U", "T", "b", "o", "[1]", "[2]", "[0]",
+    "[", "]", "*", ".", "-", "+", " ", "0", "#", "5", "12", "a", "é", "!",
+]  # fmt: skip
+_PRINTF_ARGS = [
+    "1",
+    "-2",
+    '"s"',
+    "2.5",
+    "true",
+    "nil",
+    '(list 1 "a")',
+    '(dict "k" 1)',
+    ".Str",
+    "'x'",
+    "(add 1 2)",
+]
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.integers(0, 2**64))
+def test_printf_soup(oracle: Oracle, seed: int) -> None:
+    """Random printf formats (flags, widths, *, [n], any verb) over random arguments (50 examples of 40)."""
+    rng = random.Random(seed)
+    texts = []
+    for _ in range(40):
+        fmt = "".join(rng.choice(_FORMAT_PARTS) for _ in range(rng.randrange(1, 10)))
+        args = " ".join(rng.choice(_PRINTF_ARGS) for _ in range(rng.randrange(4)))
+        texts.append("{{ printf " + json.dumps(fmt, ensure_ascii=False) + " " + args + " }}")
+    assert disagreements(oracle, [(t, DATA, False, "default") for t in texts]) == []

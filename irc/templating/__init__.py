@@ -4,9 +4,10 @@ The pipeline for one detected image::
 
     ImageDetected spec ─┐
     policy spec ────────┼─▶ image_variables ─▶ render(template, variables, engine) ─▶ split_documents
-    template spec ──────┘                         │ auto: detect_engine      (YAML; apiVersion, kind,
-                                                  ├─ go:    gotemplate.render_go      metadata.name)
-                                                  └─ jinja: jinja.render_jinja (sandbox)
+    template spec ──────┘                             │                                (YAML documents, each
+                                   engine="auto" ─▶ detect_engine                       with apiVersion, kind
+                                                      ├─ "go":    gotemplate.render_go  and metadata.name)
+                                                      └─ "jinja": jinja.render_jinja (sandboxed)
 
 Every failure is a ``TemplateError`` (a terminal ``irc.runtime.errors.ReconcileError``) whose ``reason``
 is a condition reason — TemplateSyntax, UnknownVariable, TemplateExecution, UnsupportedTemplate,

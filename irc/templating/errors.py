@@ -15,6 +15,7 @@ UnsupportedTemplate   valid Go template text that irc's Go engine does not imple
 SandboxViolation      a Jinja template reached for Python internals (``__class__``, ``mro``, …)
 TemplateTooLarge      rendering exceeded the output or step limit
 InvalidOutput         the output is not YAML documents each with apiVersion, kind and metadata.name
+InvalidImage          image_variables cannot read the ImageDetected's fullImageName as an image reference
 ====================  ==================================================================================
 
 ``line`` is the 1-based line of the template (or, for InvalidOutput, of the rendered output) where the
@@ -27,6 +28,7 @@ from __future__ import annotations
 from ..runtime.errors import ReconcileError
 
 __all__ = [
+    "INVALID_IMAGE",
     "INVALID_OUTPUT",
     "SANDBOX_VIOLATION",
     "TEMPLATE_EXECUTION",
@@ -45,6 +47,7 @@ UNSUPPORTED_TEMPLATE = "UnsupportedTemplate"
 SANDBOX_VIOLATION = "SandboxViolation"
 TEMPLATE_TOO_LARGE = "TemplateTooLarge"
 INVALID_OUTPUT = "InvalidOutput"
+INVALID_IMAGE = "InvalidImage"
 
 
 class TemplateError(ReconcileError):

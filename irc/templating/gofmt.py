@@ -4,11 +4,11 @@
   ``sprintln`` is ``fmt.Sprintln``; every value prints as ``%v``: slices ``[a b]``, maps ``map[k:v]`` in
   key order, structs ``{a b}``, nil ``<nil>``, floats as strconv's shortest ``%g`` (``1e+06``, ``0.1``).
 - ``format_arg`` is fmt's ``printArg`` for one printf operand (``goprintf`` parses the format): the
-  flags ``+ - space 0 #`` (``#`` only with ``%b %o %x %X``), width and precision, and the verbs
+  flags ``+ - space 0 #``, width and precision, and the verbs
   ``%v %s %d %q %t %f %F %e %E %g %G %x %X %o %O %b %c %U %T``; a verb that does not fit the value gives
-  Go's ``%!d(string=a)`` or ``%!s(<nil>)``. Not supported (a ``FuncError``): ``%#v`` and other ``#``
-  forms, ``%p`` of a list or map (an address), ``%x``/``%X`` of a float with a precision, ``%x`` with the
-  space or ``#`` flag on a string.
+  Go's ``%!d(string=a)`` or ``%!s(<nil>)``. ``go_syntax`` is ``%#v`` of a slice, map or struct
+  (``[]interface {}{1, "a"}``). Not supported (a ``FuncError``): ``%p`` of a list or map (an address),
+  ``%x``/``%X`` of a float with a precision.
 - ``quote`` is ``strconv.Quote`` (``%q``): Go's escapes, printable Unicode kept.
 """
 
@@ -19,13 +19,14 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .gotypes import MISSING, FuncError, GoStruct, Uint8, go_bytes, go_type, is_int
+from .gotypes import MISSING, FuncError, GoList, GoStruct, Uint8, go_bytes, go_type, is_int
 
 __all__ = [
     "Spec",
     "format_arg",
     "format_float",
     "format_value",
+    "go_syntax",
     "is_print",
     "quote",
     "quote_rune",
@@ -135,9 +136,12 @@ def _fmt_int(n: int, verb: str, spec: Spec) -> str:
     if verb == "q":
         return spec.pad(quote_rune(n, spec.plus))
     if verb == "U":
-        if spec.sharp:
-            raise FuncError("printf: %#U is not supported")
-        return spec.pad(f"U+{n:04X}" if n >= 0 else f"U+{n & 0xFFFFFFFFFFFFFFFF:X}")
+        text = f"U+{n:04X}" if n >= 0 else f"U+{n & 0xFFFFFFFFFFFFFFFF:X}"
+        if spec.sharp and 0 <= n <= 0x10FFFF and not 0xD800 <= n <= 0xDFFF and is_print(chr(n)):
+            text += f" '{chr(n)}'"
+        return spec.pad(text)
+    if verb == "v" and spec.sharp and isinstance(n, Uint8):  # %#v of an unsigned integer: Go syntax, hex
+        return spec.pad(f"0x{n:x}")
     base = {"v": 10, "d": 10, "b": 2, "o": 8, "O": 8, "x": 16, "X": 16}[verb]
     body = {2: f"{abs(n):b}", 8: f"{abs(n):o}", 10: str(abs(n)), 16: f"{abs(n):x}"}[base]
     if verb == "X":
@@ -150,11 +154,9 @@ def _fmt_int(n: int, verb: str, spec: Spec) -> str:
     elif spec.zero and not spec.minus and spec.width is not None:
         prec = spec.width - (1 if n < 0 or spec.plus or spec.space else 0)
     body = body.rjust(prec, "0")
-    if spec.sharp:
-        if verb not in "dboxX":
-            raise FuncError(f"printf: %#{verb} is not supported")
-        prefix = {"d": "", "b": "0b", "o": "" if body.startswith("0") else "0", "x": "0x", "X": "0X"}[verb]
-        body = prefix + body
+    if spec.sharp:  # base 10 takes no prefix; octal gets a leading 0 unless it has one
+        octal = "" if body.startswith("0") else "0"
+        body = {"b": "0b", "o": octal, "O": octal, "x": "0x", "X": "0X"}.get(verb, "") + body
     if verb == "O":
         body = "0o" + body
     sign = "-" if n < 0 else "+" if spec.plus else " " if spec.space else ""
@@ -162,15 +164,23 @@ def _fmt_int(n: int, verb: str, spec: Spec) -> str:
 
 
 def _fmt_float(f: float, verb: str, spec: Spec) -> str:
-    if spec.sharp:
-        raise FuncError(f"printf: %#{verb} is not supported")
-    go_verb = "g" if verb == "v" else verb
-    prec = spec.prec if spec.prec is not None else (6 if go_verb in "eEfF" else -1)
-    num = format_float(f, go_verb, prec)
-    if not num.startswith(("-", "+")):
-        num = "+" + num
+    go_verb = "g" if verb == "v" else "f" if verb == "F" else verb
+    prec = spec.prec if spec.prec is not None else (6 if go_verb in "eEf" else -1)
+    if go_verb in "xXb":
+        if spec.prec is not None and go_verb != "b":
+            raise FuncError(f"printf: %{verb} with a precision is not supported on floats")
+        num = _binary_float(f, go_verb)
+    else:
+        num = format_float(f, go_verb, prec)
+    num = num if num.startswith(("-", "+")) else "+" + num
     if spec.space and num[0] == "+" and not spec.plus:
         num = " " + num[1:]
+    if num[1] in "IN":  # infinities and NaN are never zero-padded
+        if num[1] == "N" and not spec.space and not spec.plus:
+            num = num[1:]
+        return Spec(minus=spec.minus, width=spec.width).pad(num)
+    if spec.sharp and go_verb != "b":
+        num = _keep_point(num, go_verb, prec)
     if spec.plus or num[0] != "+":
         if spec.zero and not spec.minus and spec.width is not None and spec.width > len(num):
             return num[0] + "0" * (spec.width - len(num)) + num[1:]
@@ -178,21 +188,40 @@ def _fmt_float(f: float, verb: str, spec: Spec) -> str:
     return spec.pad(num[1:])
 
 
-def _fmt_float_binary(f: float, verb: str, spec: Spec) -> str:
-    """``%b`` (``4503599627370496p-52``) and shortest ``%x``/``%X`` (``0x1.8p+01``) of a float64."""
-    if spec.sharp or (spec.prec is not None and verb != "b"):
-        raise FuncError(f"printf: %{verb} with '#' or a precision is not supported on floats")
+def _keep_point(num: str, verb: str, prec: int) -> str:
+    """The ``#`` flag on a float: always a decimal point, and %g/%v/%x keep trailing zeros (fmtFloat)."""
+    digits = (6 if prec == -1 else prec) if verb in "gGx" else 0
+    body, tail, out = num[1:], "", []
+    has_point = saw_nonzero = False
+    for i, c in enumerate(body):
+        if c == ".":
+            has_point = True
+        elif c in "pP" or (c in "eE" and verb not in "xX"):
+            tail = body[i:]
+            break
+        else:
+            saw_nonzero = saw_nonzero or c != "0"
+            digits -= saw_nonzero
+        out.append(c)
+    text = "".join(out)
+    if not has_point:
+        digits -= text == "0"
+        text += "."
+    return num[0] + text + "0" * max(digits, 0) + tail
+
+
+def _binary_float(f: float, verb: str) -> str:
+    """strconv's ``b`` (``4503599627370496p-52``) and shortest ``x``/``X`` (``0x1.8p+01``) formats."""
     if f != f or f in (float("inf"), float("-inf")):
-        return _fmt_float(f, "g", spec)
+        return format_float(f)
     sign = "-" if math.copysign(1.0, f) < 0 else ""
     a = abs(f)
     if verb == "b":
         if a < 2.2250738585072014e-308:  # zero and subnormals
-            num = f"{int(math.ldexp(a, 1074))}p-1074"
-        else:
-            m, e = math.frexp(a)
-            num = f"{int(math.ldexp(m, 53))}p{e - 53:+d}"
-    elif a == 0:
+            return f"{sign}{int(math.ldexp(a, 1074))}p-1074"
+        m, e = math.frexp(a)
+        return f"{sign}{int(math.ldexp(m, 53))}p{e - 53:+d}"
+    if a == 0:
         num = "0x0p+00"
     else:
         m, e = math.frexp(a)  # a = m * 2**e, 0.5 <= m < 1
@@ -200,26 +229,45 @@ def _fmt_float_binary(f: float, verb: str, spec: Spec) -> str:
         digits = f"{bits:013x}".rstrip("0")
         exp = e - 1
         num = f"0x1{'.' + digits if digits else ''}p{'-' if exp < 0 else '+'}{abs(exp):02d}"
-        if verb == "X":
-            num = num.upper()
-    num = sign + num if sign else ("+" + num if spec.plus else " " + num if spec.space else num)
-    if spec.zero and not spec.minus and spec.width is not None and num[:1] in "+- " and len(num) < spec.width:
-        return num[0] + "0" * (spec.width - len(num)) + num[1:]
-    return spec.pad(num)
+    return sign + (num.upper() if verb == "X" else num)
+
+
+def _fmt_hex_bytes(data: bytes, verb: str, spec: Spec) -> str:
+    """fmt's fmtSbx: hex digits per byte; ``#`` adds 0x (before each byte with the space flag), the
+    space flag separates the bytes."""
+    data = data[: spec.prec]
+    prefix = ("0x" if verb == "x" else "0X") if spec.sharp else ""
+    pairs = [f"{b:02x}" if verb == "x" else f"{b:02X}" for b in data]
+    if not pairs:
+        return spec.pad("")
+    text = (" ".join(prefix + p for p in pairs)) if spec.space else prefix + "".join(pairs)
+    return spec.pad(text)
+
+
+def can_backquote(s: str) -> bool:
+    """strconv.CanBackquote: one line without control characters (tab allowed), backquotes or BOM."""
+    for c in s:
+        code = ord(c)
+        if (
+            code == 0xFEFF
+            or 0xDC80 <= code <= 0xDCFF
+            or code == 0x7F
+            or c == "`"
+            or (code < 0x20 and c != "\t")
+        ):
+            return False
+    return True
 
 
 def _fmt_str(s: str, verb: str, spec: Spec) -> str:
     if verb in "xX":
-        if spec.sharp or spec.space:
-            raise FuncError(f"printf: %{verb} with the '#' or ' ' flag is not supported on strings")
-        data = go_bytes(s)[: spec.prec]
-        return spec.pad(data.hex().upper() if verb == "X" else data.hex())
+        return _fmt_hex_bytes(go_bytes(s), verb, spec)
     if spec.prec is not None:
         s = s[: spec.prec]
     if verb in "vs":
         return spec.pad(s)
-    if verb == "q" and spec.sharp:
-        raise FuncError("printf: %#q is not supported")
+    if verb == "q" and spec.sharp and can_backquote(s):
+        return spec.pad(f"`{s}`")
     return spec.pad(quote(s, spec.plus))
 
 
@@ -245,7 +293,7 @@ def _format(value: object, verb: str, spec: Spec, top: bool = True) -> str:
         if verb in "veEfFgG":
             return _fmt_float(value, verb, spec)
         if verb in "xXb":
-            return _fmt_float_binary(value, verb, spec)
+            return _fmt_float(value, verb, spec)
         return _bad_verb(value, verb, spec)
     if isinstance(value, str):
         return _fmt_str(value, verb, spec) if verb in "vsqxX" else _bad_verb(value, verb, spec)
@@ -269,6 +317,33 @@ def _format(value: object, verb: str, spec: Spec, top: bool = True) -> str:
             parts.append(f"{name}:{shown}" if spec.plus_v else shown)
         return "{" + " ".join(parts) + "}"
     raise TypeError(f"not a Go template value: {type(value).__name__}")
+
+
+def go_syntax(value: object, spec: Spec, top: bool = True) -> str:
+    """``%#v`` of a slice, map or struct: Go syntax, as ``[]interface {}{1, "a"}``."""
+    if value is None or value is MISSING:
+        return "<nil>" if top else "interface {}(nil)"
+    if isinstance(value, str):
+        return quote(value)
+    if isinstance(value, Uint8):
+        return f"0x{value:x}"
+    if isinstance(value, (bool, int, float)):
+        return _format(value, "v", Spec(), top=False)
+    if isinstance(value, list):
+        if isinstance(value, GoList) and value.nil:
+            return go_type(value) + "(nil)"
+        return go_type(value) + "{" + ", ".join(go_syntax(v, spec, False) for v in value) + "}"
+    if isinstance(value, dict):
+        items = sorted(value.items())
+        return (
+            go_type(value)
+            + "{"
+            + ", ".join(f"{quote(k)}:{go_syntax(v, spec, False)}" for k, v in items)
+            + "}"
+        )
+    assert isinstance(value, GoStruct)
+    fields = ", ".join(f"{name}:{go_syntax(v, spec, False)}" for name, v in value.fields.items())
+    return value.name + "{" + fields + "}"
 
 
 def format_arg(value: object, verb: str, spec: Spec) -> str:

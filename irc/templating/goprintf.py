@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .gofmt import Spec, format_arg, format_value
-from .gotypes import MISSING, FuncError, go_type, is_int
+from .gofmt import Spec, format_arg, format_value, go_syntax
+from .gotypes import MISSING, GoStruct, Uint8, go_type, is_int
 
 __all__ = ["sprintf"]
 
@@ -164,9 +164,14 @@ class _Printer:
         if spec.minus:
             spec.zero = False  # zero padding only ever goes to the left
         if verb == "v":
-            if spec.sharp:
-                raise FuncError("printf: %#v is not supported")
             spec.plus_v, spec.plus = spec.plus, False
+            if spec.sharp:  # %#v, Go syntax: the same as %v for these, but strings are quoted
+                if isinstance(value, (list, dict, GoStruct)):
+                    return spec.pad(go_syntax(value, spec))
+                if isinstance(value, str):
+                    spec.sharp = False
+                    return format_arg(value, "q", spec)
+                spec.sharp = isinstance(value, Uint8)
         return format_arg(value, verb, spec)
 
 

@@ -35,6 +35,7 @@ text/template with the real sprig.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Literal
@@ -50,6 +51,7 @@ from .errors import (
 )
 from .gobuiltins import BUILTINS
 from .goexec import Function, LimitError, NodeError, execute
+from .gonodes import ListNode
 from .goparse import ParseError, parse
 from .gotypes import GoStruct, from_python
 from .sprig_data import DATA_FUNCS
@@ -318,6 +320,12 @@ def _exec_error(template: str, err: NodeError) -> TemplateError:
     return TemplateError(reason, err.message, line, text)
 
 
+@functools.lru_cache(maxsize=256)
+def _parse(template: str, name: str) -> Mapping[str, ListNode]:
+    """Parsed templates, cached: the tree is never changed by executing it."""
+    return parse(template, FUNCTIONS, name)
+
+
 def render_go(
     template: str,
     data: Mapping[str, object],
@@ -337,7 +345,7 @@ def render_go(
     else:
         root = from_python(data)
     try:
-        trees = parse(template, FUNCTIONS, name)
+        trees = _parse(template, name)
     except ParseError as err:
         raise _parse_error(template, err) from None
     except RecursionError:

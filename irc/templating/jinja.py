@@ -17,13 +17,14 @@ template cannot change the variables the reconciler passed in):
 
 from __future__ import annotations
 
+import functools
 import operator
 import re
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -84,10 +85,15 @@ def _line_text(template: str, line: int | None) -> str | None:
     return lines[line - 1] if 0 < line <= len(lines) else None
 
 
+@functools.lru_cache(maxsize=256)
+def _compile(template: str) -> Template:
+    return _ENV.from_string(template)
+
+
 def render_jinja(template: str, variables: Mapping[str, object], *, max_output: int = _MAX_OUTPUT) -> str:
     """Render a Jinja2 template in the sandbox; raises ``TemplateError``."""
     try:
-        compiled = _ENV.from_string(template)
+        compiled = _compile(template)
     except TemplateSyntaxError as err:
         syntax_line: int | None = err.lineno
         raise TemplateError(

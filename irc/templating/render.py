@@ -40,6 +40,8 @@ __all__ = ["Engine", "detect_engine", "render", "split_documents"]
 
 Engine = Literal["auto", "go", "jinja"]
 
+# libyaml's parser where PyYAML was built with it (it reports the same marks), else the Python one.
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _ACTION = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _GO_START = re.compile(
     r"-?\s*(?:[.$]|/\*|(?:if|else|end|range|with|define|template|block|break|continue)(?=[\s}-]|$))"
@@ -91,7 +93,7 @@ def _field(document: Mapping[str, Any], key: str) -> bool:
 
 def split_documents(text: str) -> list[dict[str, Any]]:
     """The YAML documents of rendered output, each checked to be a Kubernetes object (see above)."""
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     documents: list[dict[str, Any]] = []
     try:
         while True:

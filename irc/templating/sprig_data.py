@@ -4,7 +4,8 @@
   list or map (structs never are), so ``default 5 0`` is 5;
 - numbers (spf13/cast conversions, 64-bit wrap-around): ``add add1 sub mul div mod max min int int64
   float64 atoi``;
-- JSON (Go's encoding/json: sorted keys, ``<>&`` escaped): ``toJson toPrettyJson toRawJson fromJson``;
+- JSON (Go's encoding/json: sorted keys, ``<>&`` escaped): ``toJson toPrettyJson toRawJson fromJson`` and
+  their ``must`` variants, which fail where the plain ones give "" or nil;
 - types: ``typeOf typeIs typeIsLike kindOf kindIs``, and ``hello``;
 - versions: ``semverCompare`` (Masterminds/semver ranges, through ``irc.tags.semver``).
 """

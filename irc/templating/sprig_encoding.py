@@ -8,7 +8,9 @@
   repeats as Go's ``allMatches`` and ``ReplaceAllString`` do: an empty match right after a match is
   skipped (``regexReplaceAll "x*" "abc" "-"`` is ``-a-b-c-``, where Python's ``re.sub`` gives more), and
   ``$1``/``${name}`` expand as ``Regexp.Expand``;
-- paths (Go's ``path``, always ``/``): ``base dir ext clean isAbs``.
+- paths (Go's ``path``, always ``/``): ``base dir ext clean isAbs``, and ``osBase`` … (``path/filepath``,
+  the same on Linux);
+- the ``must`` variants of the regular-expression functions.
 """
 
 from __future__ import annotations

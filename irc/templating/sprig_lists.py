@@ -9,6 +9,9 @@
   order is random (so only ``keys … | sortAlpha`` is reproducible in Go anyway). These take a
   ``map[string]interface{}``: the seed's ``map[string]string`` ``.Variables`` is a type error there, as in
   Go. ``set`` changes the map in place, as Go's maps are references.
+
+The ``must`` variants (``mustFirst`` …) return as an error what the plain functions panic with; to a
+template both are the same failure.
 """
 
 from __future__ import annotations

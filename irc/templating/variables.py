@@ -42,12 +42,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..images.reference import ecr_registry, parse_reference
-from .errors import TemplateError
+from .errors import INVALID_IMAGE, TemplateError
 from .sprig_strings import k8s_name
 
-__all__ = ["INVALID_IMAGE", "VARIABLE_NAMES", "image_variables"]
-
-INVALID_IMAGE = "InvalidImage"
+__all__ = ["VARIABLE_NAMES", "image_variables"]
 
 VARIABLE_NAMES = (
     "ImageTag",

@@ -90,3 +90,16 @@ def test_js_keeps_bytes_that_are_no_utf8() -> None:
     """js escaped a stray byte as \\uFFFD; Go's JSEscape copies it (its rune, U+FFFD, is printable)."""
     assert go('{{ js (trunc 1 "é") }}|{{ js (substr 1 2 "é") }}') == "\ufffd|\ufffd"
     assert go('{{ js "\\x01é\\u2028" }}') == "\\u0001é\\u2028"
+
+
+def test_printf_sharp_flag() -> None:
+    """The # flag was refused outside %#x/%#o; Go gives it a meaning for every verb: Go syntax for %#v,
+    backquotes for %#q, the character for %#U, 0x per byte with the space flag, kept zeros for %#g."""
+    assert (
+        go('{{ printf "%#v|%#v|%#v" "q" (index "a" 0) (list 1 nil) }}')
+        == '"q"|0x61|[]interface {}{1, interface {}(nil)}'
+    )
+    assert (
+        go('{{ printf "%#q|%#U|% #x|%#g|%#.0f" "a" 65 "hi" 2.5 3.0 }}')
+        == "`a`|U+0041 'A'|0x68 0x69|2.50000|3."
+    )

@@ -17,6 +17,19 @@ from irc.templating.gotemplate import render_go
 DATA = {"List": ["a", 1, None], "Map": {"b": 1, "a": "x"}, "Str": "héllo"}
 
 PRINTF = [
+    # the # flag
+    (
+        '{{ printf "%#v|%#v|%#v|%#v|%#v|%#d|%#U|%#q|%#q|%#x|% x|% #X|%#o|%#O" 1 "a\\"b" 2.0 nil (index "a" 0) 5 65 "abc" "a`b" "hi" "hi" "hi" 8 8 }}',
+        '1|"a\\"b"|2|<nil>|0x61|5|U+0041 \'A\'|`abc`|"a`b"|0x6869|68 69|0X68 0X69|010|0o010',
+    ),
+    (
+        '{{ printf "%#g|%#.3g|%#.0f|%#.0e|%#x|%#g" 2.5 1.0 3.0 3.0 1.5 1e-7 }}',
+        "2.50000|1.00|3.|3.e+00|0x1.8000p+00|1.00000e-07",
+    ),
+    (
+        '{{ printf "%#v" (list 1 "a" nil (dict "k" (add 1 1))) }}|{{ printf "%#v|%#v" (splitList "," "a") (rest list) }}',
+        '[]interface {}{1, "a", interface {}(nil), map[string]interface {}{"k":2}}|[]string{"a"}|[]interface {}(nil)',
+    ),
     ('{{ printf "%s|%d|%v|%q|%t|%%" "s" 42 .List "q" true }}', 's|42|[a 1 <nil>]|"q"|true|%'),
     (
         '{{ printf "%5s|%-5s|%05s|%.2s|%5.1s|%-4q|" "ab" "ab" "ab" .Str .Str "x" }}',
@@ -88,7 +101,7 @@ def test_argument_indexes_and_star_widths(template: str, expected: str) -> None:
     assert render_go(template, DATA, top_level="map") == expected
 
 
-@pytest.mark.parametrize("verb", ["%#v", "%#f", "%.2x", "%p"])
+@pytest.mark.parametrize("verb", ["%.2x", "%p"])
 def test_unsupported_printf_forms(verb: str) -> None:
     with pytest.raises(TemplateError) as caught:
         render_go(f'{{{{ printf "{verb}" (list 1.5) }}}}', {})
