@@ -65,7 +65,8 @@ BACKUP_KIND = "ImageBackup"
 BACKUP_ANNOTATION = f"{GROUP}/backup"  # "false": never touched; "restore": put the originals back
 ORIGINAL_IMAGES = f"{GROUP}/original-images"  # JSON {"containers/app": "nginx:1.25", ...}
 STOPPED = f"{GROUP}/backup-stopped"  # why irc stopped switching this workload
-REVERTS = f"{GROUP}/backup-reverts"  # the reverts seen, `<generation>/<RFC 3339 time>`, comma-separated
+REVERTS = f"{GROUP}/backup-reverts"  # the reverts seen, `<switch number>/<RFC 3339 time>`, comma-separated
+SWITCHES = f"{GROUP}/backup-switches"  # how many times irc switched the workload (numbers the reverts)
 CHANGE_CAUSE = "kubernetes.io/change-cause"
 SOURCE_INDEX = "workloadSourceImage"
 REFERENCED_EVERY = 3600.0  # lastReferencedAt is written at most this often per backup
@@ -356,6 +357,7 @@ class WorkloadRewriteReconciler:
         annotations = {
             ORIGINAL_IMAGES: json.dumps(originals, sort_keys=True),
             CHANGE_CAUSE: f"irc: switched to backup images ({shown})",
+            SWITCHES: str(_switches(meta) + 1),
         }
         await self._patch_pod_spec(obj, template["spec"], annotations)
         self.metrics.rewrites.labels(self.kind.kind).inc()
@@ -440,8 +442,9 @@ class WorkloadRewriteReconciler:
         running = {c.key: c.image for c in containers(self.kind, obj)}
         if not any(running.get(k) == image for k, image in originals.items()):
             return obj
-        # One revert is one new generation: its rollout brings several reconciles, counted once.
-        generation = int(meta.get("generation") or 0)
+        # One revert undoes one switch: its rollout brings several reconciles (and a Deployment's
+        # generation moves with annotations too), so it is counted once per switch number.
+        generation = _switches(meta)
         now = self.clock.wall()
         seen = []
         for entry in filter(None, (annotations.get(REVERTS) or "").split(",")):
@@ -475,6 +478,11 @@ class WorkloadRewriteReconciler:
     async def _defer(self, obj: Obj, reason: str, message: str) -> None:
         self.metrics.deferred.labels(reason).inc()
         self.recorder.event(obj, "Normal", "RewriteDeferred", f"{reason}: {message}")
+
+
+def _switches(meta: Mapping[str, Any]) -> int:
+    text = (meta.get("annotations") or {}).get(SWITCHES) or "0"
+    return int(text) if text.isdigit() else 0
 
 
 def _same_digest(backup: Obj) -> bool:
