@@ -895,12 +895,6 @@ async def test_a_private_copy_is_only_used_by_namespaces_that_may_pull_the_sourc
     assert raw_digest(registry_bed["backup"], target) == built.digest
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the shared ImageBackup keeps the credentials of the workload that created it "
-    "(irc/reconcilers/workloadrewrite.py _backup): created first by a namespace without a pull "
-    "Secret, it fails SourceUnauthorized forever and a namespace with one is never switched",
-)
 async def test_a_namespace_without_credentials_first_does_not_block_one_with_them(
     kube: cluster.Cluster,
     client: Client,

@@ -34,7 +34,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from irc.api import API_VERSION, GROUP, IMAGE_BACKUP
-from irc.api.conditions import parse_rfc3339, rfc3339
+from irc.api.conditions import get_condition, parse_rfc3339, rfc3339
 from irc.api.imagepolicy import MANAGED_BY
 from irc.api.secrets import SecretRef
 from irc.api.workloads import KINDS, REWRITABLE, Container, WorkloadKind, containers, healthy, pod_spec, slim
@@ -295,7 +295,33 @@ class WorkloadRewriteReconciler:
             self.recorder.event(
                 workload, "Normal", "BackupRequested", f"backing up {source} as ImageBackup {name}"
             )
+        else:
+            backup = await self._lend_credentials(workload, backup)
         return await self._refresh(backup)
+
+    async def _lend_credentials(self, workload: Obj, backup: Obj) -> Obj:
+        """A shared backup the source refused (made by a namespace without the right pull Secret)
+        gets this workload's Secrets added, under a resourceVersion precondition, so it is copied
+        again with them. Isolation holds: a namespace whose Secrets did not make the copy must still
+        pull the source itself before it is switched (`_may_use`)."""
+        ready = get_condition(backup.get("status") or {}, "Ready") or {}
+        if ready.get("reason") != "SourceUnauthorized":
+            return backup
+        spec = backup.get("spec") or {}
+        held = list(spec.get("sourceCredentials") or [])
+        added = [ref for ref in await self._pull_secrets(workload) if ref not in held]
+        if not added:
+            return backup
+        meta = backup["metadata"]
+        patch = {
+            "metadata": {"resourceVersion": meta["resourceVersion"]},
+            "spec": {"sourceCredentials": [*held, *added]},
+        }
+        names = ", ".join(f"{r['namespace']}/{r['name']}" for r in added)
+        self.recorder.event(
+            workload, "Normal", "BackupRequested", f"retrying ImageBackup {meta['name']} with {names}"
+        )
+        return await self.client.patch(API_VERSION, BACKUP_KIND, meta["name"], patch)
 
     async def _refresh(self, backup: Obj) -> Obj:
         """`backup`, its lastReferencedAt written when the stored one is an hour old or missing."""
@@ -538,7 +564,8 @@ RULES = (
     PolicyRule(("apps",), ("daemonsets", "deployments", "statefulsets"), ("list", "patch", "watch")),
     PolicyRule(("batch",), ("cronjobs",), ("list", "patch", "watch")),  # with --rewrite-kinds=...,CronJob
     # get: the re-read after a create that met AlreadyExists
-    PolicyRule((GROUP,), (IMAGE_BACKUP.plural,), ("create", "get", "list", "watch")),
+    # patch: another namespace's pull Secrets added to a backup its source refused
+    PolicyRule((GROUP,), (IMAGE_BACKUP.plural,), ("create", "get", "list", "patch", "watch")),
     PolicyRule((GROUP,), (f"{IMAGE_BACKUP.plural}/status",), ("patch",)),  # lastReferencedAt
     PolicyRule(("",), ("namespaces", "serviceaccounts"), ("list", "watch")),
     # get: a namespace's own pull Secrets (the access check) and --backup-pull-secret; create: its copies

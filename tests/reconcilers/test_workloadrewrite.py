@@ -482,3 +482,22 @@ async def test_external_images_are_counted_over_every_workload_of_the_kind() -> 
     await bed.client.delete("apps/v1", "Deployment", "api", "shop")
     await bed.reconciler.reconcile(Request("shop", "api"))
     assert bed.metric("irc_workload_external_images", kind="Deployment") == 1
+
+
+async def test_a_backup_the_source_refused_is_retried_with_another_namespaces_secrets() -> None:
+    refused = completed(NGINX_REF)
+    refused["status"] = {
+        "phase": "Failed",
+        "conditions": [
+            {"type": "Ready", "status": "False", "reason": "SourceUnauthorized", "message": "401"}
+        ],
+    }
+    bed = Bed([deployment(pull_secrets=("pull",)), refused])
+    await bed.reconciler.reconcile(Request("shop", "web"))
+    [backup] = bed.backups()
+    assert backup["spec"]["sourceCredentials"] == [{"name": "pull", "namespace": "shop"}]
+    assert bed.images() == [NGINX]  # not before the copy made with them is complete
+    await bed.reconciler.reconcile(Request("shop", "web"))
+    assert [a.verb for a in bed.client.writes() if a.kind == "ImageBackup" and a.subresource is None] == [
+        "patch"
+    ]
