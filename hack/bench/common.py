@@ -24,11 +24,13 @@ import time
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from hack.testbed import cluster
 from irc.runtime import AlreadyExists, Client
 from irc.runtime.transport import KubeTransport, Request
+
+if TYPE_CHECKING:
+    from hack.testbed import cluster
 
 R = TypeVar("R")
 
@@ -44,13 +46,20 @@ CREATE_CONCURRENCY = 32
 def control_plane() -> Iterator[cluster.Cluster]:
     """etcd and kube-apiserver only (no controllers, so Deployments stay as written), stopped on exit,
     including an exit by SIGTERM (which would otherwise end Python without running `finally`)."""
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    from hack.testbed import cluster  # here: the measuring children need none of the test bed
+
+    exit_on_sigterm()
     with tempfile.TemporaryDirectory(prefix="irc-bench-") as tmp:
         started = cluster.start(Path(tmp) / "cluster", workloads=False)
         try:
             yield started
         finally:
             started.stop()
+
+
+def exit_on_sigterm() -> None:
+    """Make SIGTERM raise SystemExit, so `finally` blocks stop the servers a benchmark started."""
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
@@ -184,6 +193,12 @@ def deep_size(roots: Iterable[object]) -> int:
         elif isinstance(obj, list | tuple):
             stack.extend(obj)
     return total
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` (all its threads) so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # ---- child processes
