@@ -712,7 +712,16 @@ async def fleet_switched(
         current = {o["metadata"]["name"]: images_of(DEPLOYMENT, o)["containers/c0"] for o in items}
         return True if current == targets else None
 
-    await eventually(check, what=f"all {len(wanted)} Deployments switched")
+    try:
+        await eventually(check, what=f"all {len(wanted)} Deployments switched")
+    except AssertionError as e:
+        items = (await client.list("apps/v1", "Deployment", namespace)).items
+        waiting = [
+            (o["metadata"]["name"], o["metadata"]["generation"], o.get("status"))
+            for o in items
+            if images_of(DEPLOYMENT, o)["containers/c0"] != targets[o["metadata"]["name"]]
+        ]
+        raise AssertionError(f"{e}; {len(waiting)} not switched: {waiting[:3]}") from None
 
 
 async def fleet_backups(client: Client, sources: Sequence[str]) -> list[Obj]:
