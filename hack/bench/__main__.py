@@ -33,6 +33,7 @@ from pathlib import Path
 
 from hack.bench import (
     common,
+    creation,
     ecr_scan,
     image_copy,
     import_weight,
@@ -50,6 +51,7 @@ SECTIONS: dict[str, str] = {
     "image-copy": "## Image copy",
     "ecr-scan": "## ECR scan",
     "workload-rewrite": "## Workload rewrite",
+    "creation": "## Creation",
     "import-weight": "## Import weight",
 }
 # The machine table's rows that describe the machine (the others say when and under what load).
@@ -247,6 +249,7 @@ def run(
         "workload-rewrite": lambda: workload_rewrite.section(
             workload_rewrite.measure(args.deployments, args.images), with_machine=False
         ),
+        "creation": lambda: creation.section(creation.measure(), with_machine=False),
         "import-weight": lambda: import_weight.section(
             import_weight.measure(args.repeat), with_machine=False
         ),
