@@ -23,6 +23,16 @@ from irc.runtime.errors import ReconcileError
 
 
 @dataclass
+class _Target:
+    """One key's queue and lock, kept while any write uses them (`users`): dropping them earlier would
+    let a later write make a second queue and lock beside the first, and both commit alone."""
+
+    queue: list[_Request] = field(default_factory=list)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
+@dataclass
 class _Request:
     files: Mapping[str, bytes]
     message: str
@@ -39,8 +49,7 @@ class BatchWriter:
         """`on_write` hears of each write made (one per batch), e.g. to count commits and retries."""
         self._writer = writer
         self._on_write = on_write
-        self._queues: dict[Hashable, list[_Request]] = {}
-        self._locks: dict[Hashable, asyncio.Lock] = {}
+        self._targets: dict[Hashable, _Target] = {}
         self.batches = 0
         self.requests = 0
 
@@ -58,22 +67,22 @@ class BatchWriter:
         the credentials (e.g. the Secret and its resourceVersion): only equal keys share a commit."""
         key = (repo, author, auth_key)
         request = _Request(files, message)
-        queue = self._queues.setdefault(key, [])
-        queue.append(request)
+        target = self._targets.setdefault(key, _Target())
+        target.users += 1
+        target.queue.append(request)
         self.requests += 1
-        lock = self._locks.setdefault(key, asyncio.Lock())
         try:
             while not request.result.done():
-                async with lock:  # one batch at a time; whoever gets the lock writes what is queued
+                async with target.lock:  # one batch at a time; whoever gets the lock writes what is queued
                     if not request.result.done():
-                        await self._write_batch(_take(queue), repo, author, auth)
+                        await self._write_batch(_take(target.queue), repo, author, auth)
         finally:
-            if request in queue:  # cancelled while waiting: not written
-                queue.remove(request)
+            if request in target.queue:  # cancelled while waiting: not written
+                target.queue.remove(request)
             request.result.cancel()  # no-op when done; else nobody will read what a batch sets
-            if not queue and not lock.locked():
-                self._queues.pop(key, None)
-                self._locks.pop(key, None)
+            target.users -= 1
+            if not target.users:
+                del self._targets[key]
         return request.result.result()
 
     async def _write_batch(

@@ -58,3 +58,20 @@ async def test_on_write_hears_of_each_commit_once(writer: GitWriter, origin: Ori
     repo = RepoSpec(origin.url, "main", "")
     await asyncio.gather(*(batcher.write(repo, {f"f{i}.yaml": b"x\n"}, f"m{i}") for i in range(5)))
     assert len(heard) == batcher.batches and len(set(heard)) == len(heard)
+
+
+async def test_workers_writing_one_after_another_keep_batching(writer: GitWriter, origin: Origin) -> None:
+    """The controller's shape: 4 workers, each writing again as soon as its last write returned. Every
+    batch after the first finds the writes that arrived while it waited, so a batch averages at least
+    two of them (before a fix, the key's queue was dropped under later writers and each wrote alone)."""
+    batcher = BatchWriter(writer)
+    repo = RepoSpec(origin.url, "main", "")
+
+    async def worker(w: int) -> None:
+        for i in range(6):
+            await batcher.write(repo, {f"w{w}-{i}.yaml": b"x\n"}, f"w{w} {i}")
+
+    await asyncio.gather(*(worker(w) for w in range(4)))
+    assert batcher.requests == 24 and len(origin.files()) == 1 + 24
+    assert batcher.batches <= 12, f"{batcher.batches} commits for 24 writes"
+    assert len(origin.history()) == 1 + batcher.batches
