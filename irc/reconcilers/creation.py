@@ -32,6 +32,7 @@ import base64
 import binascii
 import contextlib
 import copy
+import functools
 import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -104,7 +105,10 @@ class Metrics:
         )
 
 
+@functools.lru_cache(maxsize=65536)
 def _repository(image: str) -> ImageReference | None:
+    """The parsed image, or None; memoised, as a cluster runs few distinct images many times and both
+    the index and every duplicate check parse them (a parse is most of a lookup's time)."""
     try:
         return parse_reference(image)
     except ValueError:
