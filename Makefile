@@ -27,7 +27,9 @@ demo: setup
 
 manifests: venv
 	$(VENV)/bin/irc crds --output-dir manifests/crds
-	$(VENV)/bin/irc rbac --output manifests/rbac/rbac.yaml
+	$(VENV)/bin/irc rbac --controllers='*,workload-rewrite' --output manifests/overlays/all/rbac.yaml
+	$(VENV)/bin/irc rbac --controllers=policy,detection,creation --output manifests/overlays/detection/rbac.yaml
+	$(VENV)/bin/irc rbac --controllers=image-backup,workload-rewrite --output manifests/overlays/backup/rbac.yaml
 
 setup: packages binaries venv
 

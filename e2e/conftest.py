@@ -37,7 +37,7 @@ def kube(testbed_dir: Path) -> Iterator[cluster.Cluster]:
 def crds(kube: cluster.Cluster) -> None:
     """irc's CustomResourceDefinitions (manifests/crds), installed and Established."""
     kube.kubectl(
-        "apply", "--server-side", "-f", str(Path(__file__).resolve().parent.parent / "manifests" / "crds")
+        "apply", "--server-side", "-k", str(Path(__file__).resolve().parent.parent / "manifests" / "crds")
     )
     kube.kubectl(
         "wait", "--for=condition=Established", "crd", "-l", "app.kubernetes.io/part-of=irc", "--timeout=60s"

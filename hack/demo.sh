@@ -31,7 +31,7 @@ backup=$IRC_TESTBED_REGISTRY_BACKUP
 ecr=$IRC_TESTBED_ECR_ENDPOINT
 shop=irc-demo-shop
 
-$kubectl apply --server-side -f manifests/crds >/dev/null
+$kubectl apply --server-side -k manifests/crds >/dev/null
 $kubectl wait --for=condition=Established crd -l app.kubernetes.io/part-of=irc --timeout=60s >/dev/null
 for image in testbed/oci-multiarch testbed/docker-multiarch testbed/multilayer testbed/oci-single; do
   name=demo-${image#testbed/}

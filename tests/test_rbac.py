@@ -1,5 +1,6 @@
 """RBAC from the code: rules merge into a normalised ClusterRole, `irc rbac` prints the selected
-controllers' rules (and the manager's), and manifests/rbac/ is committed in sync."""
+controllers' rules (and the manager's), and each overlay's rbac.yaml (manifests/overlays/) is committed
+in step with the controllers its manager runs."""
 
 from __future__ import annotations
 
@@ -9,24 +10,38 @@ from typing import Any
 import pytest
 import yaml
 
-from irc.cli import main, write_rbac
+from irc.cli import build_parser, chosen_controllers, main, write_rbac
 from irc.reconcilers import CONTROLLERS
 from irc.runtime import PolicyRule, cluster_role, merge_rules
 from irc.runtime.rbac import MANAGER_RULES
 
-COMMITTED = Path(__file__).resolve().parent.parent / "manifests" / "rbac" / "rbac.yaml"
+OVERLAYS = Path(__file__).resolve().parent.parent / "manifests" / "overlays"
 
 
-def test_committed_rbac_matches_the_code(tmp_path: Path) -> None:
+def overlay_controllers(overlay: Path) -> list[str]:
+    """The controllers an overlay's manager runs: its patch's `--controllers=` flag, as the CLI reads it."""
+    patches = yaml.safe_load((overlay / "kustomization.yaml").read_text())["patches"]
+    (flag,) = [
+        op["value"] for p in patches for op in yaml.safe_load(p["patch"]) if "--controllers" in op["value"]
+    ]
+    return chosen_controllers(build_parser().parse_args(["manager", flag]))
+
+
+@pytest.mark.parametrize("overlay", sorted(p.name for p in OVERLAYS.iterdir()))
+def test_each_overlays_rbac_grants_what_its_controllers_need(overlay: str, tmp_path: Path) -> None:
     generated = tmp_path / "rbac.yaml"
+    controllers = overlay_controllers(OVERLAYS / overlay)
     write_rbac(
-        sorted(CONTROLLERS),
-        namespace="irc-system",
-        service_account="irc",
-        name="irc-manager",
-        output=generated,
+        controllers, namespace="irc-system", service_account="irc", name="irc-manager", output=generated
     )
-    assert COMMITTED.read_text() == generated.read_text(), "run `make manifests` and commit manifests/rbac/"
+    committed = (OVERLAYS / overlay / "rbac.yaml").read_text()
+    assert committed == generated.read_text(), "run `make manifests` and commit manifests/overlays/"
+
+
+def test_the_overlays_run_every_controller_between_them() -> None:
+    assert overlay_controllers(OVERLAYS / "all") == sorted(CONTROLLERS)
+    assert overlay_controllers(OVERLAYS / "detection") == ["creation", "detection", "policy"]
+    assert overlay_controllers(OVERLAYS / "backup") == ["image-backup", "workload-rewrite"]
 
 
 def test_merge_unions_verbs_and_groups_resources_with_the_same_verbs() -> None:

@@ -497,7 +497,7 @@ def measure(
             )
             kube.kubectl("wait", "--for=condition=Ready", "node", "--all", "--timeout=120s")
         # irc's CustomResourceDefinitions, as e2e/conftest.py installs them.
-        kube.kubectl("apply", "--server-side", "-f", str(common.REPO / "manifests" / "crds"))
+        kube.kubectl("apply", "--server-side", "-k", str(common.REPO / "manifests" / "crds"))
         kube.kubectl(
             "wait",
             "--for=condition=Established",

@@ -1,0 +1,99 @@
+"""What manifests/ ships, against the test bed's API server: each overlay renders with kustomize
+(kubectl's) and applies with `--dry-run=server --validate=strict`, its manager's args parse with the
+manager's own flags, and every sample applies the same way."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from hack.testbed import cluster
+from irc.cli import build_parser, build_settings, chosen_controllers
+
+MANIFESTS = Path(__file__).resolve().parent.parent / "manifests"
+OVERLAYS = sorted(p.name for p in (MANIFESTS / "overlays").iterdir())
+
+
+def render(kube: cluster.Cluster, overlay: str) -> list[dict[str, Any]]:
+    return [
+        d for d in yaml.safe_load_all(kube.kubectl("kustomize", str(MANIFESTS / "overlays" / overlay))) if d
+    ]
+
+
+def dry_run(kube: cluster.Cluster, documents: list[dict[str, Any]]) -> str:
+    """Apply for real the Namespaces the documents create (a server-side dry run cannot create an
+    object in a namespace that does not exist yet), then dry-run everything, strictly validated."""
+    namespaces = [d for d in documents if d["kind"] == "Namespace"]
+    if namespaces:
+        kube.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(namespaces))
+    return kube.kubectl(
+        "apply", "--dry-run=server", "--validate=strict", "-f", "-", input=yaml.safe_dump_all(documents)
+    )
+
+
+def manager_args(documents: list[dict[str, Any]], config: dict[str, str]) -> list[str]:
+    """The manager container's args with `$(VAR)` expanded as the kubelet does, its env taken from
+    the rendered ConfigMap with `config` merged over it."""
+    (deployment,) = [d for d in documents if d["kind"] == "Deployment"]
+    (configmap,) = [d for d in documents if d["kind"] == "ConfigMap"]
+    data = {**configmap["data"], **config}
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    env = {
+        e["name"]: data[e["valueFrom"]["configMapKeyRef"]["key"]]
+        for e in container["env"]
+        if "configMapKeyRef" in e.get("valueFrom", {})
+    }
+    return [re.sub(r"\$\((\w+)\)", lambda m: env.get(m[1], m[0]), a) for a in container["args"]]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_an_overlay_applies_strictly_validated(kube: cluster.Cluster, crds: None, overlay: str) -> None:
+    documents = render(kube, overlay)
+    kinds = sorted(d["kind"] for d in documents)
+    assert kinds == sorted(
+        ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"]
+        + ["ConfigMap", "Deployment", "Service"]
+        + ["CustomResourceDefinition"] * 4
+    )
+    assert {
+        d["metadata"]["namespace"]
+        for d in documents
+        if d["kind"] in ("Deployment", "Service", "ConfigMap", "ServiceAccount", "Role")
+    } == {"irc-system"}
+    out = dry_run(kube, documents)
+    assert "deployment.apps/irc-manager created (server dry run)" in out
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_an_overlays_manager_args_are_the_managers_flags(kube: cluster.Cluster, overlay: str) -> None:
+    documents = render(kube, overlay)
+    args = build_parser().parse_args(
+        manager_args(documents, {"backup-registry": "registry.example.com/mirror"})
+    )
+    settings = build_settings(args)
+    assert args.command == "manager" and args.leader_elect
+    assert settings.backup is not None and settings.aws_endpoint_url is None
+    (deployment,) = [d for d in documents if d["kind"] == "Deployment"]
+    pod = deployment["spec"]["template"]["spec"]
+    (binding,) = [d for d in documents if d["kind"] == "ClusterRoleBinding"]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": pod["serviceAccountName"], "namespace": "irc-system"}
+    ]
+    assert chosen_controllers(args)  # the overlay names at least one controller
+
+
+def test_every_sample_applies_strictly_validated(kube: cluster.Cluster, crds: None) -> None:
+    documents = [
+        d
+        for f in sorted((MANIFESTS / "samples").glob("*.yaml"))
+        for d in yaml.safe_load_all(f.read_text())
+        if d
+    ]
+    kinds = {d["kind"] for d in documents}
+    assert {"ImageResourcePolicy", "ResourceTemplate", "ImageDetected", "ImageBackup"} <= kinds
+    out = dry_run(kube, documents)
+    assert out.count("(server dry run)") == len(documents)
