@@ -1,37 +1,82 @@
 # `make test` is the one command: it installs what the tests need (Debian packages, Go-built
 # control plane, the venv), all idempotent and cached, then runs lint, unit and e2e tests.
+# `make` alone lists every target.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+KUBECTL ?= kubectl
+IMG ?= irc:dev
+OVERLAY ?= all
+CONTROLLERS ?= *
+ARGS ?=
+BENCH_ARGS ?=
 
-.PHONY: test test-unit test-e2e demo lint manifests setup packages binaries venv clean
+.DEFAULT_GOAL := help
+.PHONY: help test test-unit test-e2e lint demo demo-down bench run install uninstall deploy undeploy \
+	kind-up manifests setup packages binaries venv clean
 
-test: setup lint
+help: ## list the targets
+	@awk -F':.*## ' '/^[a-z0-9-]+:.*## /{printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+test: setup lint ## install what the tests need, then lint, unit and e2e tests
 	$(PY) -m pytest tests e2e $(PYTEST_ARGS)
 
-test-unit: venv
+test-unit: venv ## the unit tests (tests/), no servers
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
-test-e2e: setup
+test-e2e: setup ## the end-to-end tests (e2e/) against the test bed on 127.0.0.1
 	$(PY) -m pytest e2e $(PYTEST_ARGS)
 
-lint: venv
+lint: venv ## ruff and mypy --strict
 	$(VENV)/bin/ruff check irc tests e2e hack
 	$(VENV)/bin/ruff format --check irc tests e2e hack
 	$(VENV)/bin/mypy
 
-demo: setup
+demo: setup ## the whole product on the local test bed (hack/demo.sh; the bed stays up)
 	hack/demo.sh
 
-manifests: venv
+demo-down: venv ## stop the test bed `make demo` started and remove its state
+	hack/testbed.sh down
+
+bench: setup ## the benchmarks, written to docs/performance.md (BENCH_ARGS='--only NAME')
+	$(PY) -m pip install -q -e '.[dev,bench]'
+	$(PY) -m hack.bench $(BENCH_ARGS)
+
+run: venv ## irc manager out of cluster on the current kubeconfig (CONTROLLERS='*', ARGS='...')
+	$(VENV)/bin/irc manager --controllers='$(CONTROLLERS)' $(ARGS)
+
+install: ## the CRDs into the current kubeconfig's cluster
+	$(KUBECTL) apply --server-side -k manifests/crds
+
+uninstall: ## remove the CRDs (and with them every irc object)
+	$(KUBECTL) delete --ignore-not-found -k manifests/crds
+
+deploy: ## CRDs, RBAC and the manager from manifests/overlays/$(OVERLAY), running $(IMG)
+	@img='$(IMG)'; tag=$${img##*:}; name=$${img%:*}; \
+	case "$$tag" in */*|"$$img") name=$$img; tag=latest;; esac; \
+	dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT && \
+	overlay=$$(realpath --relative-to="$$dir" manifests/overlays/$(OVERLAY)) && \
+	printf '%s\n' 'apiVersion: kustomize.config.k8s.io/v1beta1' 'kind: Kustomization' 'resources:' \
+	  "- $$overlay" 'images:' '- name: irc' "  newName: $$name" \
+	  "  newTag: $$tag" > "$$dir/kustomization.yaml" && \
+	$(KUBECTL) apply --server-side -k "$$dir"
+
+undeploy: ## remove what deploy applied
+	$(KUBECTL) delete --ignore-not-found -k manifests/overlays/$(OVERLAY)
+
+kind-up: ## a kind cluster with the CRDs (needs Docker and kind; not exercised here)
+	kind create cluster --name irc
+	$(MAKE) install
+
+manifests: venv ## regenerate manifests/crds and each overlay's RBAC from the code
 	$(VENV)/bin/irc crds --output-dir manifests/crds
 	$(VENV)/bin/irc rbac --controllers='*,workload-rewrite' --output manifests/overlays/all/rbac.yaml
 	$(VENV)/bin/irc rbac --controllers=policy,detection,creation --output manifests/overlays/detection/rbac.yaml
 	$(VENV)/bin/irc rbac --controllers=image-backup,workload-rewrite --output manifests/overlays/backup/rbac.yaml
 
-setup: packages binaries venv
+setup: packages binaries venv ## install Debian packages, Go-built binaries and the venv (cached)
 
 packages:
 	hack/install-packages.sh
@@ -47,5 +92,5 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
-clean:
+clean: ## remove the venv and caches
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

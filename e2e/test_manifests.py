@@ -4,6 +4,7 @@ manager's own flags, and every sample applies the same way."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from hack.testbed import cluster
+from hack.testbed import cluster, procs
+from hack.testbed.binaries import Binaries
 from irc.cli import build_parser, build_settings, chosen_controllers
 
 MANIFESTS = Path(__file__).resolve().parent.parent / "manifests"
@@ -97,3 +99,34 @@ def test_every_sample_applies_strictly_validated(kube: cluster.Cluster, crds: No
     assert {"ImageResourcePolicy", "ResourceTemplate", "ImageDetected", "ImageBackup"} <= kinds
     out = dry_run(kube, documents)
     assert out.count("(server dry run)") == len(documents)
+
+
+def test_make_deploy_runs_the_given_image_and_undeploy_removes_it(kube: cluster.Cluster, crds: None) -> None:
+    """`make deploy` on the test bed (KWOK stands in for kubelets, so the pod never runs the image:
+    what is checked is what the Deployment asks for), `make undeploy` (which removes the CRDs as
+    well, as kubebuilder's does), then `make install` puts the CRDs back for the tests after this."""
+    kubectl = f"{Binaries.locate().kubectl} --kubeconfig={kube.kubeconfig}"
+    image = "127.0.0.1:5000/team/irc:1.2.3"
+    make = ["make", "-s", "-C", str(MANIFESTS.parent), f"KUBECTL={kubectl}", "OVERLAY=detection"]
+    procs.run([*make, "deploy", f"IMG={image}"])
+    try:
+        deployment = json.loads(
+            kube.kubectl("get", "deployment", "irc-manager", "-n", "irc-system", "-o", "json")
+        )
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        assert container["image"] == image
+        assert "--controllers=policy,detection,creation" in container["args"]
+        assert kube.kubectl("get", "clusterrole", "irc-manager", "-o", "name").strip()
+    finally:
+        procs.run([*make, "undeploy"])
+        procs.run([*make, "install"])
+        kube.kubectl(
+            "wait",
+            "--for=condition=Established",
+            "crd",
+            "-l",
+            "app.kubernetes.io/part-of=irc",
+            "--timeout=60s",
+        )
+    assert kube.kubectl("get", "clusterrole", "irc-manager", "--ignore-not-found", "-o", "name") == ""
+    assert kube.kubectl("get", "namespace", "irc-system", "--ignore-not-found", "-o", "name") == ""
