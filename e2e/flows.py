@@ -37,6 +37,7 @@ def manager_flags(bed: registries.Registries, ecr_server: ecr.ECR, credentials: 
         f"--backup-registry={bed['backup-basic'].host}/e2e-{uuid.uuid4().hex[:6]}",
         f"--backup-credentials={credentials.namespace}/{credentials.name}",
         f"--aws-endpoint-url={ecr_server.endpoint}",
+        "--backup-recheck-interval=500ms",  # retention is checked then: the flow waits for it
     ]
     for r in bed.by_name.values():
         flags.append(f"--registry-ca={r.host}={r.ca_cert}" if r.tls else f"--registry-plain-http={r.host}")
@@ -44,11 +45,11 @@ def manager_flags(bed: registries.Registries, ecr_server: ecr.ECR, credentials: 
 
 
 def settings(bed: registries.Registries, ecr_server: ecr.ECR, credentials: SecretRef) -> Settings:
-    """What `manager_flags` configure, with copy progress and rechecks sped up for an in-process manager."""
+    """What `manager_flags` configure, with copy progress reported faster for an in-process manager."""
     configured = build_settings(
         build_parser().parse_args(["manager", *manager_flags(bed, ecr_server, credentials)])
     )
-    return dataclasses.replace(configured, progress_interval=0.2, recheck_interval=0.5)
+    return dataclasses.replace(configured, progress_interval=0.2)
 
 
 @dataclass

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import yaml
 from kubernetes_asyncio import client, config
 
 from hack.testbed import cluster
@@ -58,4 +60,38 @@ def configmap(namespace: str, name: str, **data: str) -> dict[str, Any]:
     }
 
 
-__all__ = ["configmap", "eventually", "kube_client", "outage", "running"]
+MANIFESTS = Path(__file__).resolve().parent.parent / "manifests"
+
+
+def render_overlay(kube: cluster.Cluster, overlay: str) -> list[dict[str, Any]]:
+    """manifests/overlays/<overlay> as kustomize (kubectl's) renders it."""
+    return [
+        d for d in yaml.safe_load_all(kube.kubectl("kustomize", str(MANIFESTS / "overlays" / overlay))) if d
+    ]
+
+
+def manager_args(documents: list[dict[str, Any]], settings: dict[str, str]) -> list[str]:
+    """The manager container's args with `$(VAR)` expanded as the kubelet does, its env taken from
+    the rendered ConfigMap with `settings` merged over it."""
+    (deployment,) = [d for d in documents if d["kind"] == "Deployment"]
+    (configmap,) = [d for d in documents if d["kind"] == "ConfigMap"]
+    data = {**configmap["data"], **settings}
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    env = {
+        e["name"]: data[e["valueFrom"]["configMapKeyRef"]["key"]]
+        for e in container["env"]
+        if "configMapKeyRef" in e.get("valueFrom", {})
+    }
+    return [re.sub(r"\$\((\w+)\)", lambda m: env.get(m[1], m[0]), a) for a in container["args"]]
+
+
+__all__ = [
+    "MANIFESTS",
+    "configmap",
+    "eventually",
+    "kube_client",
+    "manager_args",
+    "outage",
+    "render_overlay",
+    "running",
+]

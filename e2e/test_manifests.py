@@ -5,25 +5,17 @@ manager's own flags, and every sample applies the same way."""
 from __future__ import annotations
 
 import json
-import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from e2e.support import MANIFESTS, manager_args, render_overlay
 from hack.testbed import cluster, procs
 from hack.testbed.binaries import Binaries
 from irc.cli import build_parser, build_settings, chosen_controllers
 
-MANIFESTS = Path(__file__).resolve().parent.parent / "manifests"
 OVERLAYS = sorted(p.name for p in (MANIFESTS / "overlays").iterdir())
-
-
-def render(kube: cluster.Cluster, overlay: str) -> list[dict[str, Any]]:
-    return [
-        d for d in yaml.safe_load_all(kube.kubectl("kustomize", str(MANIFESTS / "overlays" / overlay))) if d
-    ]
 
 
 def dry_run(kube: cluster.Cluster, documents: list[dict[str, Any]]) -> str:
@@ -37,24 +29,9 @@ def dry_run(kube: cluster.Cluster, documents: list[dict[str, Any]]) -> str:
     )
 
 
-def manager_args(documents: list[dict[str, Any]], config: dict[str, str]) -> list[str]:
-    """The manager container's args with `$(VAR)` expanded as the kubelet does, its env taken from
-    the rendered ConfigMap with `config` merged over it."""
-    (deployment,) = [d for d in documents if d["kind"] == "Deployment"]
-    (configmap,) = [d for d in documents if d["kind"] == "ConfigMap"]
-    data = {**configmap["data"], **config}
-    (container,) = deployment["spec"]["template"]["spec"]["containers"]
-    env = {
-        e["name"]: data[e["valueFrom"]["configMapKeyRef"]["key"]]
-        for e in container["env"]
-        if "configMapKeyRef" in e.get("valueFrom", {})
-    }
-    return [re.sub(r"\$\((\w+)\)", lambda m: env.get(m[1], m[0]), a) for a in container["args"]]
-
-
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_an_overlay_applies_strictly_validated(kube: cluster.Cluster, crds: None, overlay: str) -> None:
-    documents = render(kube, overlay)
+    documents = render_overlay(kube, overlay)
     kinds = sorted(d["kind"] for d in documents)
     assert kinds == sorted(
         ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"]
@@ -72,7 +49,7 @@ def test_an_overlay_applies_strictly_validated(kube: cluster.Cluster, crds: None
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_an_overlays_manager_args_are_the_managers_flags(kube: cluster.Cluster, overlay: str) -> None:
-    documents = render(kube, overlay)
+    documents = render_overlay(kube, overlay)
     args = build_parser().parse_args(
         manager_args(documents, {"backup-registry": "registry.example.com/mirror"})
     )

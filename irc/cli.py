@@ -84,8 +84,11 @@ def build_settings(args: argparse.Namespace) -> Settings:
         raise UsageError(f"--backup-credentials: {e}") from None
     try:
         retention = parse_duration(args.backup_retention, "--backup-retention")
+        recheck = parse_duration(args.backup_recheck_interval, "--backup-recheck-interval")
     except ValueError as e:
         raise UsageError(str(e)) from None
+    if recheck <= 0:
+        raise UsageError("--backup-recheck-interval must be positive")
     options: dict[str, RegistryOptions] = {}
     for host in args.registry_plain_http:
         options[host] = RegistryOptions(plain_http=True)
@@ -121,6 +124,7 @@ def build_settings(args: argparse.Namespace) -> Settings:
         backup=backup,
         backup_credentials=credentials,
         backup_retention=retention,
+        recheck_interval=recheck,
         registries=options,
         aws_endpoint_url=args.aws_endpoint_url or None,  # empty (an unset ConfigMap key): AWS's
         ecr_concurrency=args.ecr_concurrency,
@@ -243,6 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--backup-retention",
         default="168h",
         help="delete ImageBackups no workload has used for this long (default 168h)",
+    )
+    b.add_argument(
+        "--backup-recheck-interval",
+        default="1h",
+        help="how often a completed ImageBackup is checked again: its copy still there, its retention "
+        "(default 1h)",
     )
     b.add_argument(
         "--registry-plain-http",

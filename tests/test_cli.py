@@ -121,6 +121,7 @@ def test_backup_flags_become_settings(tmp_path: Path) -> None:
             "--backup-naming=flat",
             "--backup-credentials=irc-system/push",
             "--backup-retention=36h",
+            "--backup-recheck-interval=10m",
             "--registry-plain-http=127.0.0.1:5000",
             "--registry-insecure=self.signed",
             f"--registry-ca=corp.example={ca}",
@@ -134,6 +135,7 @@ def test_backup_flags_become_settings(tmp_path: Path) -> None:
     )
     assert (settings.backup_credentials.namespace, settings.backup_credentials.name) == ("irc-system", "push")  # type: ignore[union-attr]
     assert settings.backup_retention == 36 * 3600
+    assert settings.recheck_interval == 600
     assert settings.registry_options("127.0.0.1:5000").plain_http
     assert settings.registry_options("self.signed").insecure
     assert settings.registry_options("corp.example").ca_file == str(ca)
@@ -145,6 +147,8 @@ def test_backup_flags_become_settings(tmp_path: Path) -> None:
     [
         ("--backup-credentials=no-slash", "--backup-credentials"),
         ("--backup-retention=a week", "--backup-retention"),
+        ("--backup-recheck-interval=0s", "--backup-recheck-interval"),
+        ("--backup-recheck-interval=soon", "--backup-recheck-interval"),
         ("--registry-ca=host-without-path", "--registry-ca"),
         ("--backup-registry=UPPER.example/Bad", "--backup-registry"),
         ("--ecr-concurrency=0", "--ecr-concurrency"),
