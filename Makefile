@@ -34,8 +34,8 @@ lint: venv ## ruff and mypy --strict
 	$(VENV)/bin/ruff format --check irc tests e2e hack
 	$(VENV)/bin/mypy
 
-demo: setup ## the whole product on the local test bed (hack/demo.sh; the bed stays up)
-	hack/demo.sh
+demo: setup ## the whole product on the local test bed, then a summary (the bed stays up)
+	hack/demo.sh --once
 
 demo-down: venv ## stop the test bed `make demo` started and remove its state
 	hack/testbed.sh down

@@ -1,4 +1,4 @@
-"""`make demo` works on a fresh state directory: the test bed comes up, the manager backs up the
+"""`make demo` works on a fresh state directory (and `make demo-down` stops it): the test bed comes up, the manager backs up the
 fixture images (every ImageBackup completes), scans the ECR emulator with the policies of
 manifests/samples/demo-detection.yaml (exactly the images they select are detected), commits the
 manifests of every detected image to the test bed's Git server but the one whose environment
@@ -215,8 +215,9 @@ def test_demo_backs_up_detects_commits_and_switches_workloads(tmp_path: Path) ->
     assert all(tag in ecr.FIXTURE_IMAGES[repository] for repository, tag in DETECTED)
     env = {**os.environ, "IRC_TESTBED_DIR": str(tmp_path)}
     try:
-        demo = run_in_own_group([str(REPO / "hack" / "demo.sh"), "--once"], env, timeout=600)
+        demo = run_in_own_group(["make", "-s", "-C", str(REPO), "demo"], env, timeout=600)
         assert demo.returncode == 0, demo.stderr[-3000:]
+        assert "make demo-down" in demo.stderr  # the bed stays up, and the summary says how to stop it
         found, log = split_output(demo.stdout)
         # The demo's ImageBackups, ImageDetected, the workloads' ImageBackups, before/after.
         assert len(found) == 4, demo.stdout
@@ -239,4 +240,4 @@ def test_demo_backs_up_detects_commits_and_switches_workloads(tmp_path: Path) ->
         found_again, log_again = split_output(again.stdout)
         assert (found_again[1], found_again[3], log_again) == (detected, switch, log), again.stdout
     finally:
-        subprocess.run([str(REPO / "hack" / "testbed.sh"), "down"], env=env, capture_output=True, timeout=120)
+        subprocess.run(["make", "-s", "-C", str(REPO), "demo-down"], env=env, capture_output=True, timeout=120)

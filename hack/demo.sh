@@ -214,6 +214,15 @@ for _ in $(seq 180); do
     workloads table
     echo
     git --git-dir="$fleet" log --stat main
+    cat >&2 <<EOF2
+
+[demo] done; the manager stopped, the test bed stays up to explore:
+  eval "\$(hack/testbed.sh env cluster registries ecr git)"
+  $kubectl get imagebackups,irp,imagedetected -A -o wide
+  $kubectl get deploy,ds -n $shop -o wide
+  hack/demo.sh               # the manager again, in the foreground, with what to look at
+  make demo-down             # stop the test bed and remove its state
+EOF2
     exit 0
   fi
   sleep 1
