@@ -1,11 +1,11 @@
-"""`make demo` works on a fresh state directory (and `make demo-down` stops it): the test bed comes up, the manager backs up the
-fixture images (every ImageBackup completes), scans the ECR emulator with the policies of
-manifests/samples/demo-detection.yaml (exactly the images they select are detected), commits the
-manifests of every detected image to the test bed's Git server but the one whose environment
-manifests/samples/demo-deployed.yaml already runs (Skipped, PrefixDeployed), and switches the
-Deployment and DaemonSet of manifests/samples/demo-workloads.yaml to backups of their images (the
-before/after table and the repository's history are printed, and the cluster and the repository
-agree with them). A second run finds it all done and prints the same tables and history."""
+"""`make demo` works on a fresh state directory (and `make demo-down` stops it): the test bed comes up,
+the manager backs up the fixture images (every ImageBackup completes), scans the ECR emulator with
+the policies of manifests/samples/demo-detection.yaml (exactly the images they select are detected),
+commits the manifests of every detected image to the test bed's Git server but the one whose
+environment manifests/samples/demo-deployed.yaml already runs (Skipped, PrefixDeployed), and
+switches the Deployment and DaemonSet of manifests/samples/demo-workloads.yaml to backups of their
+images (the before/after table and the repository's history are printed, and the cluster and the
+repository agree with them). A second run finds it all done and prints the same tables and history."""
 
 from __future__ import annotations
 
@@ -240,4 +240,5 @@ def test_demo_backs_up_detects_commits_and_switches_workloads(tmp_path: Path) ->
         found_again, log_again = split_output(again.stdout)
         assert (found_again[1], found_again[3], log_again) == (detected, switch, log), again.stdout
     finally:
-        subprocess.run(["make", "-s", "-C", str(REPO), "demo-down"], env=env, capture_output=True, timeout=120)
+        down = ["make", "-s", "-C", str(REPO), "demo-down"]
+        subprocess.run(down, env=env, capture_output=True, timeout=120)

@@ -235,6 +235,20 @@ async def test_the_shipped_rbac_runs_every_controller_in_cluster(
             tmp_path,
         )
     assert "forbidden" not in log.lower()
+    # The log a person follows: one JSON line per action, with the object and the outcome ...
+    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    actions = {
+        (line["object"].split("/")[0], line["reason"]) for line in lines if line["logger"] == "irc.events"
+    }
+    assert {
+        ("ImageBackup", "Copied"),
+        ("ImageResourcePolicy", "Detected"),
+        ("Deployment", "ImagesRewritten"),
+        ("ImageDetected", "AlreadyDeployed"),
+    } <= actions, actions
+    assert any(line["event"].startswith("scanned ") for line in lines if line["logger"].endswith("detection"))
+    # ... and no secret: the backup registry's password, the policy's AWS secret key (e2e/flows.py).
+    assert registry_bed["backup-basic"].password not in log and "s3cr3t" not in log
 
 
 async def test_a_permission_taken_out_of_the_shipped_role_fails_naming_the_refused_request(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import logging
 import random
 import re
 from collections.abc import Callable
@@ -69,6 +70,8 @@ DEFAULT_INTERVAL = 300.0
 JITTER = 0.1  # requeue after interval * [1, 1.1): policies created together drift apart
 RETRY_FIRST, CONFLICT_RETRIES = 15.0, 5
 _LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -343,6 +346,7 @@ class DetectionReconciler:
                 f"{result.repositories_scanned} by name were scanned (ecrRepository.maxRepositories)"
             )
             self.recorder.event(policy, "Warning", "RepositoryLimitReached", message)
+        log.info("%s", message, extra={"api_calls": result.api_calls, "images_detected": len(names)})
         latest = []
         for selection, name in zip(result.selections, names, strict=True):
             entry = {

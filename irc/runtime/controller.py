@@ -191,12 +191,23 @@ class Controller:
                 self._results["error"].inc()
                 if isinstance(e, errors.ReconcileError) and e.terminal:
                     self._terminal.inc()
-                    log.error("reconcile failed terminally, not requeued: %s: %s", e.reason, e)
+                    log.error(
+                        "reconcile failed terminally, not requeued: %s: %s",
+                        e.reason,
+                        e,
+                        extra={"reason": e.reason},
+                    )
                     return
-                if isinstance(
-                    e, errors.ApiError | errors.ReconcileError
-                ):  # the status says it all; a traceback adds nothing
-                    log.error("reconcile failed, requeued with backoff: %s", e)
+                # One line with the reason: the status says the rest, a traceback adds nothing.
+                if isinstance(e, errors.ReconcileError):
+                    log.error(
+                        "reconcile failed, requeued with backoff: %s: %s",
+                        e.reason,
+                        e,
+                        extra={"reason": e.reason},
+                    )
+                elif isinstance(e, errors.ApiError):  # its text starts with the status code and reason
+                    log.error("reconcile failed, requeued with backoff: %s", e, extra={"reason": e.reason})
                 else:
                     log.exception("reconcile failed, requeued with backoff")
                 self.queue.add_rate_limited(request)
@@ -207,5 +218,7 @@ class Controller:
             if result.requeue_after is not None and result.requeue_after > 0:
                 self.queue.add_after(request, result.requeue_after)
                 self._results["requeue_after"].inc()
+                log.debug("reconciled, again in %.1f s", result.requeue_after)
             else:
                 self._results["success"].inc()
+                log.debug("reconciled")

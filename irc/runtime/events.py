@@ -34,6 +34,9 @@ from irc.runtime.client import Client, Obj
 from irc.runtime.clock import Clock, RealClock
 
 log = logging.getLogger(__name__)
+# Every recorded Event is also a log line (Normal: info, Warning: warning), so a manager's log tells
+# what it did with the same facts as its Events, including those the spam filter or a full queue drop.
+actions = logging.getLogger("irc.events")
 
 EventType = Literal["Normal", "Warning"]
 NORMAL: EventType = "Normal"
@@ -187,6 +190,16 @@ class EventBroadcaster:
             }
             if "name" not in involved:
                 raise ValueError("object has no metadata.name")
+            where = "/".join(involved[k] for k in ("namespace", "name") if k in involved)
+            actions.log(
+                logging.INFO if type == NORMAL else logging.WARNING,
+                "%s %s: %s: %s",
+                involved["kind"],
+                where,
+                reason,
+                message,
+                extra={"object": f"{involved['kind']}/{where}", "reason": reason},
+            )
             wall, now = self._clock.wall(), self._clock.now()
             self._queue.put_nowait(
                 _Recorded(component, involved, type, reason, message[:MAX_MESSAGE], wall, now)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import builtins
 import copy
 import hashlib
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -346,6 +347,16 @@ async def test_a_scan_records_one_detected_event_and_its_metrics() -> None:
     assert w.metric("irc_ecr_scan_duration_seconds_count") == 1
     assert w.metric("irc_ecr_scan_duration_seconds_sum") == 2.5
     assert w.metric("irc_ecr_api_calls_total") == 4
+
+
+async def test_every_scan_is_one_info_line_with_its_figures(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="irc.reconcilers.detection")
+    w = world(aws=FakeAws(scanned(selection(), calls=4, duration=2.5)))
+    await w.reconcile()
+    lines = [r for r in caplog.records if r.name == "irc.reconcilers.detection"]
+    assert [(r.levelname, r.getMessage(), r.__dict__["api_calls"]) for r in lines] == [
+        ("INFO", "scanned 1 repositories (17 images) in 2.5s, selected 1", 4)
+    ]
 
 
 async def test_a_large_first_scan_is_one_event_naming_ten_images() -> None:

@@ -108,7 +108,9 @@ async def test_terminal_error_is_counted_not_requeued(error: Exception) -> None:
     assert len(c.queue) == 0 and c.queue.statistics().waiting == 0
 
 
-async def test_a_reconcile_error_not_terminal_is_requeued_with_backoff() -> None:
+async def test_a_reconcile_error_not_terminal_is_requeued_with_backoff_and_logged_once_with_its_reason(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     async def unreachable(request: Request, n: int) -> None:
         raise errors.ReconcileError("NetworkError", "registry unreachable")
 
@@ -121,6 +123,10 @@ async def test_a_reconcile_error_not_terminal_is_requeued_with_backoff() -> None
         await settle()
     assert r.calls == [A, A]
     assert sample(c.metrics, "controller_runtime_terminal_reconcile_errors_total") == 0
+    failures = [r for r in caplog.records if r.name == "irc.runtime.controller" and r.levelname == "ERROR"]
+    assert [(f.getMessage(), f.__dict__["reason"], f.exc_info) for f in failures] == 2 * [
+        ("reconcile failed, requeued with backoff: NetworkError: registry unreachable", "NetworkError", None)
+    ]
 
 
 async def test_requeue_after_forgets_backoff_and_comes_back_on_time() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import re
 from collections.abc import AsyncIterator
 from typing import Any, cast
@@ -165,6 +166,29 @@ async def test_an_event_is_created_with_client_gos_name_and_fields(
         "lastTimestamp": START,
         "count": 1,
     }
+
+
+async def test_each_recorded_event_is_a_log_line_at_its_level_even_when_the_spam_filter_drops_it(
+    broadcaster: EventBroadcaster, api: FakeEventsApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="irc.events")
+    recorder = broadcaster.recorder("image-backup")
+    async with running(broadcaster):
+        recorder.event(CM, "Normal", "Copied", "copied in 1.2 s: 300 of 300 bytes sent")
+        recorder.event(CM, "Warning", "SourceUnauthorized", "the source refused the credentials")
+        for n in range(30):  # over the spam filter's burst of 25: the Events stop, the lines do not
+            recorder.event(CM, "Normal", "Progress", f"step {n}")
+        await settle(broadcaster)
+
+    lines = [r for r in caplog.records if r.name == "irc.events"]
+    assert [(r.levelname, r.getMessage()) for r in lines[:2]] == [
+        ("INFO", "ConfigMap team-a/cm: Copied: copied in 1.2 s: 300 of 300 bytes sent"),
+        ("WARNING", "ConfigMap team-a/cm: SourceUnauthorized: the source refused the credentials"),
+    ]
+    assert [(r.__dict__["object"], r.__dict__["reason"]) for r in lines[:1]] == [
+        ("ConfigMap/team-a/cm", "Copied")
+    ]
+    assert len(lines) == 32 and len(api.writes) < 32
 
 
 async def test_events_of_a_cluster_scoped_object_go_to_default(
