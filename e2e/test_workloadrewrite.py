@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
@@ -26,7 +27,7 @@ import pytest
 from e2e.support import eventually, running
 from hack.testbed import cluster, images, procs, registries
 from irc.api import API_VERSION
-from irc.api.conditions import get_condition
+from irc.api.conditions import get_condition, rfc3339
 from irc.api.imagepolicy import MANAGED_BY
 from irc.api.workloads import (
     CRONJOB,
@@ -785,12 +786,6 @@ async def test_two_managers_racing_still_make_ten_backups(
     assert set(rewritten.values()) == {1}, rewritten
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="image-backup takes no claim on an ImageBackup before copying (irc/reconcilers/imagebackup.py "
-    "_copy writes phase Copying with a merge patch, without a resourceVersion precondition, and "
-    "_up_to_date only skips a backup already Completed): two managers both copy each new backup",
-)
 async def test_two_managers_racing_copy_each_image_once(
     kube: cluster.Cluster,
     client: Client,
@@ -798,7 +793,9 @@ async def test_two_managers_racing_copy_each_image_once(
     registry_bed: registries.Registries,
     fleet_images: list[str],
 ) -> None:
-    """The same race over ten Deployments, one per image: ten copies in all."""
+    """The same race over ten Deployments, one per image: ten copies in all. Both managers claim
+    each new ImageBackup on the resourceVersion they saw; the API server lets one claim through and
+    the other manager, answered 409, finds the claim and waits instead of copying."""
     ns = await namespaces()
     settings = settings_for(registry_bed)
     async with manager(kube, settings, [ns]) as first, manager(kube, settings, [ns]) as second:
@@ -845,6 +842,8 @@ async def test_a_manager_stopped_midway_is_finished_by_the_next_without_copying_
     at_stop = {b["metadata"]["name"]: b for b in (await client.list(API_VERSION, IB)).items}
     done = {n: b for n, b in at_stop.items() if (b.get("status") or {}).get("phase") == "Completed"}
     assert 3 <= len(done) < len(fleet_images), "stopped mid-way"
+    # The copy in flight gave its claim up as the manager stopped: the next need not wait out the lease.
+    assert not [n for n, b in at_stop.items() if "claim" in (b.get("status") or {})]
 
     async with manager(kube, settings, [ns]) as second:
         await fleet_switched(client, settings, ns, wanted)
@@ -856,6 +855,41 @@ async def test_a_manager_stopped_midway_is_finished_by_the_next_without_copying_
             before["status"]["attempts"],
             before["status"]["completedAt"],
         )
+
+
+async def test_a_claim_left_by_a_killed_manager_is_taken_over_after_the_lease(
+    kube: cluster.Cluster,
+    client: Client,
+    namespaces: Callable[..., Awaitable[str]],
+    registry_bed: registries.Registries,
+    fleet_images: list[str],
+) -> None:
+    """A manager killed mid-copy had no chance to give its claim up: its ImageBackup stays Copying
+    under its claim. The next manager honours the claim for the lease (2 s here), then takes it
+    over (Warning CopyTakenOver) and copies the image once."""
+    ns = await namespaces()
+    settings = settings_for(registry_bed, copy_lease=2.0)
+    source = fleet_images[0]
+    name = backup_object_name(parse_reference(source))
+    await client.create(
+        {"apiVersion": API_VERSION, "kind": IB, "metadata": {"name": name}, "spec": {"source": source}}
+    )
+    claim = {"holder": "killed-manager", "renewedAt": rfc3339(time.time())}
+    await client.patch(
+        API_VERSION, IB, name, {"status": {"phase": "Copying", "claim": claim}}, subresource="status"
+    )
+    async with manager(kube, settings, [ns]) as mgr:
+        backup = await completed(client, source)
+        assert copies(mgr) == 1
+        taken = mgr.metrics.registry.get_sample_value(
+            "irc_image_backup_claims_total", {"result": "taken_over"}
+        )
+        assert taken == 1
+    assert "claim" not in backup["status"] and backup["status"]["attempts"] == 1
+    events = (await client.list("v1", "Event", "default")).items
+    assert [
+        e["message"] for e in events if e["involvedObject"]["name"] == name and e["reason"] == "CopyTakenOver"
+    ] == ["killed-manager did not renew its claim for 2 s: copying in its place"]
 
 
 # ---- 8: a private image's copy is used only by namespaces that can pull it themselves

@@ -64,8 +64,8 @@ def test_nothing_imports_the_cli() -> None:
 
 
 def test_reconcilers_are_independent() -> None:
-    # the controller table, the flags every reconciler reads, and the pull-access check
-    shared = ("__init__.py", "settings.py", "access.py")
+    # the controller table, the flags every reconciler reads, the pull-access check, and claims
+    shared = ("__init__.py", "settings.py", "access.py", "claim.py")
     modules = [p for p in (ROOT / "reconcilers").glob("*.py") if p.name not in shared]
     for path in modules:
         siblings = {f"irc.reconcilers.{p.stem}" for p in modules if p != path}

@@ -95,6 +95,17 @@ IMAGE_BACKUP = Kind(
             "startedAt": {"type": "string", "format": "date-time"},
             "completedAt": {"type": "string", "format": "date-time"},
             "attempts": {"type": "integer"},
+            "claim": {
+                "type": "object",
+                "description": "Which manager is copying: set by the Copying write, renewed while it "
+                "copies, removed when it ends. Another manager takes it over only once it has seen "
+                "it unchanged for the copy lease (1 minute).",
+                "required": ["holder", "renewedAt"],
+                "properties": {
+                    "holder": {"type": "string", "description": "The manager's identity."},
+                    "renewedAt": {"type": "string", "format": "date-time"},
+                },
+            },
             "lastReferencedAt": {
                 "type": "string",
                 "format": "date-time",

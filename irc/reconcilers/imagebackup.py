@@ -1,10 +1,13 @@
 """The image-backup reconciler (controller name `image-backup`): copies each ImageBackup's source
 image into the backup registry, byte for byte, and reports progress in its status.
 
-    ImageBackup ──▶ validate spec ──▶ target already holds the digest? ──yes──▶ Completed (no copy)
+    ImageBackup ──▶ validate spec ──▶ another manager's claim? ──yes──▶ wait (requeue)
                                             │ no
                                             ▼
-                    Copying (status: bytes, layers, at most every progress_interval) ──▶ Completed
+                    target already holds the digest? ──yes──▶ Completed (no copy)
+                                            │ no
+                                            ▼
+                    claim + Copying (status: bytes, layers, at most every progress_interval) ──▶ Completed
                                             │ error
                                             ▼
                     Failed, Ready=False with a reason (SourceNotFound, SourceUnauthorized,
@@ -12,6 +15,7 @@ image into the backup registry, byte for byte, and reports progress in its statu
                     with backoff
 
 A bad spec (an unparsable reference, no matching platform) is terminal until the spec changes.
+The claim (claim.py) keeps two managers without leader election from copying one image twice.
 Registry content is never deleted; an ImageBackup that workloads stopped referencing for the
 retention period is (its lastReferencedAt is kept by the workload-rewrite controller).
 """
@@ -22,6 +26,7 @@ import asyncio
 import contextlib
 import copy
 import datetime
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +51,7 @@ from irc.images.copy import (
 )
 from irc.images.errors import Denied, NotFound, RateLimited, RegistryError, Unauthorized
 from irc.images.registry import RegistryClient
+from irc.reconcilers.claim import Claim, ClaimLost, Claims, StatusWriter, Superseded
 from irc.reconcilers.settings import Settings
 from irc.runtime import (
     ApiClient,
@@ -69,6 +75,13 @@ REGISTRY_ERRORS = (RegistryError, aiohttp.ClientError, OSError, TimeoutError)
 # No limit on a whole request (aiohttp's default of 300 s total would fail any blob that takes
 # longer to stream); only a connection that cannot be opened or stalls without a byte times out.
 REGISTRY_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=60)
+RELEASE_TIMEOUT = 5.0
+"""Seconds a stopping manager spends giving up its claim before leaving it to expire."""
+# Status that belongs to another writer (workload-rewrite), who may have moved it since this
+# reconcile read the object: every status write is a merge patch that leaves it out.
+REFERENCED = "lastReferencedAt"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -77,6 +90,7 @@ class Metrics:
     bytes: Counter
     duration: Histogram
     failures: Counter
+    claims: Counter
 
     @classmethod
     def register(cls, registry: CollectorRegistry) -> Metrics:
@@ -101,6 +115,12 @@ class Metrics:
             Counter(
                 "irc_image_backup_failures_total", "Failed copies, by reason", ["reason"], registry=registry
             ),
+            Counter(
+                "irc_image_backup_claims_total",
+                "Claims on copies: acquired, taken_over (from a silent holder), lost (to another manager)",
+                ["result"],
+                registry=registry,
+            ),
         )
 
 
@@ -118,7 +138,8 @@ def _reason(error: BaseException, side: str) -> str:
 
 
 class ImageBackupReconciler:
-    """`aws` fetches ECR tokens for ECR registries without a pull secret; `session` is the HTTP
+    """`identity` names this manager in the claims on copies (its leader election identity);
+    `aws` fetches ECR tokens for ECR registries without a pull secret; `session` is the HTTP
     session for registries (default: one per reconcile)."""
 
     def __init__(
@@ -131,10 +152,12 @@ class ImageBackupReconciler:
         metrics: Metrics,
         settings: Settings,
         aws: AwsClients,
+        identity: str,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
         self.client, self.cache, self.recorder, self.clock = client, reader, recorder, clock
         self.metrics, self.settings = metrics, settings
+        self.claims = Claims(identity, settings.copy_lease, clock)
         self.blob_cache = BlobLocationCache()
         self._session = session
         self._aws = aws
@@ -145,25 +168,43 @@ class ImageBackupReconciler:
         try:
             obj = self.cache.get(API_VERSION, KIND, request.name)
         except errors.NotFound:
+            self.claims.forget(request.name)
             return None
+        try:
+            return await self._converge(obj)
+        except Superseded as superseded:  # the cache was behind, or another manager was quicker
+            claim = Claim.of(superseded.current)
+            if claim is not None and claim.holder != self.claims.identity:
+                self.metrics.claims.labels("lost").inc()
+            return await self._converge(superseded.current)  # once; a second 409 retries with backoff
+
+    async def _converge(self, obj: Obj) -> Result | None:
+        """Reconcile `obj`, as read from the cache or, after a 409, from the API server."""
         if obj["metadata"].get("deletionTimestamp") or await self._expired(obj):
             return None
         spec = ImageBackupSpec.from_object(obj)
         generation = obj["metadata"].get("generation")
         status: dict[str, Any] = copy.deepcopy(obj.get("status") or {})  # cached objects are shared
+        writer = StatusWriter(self.client, self.claims, obj, foreign=(REFERENCED,))
         try:
             try:
-                source, target = self._references(spec)
-                resync = parse_duration(spec.resync_interval) if spec.resync_interval else None
-            except ValueError as e:
-                raise ReconcileError("InvalidSpec", str(e), terminal=True) from None
-            async with self._registries(spec, source, target) as (src, dst):
-                if await self._up_to_date(obj, status, generation, source, target, src, dst, resync):
-                    return self._recheck(resync)
-                await self._copy(obj, status, generation, spec, source, target, src, dst)
-        except ReconcileError as e:
-            await self._fail(obj, status, e.reason, str(e), generation)
-            raise
+                source, target, resync = self._parse(spec)
+                if (wait := self.claims.held_elsewhere(obj)) is not None:
+                    # No status write: the holder's Copying status and progress say it all.
+                    holder = status["claim"]["holder"]
+                    log.info("%s is being copied by %s: looking again in %.0f s", source, holder, wait)
+                    return Result(requeue_after=wait)
+                async with self._registries(spec, source, target) as (src, dst):
+                    if await self._up_to_date(obj, status, generation, source, target, src, dst, resync):
+                        return self._recheck(resync)
+                    await self._copy(writer, obj, status, generation, spec, source, target, src, dst)
+            except ReconcileError as e:
+                await self._fail(writer, obj, status, e.reason, str(e), generation)
+                raise
+        except ClaimLost as lost:  # whoever took it over copies and reports
+            self.metrics.claims.labels("lost").inc()
+            log.warning("stopped copying %s: %s", obj["metadata"]["name"], lost)
+            return Result(requeue_after=self.claims.lease)
         return self._recheck(resync)
 
     def _recheck(self, resync: float | None) -> Result:
@@ -173,6 +214,15 @@ class ImageBackupReconciler:
         return Result(requeue_after=min(resync, interval) if resync else interval)
 
     # ---- steps
+
+    def _parse(self, spec: ImageBackupSpec) -> tuple[ImageReference, ImageReference, float | None]:
+        """Source, target and resync interval; InvalidSpec if any of them cannot be made out."""
+        try:
+            source, target = self._references(spec)
+            resync = parse_duration(spec.resync_interval) if spec.resync_interval else None
+        except ValueError as e:
+            raise ReconcileError("InvalidSpec", str(e), terminal=True) from None
+        return source, target, resync
 
     def _references(self, spec: ImageBackupSpec) -> tuple[ImageReference, ImageReference]:
         source = parse_reference(spec.source)
@@ -232,6 +282,7 @@ class ImageBackupReconciler:
 
     async def _copy(
         self,
+        writer: StatusWriter,
         obj: Obj,
         status: dict[str, Any],
         generation: int | None,
@@ -260,36 +311,69 @@ class ImageBackupReconciler:
         )
         message = f"copying {source} to {target}"
         set_condition(status, "Ready", "False", "Copying", message, observed_generation=generation, now=now)
-        await self._write(obj, status)
-        self.recorder.event(obj, "Normal", "Copying", message)
+        silent = Claim.of(obj)  # held_elsewhere found it stale, if it is another holder's
+        try:
+            await writer.claim(status)  # the Copying write is the claim: Superseded if another was quicker
+            if silent is not None and silent.holder != self.claims.identity:
+                self.metrics.claims.labels("taken_over").inc()
+                why = f"{silent.holder} did not renew its claim for {self.claims.lease:.0f} s"
+                self.recorder.event(obj, "Warning", "CopyTakenOver", f"{why}: copying in its place")
+            else:
+                self.metrics.claims.labels("acquired").inc()
+            self.recorder.event(obj, "Normal", "Copying", message)
+            await self._copy_claimed(writer, obj, status, generation, spec, source, target, src, dst)
+        except asyncio.CancelledError:
+            await self._let_go(writer)
+            raise
+
+    async def _copy_claimed(
+        self,
+        writer: StatusWriter,
+        obj: Obj,
+        status: dict[str, Any],
+        generation: int | None,
+        spec: ImageBackupSpec,
+        source: ImageReference,
+        target: ImageReference,
+        src: RegistryClient,
+        dst: RegistryClient,
+    ) -> None:
         latest: list[Progress] = []  # one slot: the newest progress (the copier reports every chunk)
 
         def record(progress: Progress) -> None:
             latest[:] = [progress]
 
         started = self.clock.now()
-        writer = asyncio.create_task(self._report(obj, status, latest), name=f"{NAME} progress")
-        try:
-            result = await copy_image(
+        copying = asyncio.create_task(
+            copy_image(
                 src,
                 source.repository,
-                ref,
+                source.digest or source.tag or "latest",
                 dst,
                 target.repository,
                 target.tag,
                 platforms=set(spec.platforms) or None,
                 progress=record,
                 blob_cache=self.blob_cache,
-            )
+            ),
+            name=f"{NAME} copy",
+        )
+        reporting = asyncio.create_task(self._report(writer, status, latest), name=f"{NAME} progress")
+        try:  # until the copy ends, or the reporter finds the claim lost
+            await asyncio.wait((copying, reporting), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            copying.cancel()
+            reporting.cancel()
+            await asyncio.wait((copying, reporting))
+        if not reporting.cancelled() and (lost := reporting.exception()) is not None:
+            raise lost
+        try:
+            result = copying.result()
         except REGISTRY_ERRORS as e:  # copy_image marks which registry failed
             side = failed_side(e) or "Target"
             raise ReconcileError(
                 _reason(e, side), f"{side.lower()} registry: {type(e).__name__}: {e}"
             ) from None
-        finally:
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
         elapsed = self.clock.now() - started
         self.metrics.duration.observe(elapsed)
         blobs = result.blobs_copied + result.blobs_skipped + result.blobs_mounted
@@ -315,15 +399,21 @@ class ImageBackupReconciler:
         # Counted before the status says Completed: whoever sees Completed sees the bytes counted.
         self.metrics.copies.labels("success").inc()
         self.metrics.bytes.inc(result.bytes_copied)
-        await self._write(obj, status)
+        await writer.release(status)
         self.recorder.event(obj, "Normal", "Copied", message)
 
-    async def _report(self, obj: Obj, status: dict[str, Any], latest: list[Progress]) -> None:
-        """Write the newest progress at most every progress_interval seconds."""
+    async def _report(self, writer: StatusWriter, status: dict[str, Any], latest: list[Progress]) -> None:
+        """Write the newest progress at most every progress_interval seconds, renewing the claim
+        with it; without progress (a stalled or slow request), renew every lease/4 all the same.
+        Raises ClaimLost when another manager has taken the claim over."""
         written: Progress | None = None
+        renew_every = self.claims.renew_every
         while True:
-            await self.clock.sleep(self.settings.progress_interval)
-            if latest and latest[-1] != written:
+            await self.clock.sleep(min(self.settings.progress_interval, renew_every))
+            moved = bool(latest) and latest[-1] != written
+            if not moved and self.clock.now() - writer.renewed_at < renew_every:
+                continue
+            if moved:
                 written = latest[-1]
                 status.update(
                     bytesCopied=written.bytes_done,
@@ -331,16 +421,33 @@ class ImageBackupReconciler:
                     layersCopied=written.blobs_done,
                     layers=written.blobs_total,
                 )
-                with contextlib.suppress(errors.ApiError):
-                    await self._write(obj, status)
+            with contextlib.suppress(errors.ApiError):  # the next round writes again
+                await writer.write(status)
+
+    async def _let_go(self, writer: StatusWriter) -> None:
+        """Cancelled (the manager is stopping): give the claim up, so that another manager need not
+        wait out the lease. Bounded, and never raises: at worst the claim expires."""
+        try:
+            async with asyncio.timeout(RELEASE_TIMEOUT):
+                await writer.let_go()
+        except ClaimLost:
+            pass  # not ours (any more): nothing to give up
+        except Exception as e:
+            log.warning("could not release the claim on a copy: %s", e)
 
     async def _fail(
-        self, obj: Obj, status: dict[str, Any], reason: str, message: str, generation: int | None
+        self,
+        writer: StatusWriter,
+        obj: Obj,
+        status: dict[str, Any],
+        reason: str,
+        message: str,
+        generation: int | None,
     ) -> None:
         now = self.clock.wall()
         status.update(phase="Failed", observedGeneration=generation)
         set_condition(status, "Ready", "False", reason, message, observed_generation=generation, now=now)
-        await self._write(obj, status)
+        await writer.release(status)  # a failed copy is nobody's: whoever retries first claims it
         self.recorder.event(obj, "Warning", reason, message)
         self.metrics.copies.labels("failure").inc()
         self.metrics.failures.labels(reason).inc()
@@ -361,14 +468,6 @@ class ImageBackupReconciler:
                 resource_version=obj["metadata"]["resourceVersion"],
             )
         return True
-
-    async def _write(self, obj: Obj, status: dict[str, Any]) -> None:
-        # A merge patch of the fields this controller owns: lastReferencedAt belongs to another writer
-        # (workload-rewrite), who may have moved it since this reconcile read the object.
-        owned = {k: v for k, v in status.items() if k != "lastReferencedAt"}
-        await self.client.patch(
-            API_VERSION, KIND, obj["metadata"]["name"], {"status": owned}, subresource="status"
-        )
 
     # ---- registries and credentials
 
@@ -421,7 +520,8 @@ class ImageBackupReconciler:
 
 
 RULES = (
-    PolicyRule((GROUP,), (IMAGE_BACKUP.plural,), ("delete", "list", "watch")),  # delete: past retention
+    # delete: past retention; get: the current object after a 409 on a claim
+    PolicyRule((GROUP,), (IMAGE_BACKUP.plural,), ("delete", "get", "list", "watch")),
     PolicyRule((GROUP,), (f"{IMAGE_BACKUP.plural}/status",), ("patch",)),
     PolicyRule(("",), ("secrets",), ("get",)),  # registry credentials
 )
@@ -438,5 +538,6 @@ def setup(mgr: Manager, settings: Settings) -> None:
         metrics=Metrics.register(mgr.metrics.registry),
         settings=settings,
         aws=AwsClients(endpoint_url=settings.aws_endpoint_url, clock=mgr.clock),
+        identity=mgr.options.leader_election.identity,  # unique per manager, elected or not
     )
     ControllerBuilder(mgr, NAME).for_(API_VERSION, KIND, generation_changed()).complete(reconciler)

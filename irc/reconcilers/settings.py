@@ -26,13 +26,17 @@ class Settings:
     registries: Mapping[str, RegistryOptions] = field(default_factory=dict)
     """Per-host TLS/plain-HTTP options (--registry-ca, --registry-insecure, --registry-plain-http)."""
     recheck_interval: float = 3600.0
-    """How often a completed ImageBackup is checked again (target present, retention). 1 hour."""
+    """How often a completed ImageBackup is checked again (target present, retention;
+    --backup-recheck-interval). 1 hour."""
     aws_endpoint_url: str | None = None
     """ECR and STS endpoint instead of AWS's (--aws-endpoint-url): a VPC endpoint, or a local emulator."""
     ecr_concurrency: int = 8
     """Repositories one scan describes at a time (--ecr-concurrency)."""
     progress_interval: float = 2.0
     """Seconds between status writes while copying, so progress shows without a write storm."""
+    copy_lease: float = 60.0
+    """Seconds another manager honours a copy's claim (status.claim) without seeing it renewed; the
+    holder renews it at least every quarter of that. 1 minute."""
 
     rewrite_kinds: tuple[str, ...] = DEFAULT_KINDS
     """Workload kinds workload-rewrite watches (--rewrite-kinds; CronJob may be added)."""

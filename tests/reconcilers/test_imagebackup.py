@@ -202,19 +202,25 @@ class World:
     clock: FakeClock = field(default_factory=FakeClock)
     recorder: FakeRecorder = field(default_factory=FakeRecorder)
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    identity: str = "manager-a"
 
     def __post_init__(self) -> None:
         plain = {r.host: RegistryOptions(plain_http=True) for r in self.registries}
         self.settings = dataclasses.replace(self.settings, registries={**plain, **self.settings.registries})
         self.client = FakeClient(self.objects, clock=self.clock)
-        self.reconciler = ImageBackupReconciler(
+        self.reconciler = self.manager(self.identity, self.registry)
+
+    def manager(self, identity: str, registry: CollectorRegistry) -> ImageBackupReconciler:
+        """A reconciler of a manager named `identity` over this world's client, cache and clock."""
+        return ImageBackupReconciler(
             client=self.client,
             reader=self.client.cache,
             recorder=self.recorder,
             clock=self.clock,
-            metrics=imagebackup.Metrics.register(self.registry),
+            metrics=imagebackup.Metrics.register(registry),
             settings=self.settings,
             aws=self.aws,
+            identity=identity,
             session=self.session,
         )
 
