@@ -940,23 +940,7 @@ async def test_a_private_copy_is_only_used_by_namespaces_that_may_pull_the_sourc
     assert raw_digest(registry_bed["backup"], target) == built.digest
 
 
-@pytest.mark.parametrize(
-    "first",
-    [
-        "no-secret",
-        pytest.param(
-            "wrong-secret",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="a refused backup gets the next workload's pull Secrets appended after the ones "
-                "that failed (irc/reconcilers/workloadrewrite.py _lend_credentials), and image-backup's "
-                "Keychain takes the first entry for a host (irc/images/auth.py Keychain.lookup): the "
-                "wrong password keeps winning, the backup fails SourceUnauthorized forever and A is "
-                "never switched",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("first", ["no-secret", "wrong-secret"])
 async def test_a_namespace_without_credentials_first_does_not_block_one_with_them(
     first: str,
     kube: cluster.Cluster,

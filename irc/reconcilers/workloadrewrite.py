@@ -313,9 +313,11 @@ class WorkloadRewriteReconciler:
         if not added:
             return backup
         meta = backup["metadata"]
+        # Lent Secrets go first: image-backup's Keychain takes the first entry for a host, and the
+        # held ones are those the source just refused (a wrong or rotated password would win again).
         patch = {
             "metadata": {"resourceVersion": meta["resourceVersion"]},
-            "spec": {"sourceCredentials": [*held, *added]},
+            "spec": {"sourceCredentials": [*added, *held]},
         }
         names = ", ".join(f"{r['namespace']}/{r['name']}" for r in added)
         self.recorder.event(

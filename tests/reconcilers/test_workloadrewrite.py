@@ -484,6 +484,26 @@ async def test_external_images_are_counted_over_every_workload_of_the_kind() -> 
     assert bed.metric("irc_workload_external_images", kind="Deployment") == 1
 
 
+async def test_secrets_lent_to_a_refused_backup_go_before_the_ones_the_source_refused() -> None:
+    """The Keychain image-backup builds takes the first entry for a host: a wrong password held first
+    would keep winning over the Secret lent to fix it."""
+    refused = completed(NGINX_REF)
+    refused["spec"]["sourceCredentials"] = [{"name": "rotated", "namespace": "other"}]
+    refused["status"] = {
+        "phase": "Failed",
+        "conditions": [
+            {"type": "Ready", "status": "False", "reason": "SourceUnauthorized", "message": "401"}
+        ],
+    }
+    bed = Bed([deployment(pull_secrets=("pull",)), refused])
+    await bed.reconciler.reconcile(Request("shop", "web"))
+    [backup] = bed.backups()
+    assert backup["spec"]["sourceCredentials"] == [
+        {"name": "pull", "namespace": "shop"},
+        {"name": "rotated", "namespace": "other"},
+    ]
+
+
 async def test_a_backup_the_source_refused_is_retried_with_another_namespaces_secrets() -> None:
     refused = completed(NGINX_REF)
     refused["status"] = {
