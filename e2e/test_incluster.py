@@ -3,7 +3,8 @@ Its args and settings come from the rendered Deployment and ConfigMap; it finds 
 through `KUBERNETES_SERVICE_HOST/PORT` and authenticates with the shipped ServiceAccount's token (the
 TokenRequest API) and the cluster's CA, mounted at the standard service-account path in a private
 mount namespace (`unshare --mount`); it is bound to the shipped ClusterRole and Role only. Every
-controller's flow (e2e/flows.py) must then run with no request refused, and with one rule taken
+controller's flow (e2e/flows.py) must then run with no request refused (its metrics, served over
+HTTPS as shipped, read with a token of the shipped irc-metrics-reader role), and with one rule taken
 out of the ClusterRole the flow that needs it fails naming the refused request."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import base64
 import contextlib
 import copy
 import json
+import ssl
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +32,7 @@ from irc.runtime import errors
 from irc.runtime.client import Client
 
 NAMESPACE = "irc-system"  # the shipped ServiceAccount's
+SCRAPER = "scraper"  # a ServiceAccount bound to the shipped irc-metrics-reader
 SERVICE_ACCOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
 # In a private mount namespace: a fresh /run (so nothing is created on the host; /var/run is a link to
 # it), the service-account directory bind-mounted where a pod has it, then the manager.
@@ -49,9 +52,27 @@ def shipped_rbac(kube: cluster.Cluster, drop: tuple[str, str] | None = None) -> 
     ]
     if drop is not None:
         documents = [_without(d, *drop) if d["kind"] == "ClusterRole" else d for d in documents]
+    # The shipped metrics reader, bound to a ServiceAccount that scrapes the manager's secure metrics.
+    documents += [
+        d for d in yaml.safe_load_all((MANIFESTS / "base" / "metrics-reader.yaml").read_text()) if d
+    ]
+    documents.append(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": "e2e-irc-scraper"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "irc-metrics-reader",
+            },
+            "subjects": [{"kind": "ServiceAccount", "name": SCRAPER, "namespace": NAMESPACE}],
+        }
+    )
     text = yaml.safe_dump_all(documents)
     kube.kubectl("create", "namespace", NAMESPACE)
     try:
+        kube.kubectl("create", "serviceaccount", SCRAPER, "-n", NAMESPACE)
         kube.kubectl("apply", "-f", "-", input=text)
         yield
     finally:
@@ -97,10 +118,15 @@ def pod_view(kube: cluster.Cluster, directory: Path) -> tuple[Path, dict[str, st
     return directory, env
 
 
-def refused(metrics_port: int, log: Path) -> str:
-    """Empty while the manager had no request refused (its rest_client_requests_total by code); else
-    the log's lines that name what was refused."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as response:
+def refused(metrics_port: int, token: str, log: Path) -> str:
+    """Empty while the manager had no request refused (its rest_client_requests_total by code, read
+    over HTTPS with the scraper's token); else the log's lines that name what was refused."""
+    insecure = ssl.create_default_context()
+    insecure.check_hostname, insecure.verify_mode = False, ssl.CERT_NONE  # its self-signed certificate
+    request = urllib.request.Request(
+        f"https://127.0.0.1:{metrics_port}/metrics", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=10, context=insecure) as response:
         text = response.read().decode()
     if not any(
         line.startswith("rest_client_requests_total") and 'code="403"' in line for line in text.splitlines()
@@ -124,9 +150,6 @@ def manager(
         render_overlay(kube, "all"),
         {"backup-registry": given["backup-registry"], "aws-endpoint-url": given["aws-endpoint-url"]},
     )
-    # Serving metrics behind TokenReview is e2e/test_metrics_secure.py's subject; here they are
-    # read over plain HTTP to count the refused requests.
-    args = [a for a in args if a != "--metrics-secure"]
     configured = {f.split("=", 1)[0] for f in args}
     metrics, health = procs.free_port(), procs.free_port()
     argv = [
@@ -186,12 +209,13 @@ async def run_flows(
     )
     flags = manager_flags(bed, ecr_server, SecretRef("backup-push", namespace))
     settings = build_settings(build_parser().parse_args(["manager", *flags]))
+    scraper = kube.kubectl("create", "token", SCRAPER, "-n", NAMESPACE, "--duration=1h").strip()
     with manager(kube, tmp_path, flags) as (process, metrics):
         run = Run(
             client,
             namespace,
             flows,
-            lambda: refused(metrics, process.log),
+            lambda: refused(metrics, scraper, process.log),
             bed,
             source_images,
             ecr_images,
@@ -207,7 +231,7 @@ async def run_flows(
         await run.until(leading, "the manager holds its Lease in its own namespace")
         for name in flows:
             await FLOWS[name](run)
-        assert not refused(metrics, process.log)
+        assert not refused(metrics, scraper, process.log)
     return process.log.read_text()
 
 

@@ -35,6 +35,7 @@ def test_an_overlay_applies_strictly_validated(kube: cluster.Cluster, crds: None
     kinds = sorted(d["kind"] for d in documents)
     assert kinds == sorted(
         ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"]
+        + ["ClusterRole"]  # irc-metrics-reader
         + ["ConfigMap", "Deployment", "Service"]
         + ["CustomResourceDefinition"] * 4
     )

@@ -211,6 +211,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="the Lease namespace (default: the pod's namespace in a cluster, else 'default')",
     )
     m.add_argument("--metrics-bind-address", default=":8080", help="'0' disables (default :8080)")
+    m.add_argument(
+        "--metrics-secure",
+        action="store_true",
+        help="serve /metrics over HTTPS, to bearer tokens a TokenReview authenticates and a "
+        "SubjectAccessReview allows get on /metrics (the shipped manifests turn it on)",
+    )
+    m.add_argument(
+        "--metrics-cert-dir",
+        metavar="DIR",
+        help="tls.crt and tls.key for --metrics-secure (default: a self-signed certificate made at start)",
+    )
     m.add_argument("--health-probe-bind-address", default=":8081", help="'0' disables (default :8081)")
     m.add_argument(
         "--max-concurrent-reconciles",
@@ -616,6 +627,8 @@ async def run_manager(
     options = ManagerOptions(
         namespaces=tuple(args.namespaces),
         metrics_bind_address=args.metrics_bind_address,
+        metrics_secure=args.metrics_secure,
+        metrics_cert_dir=args.metrics_cert_dir,
         health_probe_bind_address=args.health_probe_bind_address,
         leader_election=LeaderElectionOptions(
             enabled=args.leader_elect, id=args.leader_election_id, namespace=args.leader_election_namespace

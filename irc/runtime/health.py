@@ -10,13 +10,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import ssl
 from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Any, Self
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.exposition import choose_encoder
+
+if TYPE_CHECKING:
+    from irc.runtime.metrics_auth import MetricsAuth
 
 logger = logging.getLogger(__name__)
 
@@ -150,12 +154,22 @@ class HttpServer:
     """An aiohttp server for `routes` on `bind_address` ("host:port"; host "" = all interfaces, port 0 =
     any free port; "0" or "" = disabled, when `start` and `stop` do nothing). Usable as `async with`."""
 
-    def __init__(self, name: str, bind_address: str, routes: Iterable[web.RouteDef]) -> None:
+    def __init__(
+        self,
+        name: str,
+        bind_address: str,
+        routes: Iterable[web.RouteDef],
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        middlewares: Iterable[Any] = (),
+    ) -> None:
+        """`ssl_context` serves HTTPS; `middlewares` (aiohttp's) guard every route, e.g. MetricsAuth."""
         self.name = name
         self.bind_address = bind_address
         self.enabled = bind_address not in DISABLED
         self._host, self._port = _parse_bind_address(bind_address) if self.enabled else ("", 0)
-        self._app = web.Application()
+        self._ssl = ssl_context
+        self._app = web.Application(middlewares=list(middlewares))
         self._app.add_routes(routes)
         self._runner: web.AppRunner | None = None
         self._sock: socket.socket | None = None
@@ -169,9 +183,10 @@ class HttpServer:
 
     @property
     def url(self) -> str:
-        """`http://host:port` to reach the server; 127.0.0.1 when bound to all interfaces."""
+        """`http(s)://host:port` to reach the server; 127.0.0.1 when bound to all interfaces."""
         host = self._host or "127.0.0.1"
-        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+        scheme = "https" if self._ssl is not None else "http"
+        return f"{scheme}://[{host}]:{self.port}" if ":" in host else f"{scheme}://{host}:{self.port}"
 
     async def start(self) -> None:
         """Bind and listen; return once connections are accepted."""
@@ -185,7 +200,7 @@ class HttpServer:
         runner = web.AppRunner(self._app, access_log=None, shutdown_timeout=5.0)
         try:
             await runner.setup()
-            await web.SockSite(runner, sock).start()
+            await web.SockSite(runner, sock, ssl_context=self._ssl).start()
         except BaseException:
             await runner.cleanup()
             sock.close()
@@ -217,13 +232,22 @@ def health_server(bind_address: str, probes: HealthProbes) -> HttpServer:
 
 
 def metrics_server(
-    bind_address: str, registry: CollectorRegistry, *, process_collectors: bool = False
+    bind_address: str,
+    registry: CollectorRegistry,
+    *,
+    process_collectors: bool = False,
+    auth: MetricsAuth | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> HttpServer:
-    """Serve `/metrics` from `registry`. With `process_collectors`, first register the process, platform
-    and GC collectors into it (as controller-runtime registers process and Go collectors); do that once
-    per registry, since registering twice raises."""
+    """Serve `/metrics` from `registry`, over `ssl_context` if given, to whom `auth` lets in (everyone
+    without it). With `process_collectors`, first register the process, platform and GC collectors
+    into it (as controller-runtime registers process and Go collectors); do that once per registry,
+    since registering twice raises."""
     if process_collectors:
         ProcessCollector(registry=registry)
         PlatformCollector(registry=registry)
         GCCollector(registry=registry)
-    return HttpServer("metrics", bind_address, metrics_routes(registry))
+    guards = [auth.middleware] if auth is not None else []
+    return HttpServer(
+        "metrics", bind_address, metrics_routes(registry), ssl_context=ssl_context, middlewares=guards
+    )

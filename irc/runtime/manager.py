@@ -66,6 +66,10 @@ class ManagerOptions:
     """Watch only these namespaces (one informer each). Defaults to all."""
     metrics_bind_address: str = ":8080"
     """Where /metrics is served; "0" disables it. Defaults to :8080."""
+    metrics_secure: bool = False
+    """Serve /metrics over HTTPS to bearer tokens allowed `get` on it (irc.runtime.metrics_auth)."""
+    metrics_cert_dir: str | None = None
+    """With metrics_secure: tls.crt and tls.key to serve; defaults to a self-signed certificate."""
     health_probe_bind_address: str = ":8081"
     """Where /healthz and /readyz are served; "0" disables them. Defaults to :8081."""
     leader_election: LeaderElectionOptions = field(default_factory=LeaderElectionOptions)
@@ -278,7 +282,7 @@ class Manager:
 
         self.http_servers = [
             health_server(self.options.health_probe_bind_address, self.probes),
-            metrics_server(self.options.metrics_bind_address, self.metrics.registry, process_collectors=True),
+            self._metrics_server(),
         ]
         try:
             async with asyncio.TaskGroup() as tg:
@@ -302,6 +306,15 @@ class Manager:
         finally:
             for server in self.http_servers:
                 await server.stop()
+
+    def _metrics_server(self) -> HttpServer:
+        address, registry = self.options.metrics_bind_address, self.metrics.registry
+        if not self.options.metrics_secure:
+            return metrics_server(address, registry, process_collectors=True)
+        from irc.runtime.metrics_auth import MetricsAuth, serving_context
+
+        auth, context = MetricsAuth(self.client, self.clock), serving_context(self.options.metrics_cert_dir)
+        return metrics_server(address, registry, process_collectors=True, auth=auth, ssl_context=context)
 
     async def _wait_for_caches(self) -> None:
         timeout = self.options.cache_sync_timeout

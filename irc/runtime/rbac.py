@@ -56,8 +56,12 @@ MANAGER_RULES: tuple[PolicyRule, ...] = (
     # events.py: core/v1 Events, created and then patched as their count grows, in the namespace of
     # the object they are about (any namespace).
     PolicyRule(("",), ("events",), ("create", "patch")),
+    # metrics_auth.py (--metrics-secure, on in the shipped manifests): a scraper's token reviewed, and
+    # whether it may get /metrics. Granted always: `irc rbac` cannot know the flag.
+    PolicyRule(("authentication.k8s.io",), ("tokenreviews",), ("create",)),
+    PolicyRule(("authorization.k8s.io",), ("subjectaccessreviews",), ("create",)),
 )
-"""What the Manager itself does cluster-wide: the Event recorder."""
+"""What the Manager itself does cluster-wide: the Event recorder, the metrics' authorization."""
 
 
 def merge_rules(rules: Iterable[PolicyRule]) -> list[PolicyRule]:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import builtins
 import copy
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -72,6 +72,7 @@ class FakeClient:
         self._objects: dict[_Key, Obj] = {}
         self._revision = 0  # the last resourceVersion assigned; a list answers it
         self._injected: list[tuple[Verb, str, errors.ApiError]] = []
+        self._reviews: dict[str, Callable[[Obj], dict[str, Any]]] = {}
         self.actions: list[Action] = []
         self.cache = FakeCache(self, indexes, namespaces)
         for obj in objects:
@@ -107,6 +108,11 @@ class FakeClient:
     def inject(self, verb: Verb, kind: str, error: errors.ApiError, times: int = 1) -> None:
         """Make the next `times` calls of `verb` on `kind` raise `error` instead of acting."""
         self._injected += [(verb, kind, error)] * times
+
+    def answer_reviews(self, kind: str, decide: Callable[[Obj], dict[str, Any]]) -> None:
+        """Answer a create of `kind` as the API server answers a review (TokenReview,
+        SubjectAccessReview, ...): the object back with `status = decide(obj)`, nothing stored."""
+        self._reviews[kind] = decide
 
     def writes(self) -> builtins.list[Action]:
         """The actions that changed (or tried to change) something: create, update, patch, delete."""
@@ -144,6 +150,8 @@ class FakeClient:
         if not name and metadata.get("generateName"):
             name = f"{metadata['generateName']}{uuid.uuid4().hex[:5]}"
         self._act("create", kind, metadata.get("namespace"), name, body=obj)
+        if kind in self._reviews:
+            return {**copy.deepcopy(obj), "status": self._reviews[kind](obj)}
         if not name:
             raise errors.Invalid(422, "Invalid", f"{kind}: metadata.name: Required value")
         stored = copy.deepcopy(obj)
