@@ -15,10 +15,10 @@ BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help test test-unit test-e2e lint demo demo-down bench run install uninstall deploy undeploy \
-	kind-up manifests setup packages binaries venv clean
+	docker-build kind-up manifests setup packages binaries venv clean
 
 help: ## list the targets
-	@awk -F':.*## ' '/^[a-z0-9-]+:.*## /{printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk -F':.*## ' '/^[a-z0-9-]+:.*## /{printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 test: setup lint ## install what the tests need, then lint, unit and e2e tests
 	$(PY) -m pytest tests e2e $(PYTEST_ARGS)
@@ -65,6 +65,9 @@ deploy: ## CRDs, RBAC and the manager from manifests/overlays/$(OVERLAY), runnin
 
 undeploy: ## remove what deploy applied
 	$(KUBECTL) delete --ignore-not-found -k manifests/overlays/$(OVERLAY)
+
+docker-build: ## the container image $(IMG): docker when a daemon answers, else buildah (hack/image.sh)
+	IMG='$(IMG)' hack/image.sh
 
 kind-up: ## a kind cluster with the CRDs (needs Docker and kind; not exercised here)
 	kind create cluster --name irc

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the test bed runs: the CNCF registry, skopeo, OpenSSH, htpasswd, git.
+# Installs the Debian packages the test bed runs: the CNCF registry, skopeo, OpenSSH, htpasswd, git;
+# and buildah with debootstrap, which build the container image (hack/image.sh).
 # Idempotent: does nothing when every command is already there.
 set -euo pipefail
 declare -A need=(
   [docker-registry]=docker-registry [skopeo]=skopeo [sshd]=openssh-server [ssh]=openssh-client
   [ssh-keygen]=openssh-client [htpasswd]=apache2-utils [git]=git [curl]=curl
+  [buildah]=buildah [debootstrap]=debootstrap
 )
 missing=()
 for cmd in "${!need[@]}"; do
