@@ -72,7 +72,8 @@ def workqueue_section(keys: int) -> str:
     if result.returncode != 0:
         raise RuntimeError(f"{module} exited {result.returncode}:\n{result.stderr[-4000:]}")
     lines = result.stdout.splitlines()
-    table = [line for line in lines if line.startswith("|")]
+    first_table = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    body = lines[first_table:]  # the throughput table, then the backlog prose and table
     title = lines[0] if lines else ""
     return "\n".join(
         [
@@ -80,9 +81,10 @@ def workqueue_section(keys: int) -> str:
             "",
             f"`{module}` (`irc.runtime.workqueue.WorkQueue`, no API server): {title.strip()}. Each item is "
             "a distinct key passing through `add`, `get` and `done`; the workers yield once per item, as a "
-            "reconcile that awaits would.",
+            "reconcile that awaits would. The metrics are the queue's plain counters, read by the "
+            "collector at scrape (`irc.runtime.metrics.WorkQueueCollector`).",
             "",
-            *table,
+            *body,
         ]
     )
 

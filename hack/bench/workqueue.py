@@ -1,7 +1,8 @@
-"""Throughput of irc.runtime.workqueue: items per second through add + get + done, over distinct keys.
+"""irc.runtime.workqueue: items per second through add + get + done, over distinct keys; and how long
+one change waits behind a start-up backlog, with and without priorities.
 
 Run: .venv/bin/python -m hack.bench.workqueue [--keys N] [--repeat R]
-Prints a Markdown table (median of R runs, with the range) and the machine it ran on.
+Prints Markdown tables (median of R runs, with the range) and the machine it ran on.
 """
 
 from __future__ import annotations
@@ -18,14 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from irc.runtime.metrics import RuntimeMetrics
-from irc.runtime.workqueue import ShutDown, WorkQueue
+from irc.runtime.workqueue import LOW_PRIORITY, ShutDown, WorkQueue
 
 Scenario = Callable[[int], Coroutine[Any, Any, None]]
 
 
-async def sequential(keys: int) -> None:
+async def sequential(keys: int, metrics: bool = False) -> None:
     """One task: add every key, then get and done each (no waiting, no contention)."""
-    queue = WorkQueue[int]()
+    queue = WorkQueue[int]("bench", metrics=RuntimeMetrics()) if metrics else WorkQueue[int]()
     for key in range(keys):
         queue.add(key)
     for _ in range(keys):
@@ -61,10 +62,48 @@ async def producer_consumers(keys: int, workers: int, metrics: bool) -> None:
 
 SCENARIOS: list[tuple[str, Scenario]] = [
     ("sequential: add all, then get + done (1 task)", sequential),
+    ("sequential, with metrics", lambda keys: sequential(keys, metrics=True)),
     ("1 producer / 1 worker", lambda keys: producer_consumers(keys, 1, metrics=False)),
     ("1 producer / 4 workers", lambda keys: producer_consumers(keys, 4, metrics=False)),
     ("1 producer / 4 workers, with metrics", lambda keys: producer_consumers(keys, 4, metrics=True)),
 ]
+
+
+RECONCILE_SECONDS = 0.001
+WORKERS = 4
+
+
+async def edit_during_backlog(keys: int, priorities: bool) -> tuple[float, int]:
+    """A controller's start: `keys` items from the initial list queued (at LOW_PRIORITY with
+    priorities, as irc's controllers queue them), 4 workers taking 1 ms each (an asyncio sleep); once a
+    tenth is done, one change arrives. Returns its wait from add to get, and the items got meanwhile."""
+    queue = WorkQueue[int]()
+    for key in range(keys):
+        queue.add(key, LOW_PRIORITY if priorities else 0)
+    edit = -1
+    got = got_at_add = 0
+    added_at = 0.0
+    result: tuple[float, int] | None = None
+
+    async def work() -> None:
+        nonlocal got, added_at, got_at_add, result
+        while result is None:
+            key = await queue.get()
+            if key == edit:
+                result = (time.perf_counter() - added_at, got - got_at_add)
+            else:
+                got += 1
+                if got == keys // 10:
+                    added_at, got_at_add = time.perf_counter(), got
+                    queue.add(edit)
+                await asyncio.sleep(RECONCILE_SECONDS)
+            queue.done(key)
+
+    async with asyncio.TaskGroup() as group:
+        for _ in range(WORKERS):
+            group.create_task(work())
+    assert result is not None
+    return result
 
 
 def measure(scenario: Scenario, keys: int, repeat: int) -> list[float]:
@@ -101,6 +140,23 @@ def main() -> None:
     for title, scenario in SCENARIOS:
         rates = measure(scenario, args.keys, args.repeat)
         print(f"| {title} | {statistics.median(rates):,.0f} | {min(rates):,.0f} to {max(rates):,.0f} |")
+
+    print(
+        f"\nOne change during a start-up backlog: {args.keys:,} items from the initial list queued, "
+        f"{WORKERS} workers taking {RECONCILE_SECONDS * 1000:g} ms each (an asyncio sleep); once a tenth is "
+        "done, one change is added at normal priority. *Wait* is from its add to a worker getting it; "
+        "*items before it* counts the backlog items handed out meanwhile.\n"
+    )
+    print("| queue | wait for the change | items before it |")
+    print("|---|---:|---:|")
+    for title, priorities in [("with priorities (irc's controllers)", True), ("one FIFO", False)]:
+        runs = [asyncio.run(edit_during_backlog(args.keys, priorities)) for _ in range(args.repeat)]
+        waits = [w for w, _ in runs]
+        before = statistics.median(n for _, n in runs)
+        print(
+            f"| {title} | {statistics.median(waits) * 1000:,.1f} ms "
+            f"({min(waits) * 1000:,.1f} to {max(waits) * 1000:,.1f}) | {before:,.0f} |"
+        )
 
 
 if __name__ == "__main__":

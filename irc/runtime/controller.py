@@ -9,6 +9,9 @@ Reconciler). Its outcome decides what happens to the request, in controller-runt
     Result(requeue_after=d)     → backoff forgotten, requeued in d seconds
     returns (None or Result())  → backoff forgotten
 
+A requeue keeps the priority the request was queued at: what the initial list and resyncs bring waits
+at LOW_PRIORITY behind changes observed after start (`ControllerOptions.priority_queue`).
+
 One key is never reconciled by two workers at once (the queue guarantees it); an exception never
 kills a worker. Every log line of a reconcile carries controller, namespace, name and reconcile_id.
 """
@@ -25,13 +28,14 @@ from typing import Any, Protocol
 import structlog
 
 from irc.runtime import errors
+from irc.runtime.client import Obj
 from irc.runtime.clock import Clock, RealClock
 from irc.runtime.handlers import Handler, Request
 from irc.runtime.informer import CreateEvent, DeleteEvent, GenericEvent, Informer, UpdateEvent
 from irc.runtime.metrics import RECONCILE_RESULTS, RuntimeMetrics
 from irc.runtime.predicates import Predicate
 from irc.runtime.ratelimiter import RateLimiter
-from irc.runtime.workqueue import ShutDown, WorkQueue
+from irc.runtime.workqueue import LOW_PRIORITY, ShutDown, WorkQueue
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +57,9 @@ class ControllerOptions:
     """Backoff for failed requests. Defaults to max(5 ms → 1000 s per item, 10 qps burst 100)."""
     reconcile_timeout: float | None = None
     """Seconds one reconcile may take before it is cancelled and counted as an error. Defaults to none."""
+    priority_queue: bool = True
+    """Queue what the initial list and resyncs bring at LOW_PRIORITY, so changes observed after start
+    go first (controller-runtime's default since v0.23). False queues everything alike, in order."""
 
 
 @dataclass
@@ -63,22 +70,25 @@ class _Watch:
 
 
 class _Source:
-    """Adapts an informer's events through predicates and a handler into queue adds."""
+    """Adapts an informer's events through predicates and a handler into queue adds: at LOW_PRIORITY
+    for the initial list and resyncs (an update to the same resourceVersion) when `prioritize`."""
 
-    def __init__(self, queue: WorkQueue[Request], watch: _Watch) -> None:
+    def __init__(self, queue: WorkQueue[Request], watch: _Watch, prioritize: bool) -> None:
         self._queue, self._handler, self._predicates = queue, watch.handler, watch.predicates
+        self._low = LOW_PRIORITY if prioritize else 0
 
-    def _enqueue(self, requests: Iterable[Request]) -> None:
+    def _enqueue(self, requests: Iterable[Request], priority: int = 0) -> None:
         for request in requests:
-            self._queue.add(request)
+            self._queue.add(request, priority)
 
     def create(self, event: CreateEvent) -> None:
         if all(p.create(event) for p in self._predicates):
-            self._enqueue(self._handler.create(event))
+            self._enqueue(self._handler.create(event), self._low if event.is_initial_list else 0)
 
     def update(self, event: UpdateEvent) -> None:
         if all(p.update(event) for p in self._predicates):
-            self._enqueue(self._handler.update(event))
+            resync = _resource_version(event.old) == _resource_version(event.new)
+            self._enqueue(self._handler.update(event), self._low if resync else 0)
 
     def delete(self, event: DeleteEvent) -> None:
         if all(p.delete(event) for p in self._predicates):
@@ -87,6 +97,10 @@ class _Source:
     def generic(self, event: GenericEvent) -> None:
         if all(p.generic(event) for p in self._predicates):
             self._enqueue(self._handler.generic(event))
+
+
+def _resource_version(obj: Obj) -> object:
+    return (obj.get("metadata") or {}).get("resourceVersion")
 
 
 @dataclass
@@ -135,36 +149,31 @@ class Controller:
         workers = self.options.max_concurrent_reconciles
         self.metrics.init_controller(self.name, workers)
         for w in self._watches:
-            w.informer.add_handler(_Source(self.queue, w))
+            w.informer.add_handler(_Source(self.queue, w, self.options.priority_queue))
         await asyncio.gather(*(w.informer.wait_for_sync() for w in self._watches))
         log.info("starting workers", extra={"controller": self.name, "workers": workers})
         try:
             async with asyncio.TaskGroup() as tg:
                 for i in range(workers):
                     tg.create_task(self._worker(), name=f"{self.name}-worker-{i}")
-                tg.create_task(self._refresh_metrics(), name=f"{self.name}-queue-metrics")
         finally:
             self.queue.shutdown()
-
-    async def _refresh_metrics(self) -> None:
-        while True:  # client-go refreshes the unfinished-work gauges every 500 ms
-            self.queue.update_unfinished_metrics()
-            await self.clock.sleep(0.5)
 
     async def _worker(self) -> None:
         while True:
             try:
-                request = await self.queue.get()
+                request, priority = await self.queue.get_with_priority()
             except ShutDown:
                 return
             self._active.inc()
             try:
-                await self._reconcile(request)
+                await self._reconcile(request, priority)
             finally:
                 self._active.dec()
                 self.queue.done(request)
 
-    async def _reconcile(self, request: Request) -> None:
+    async def _reconcile(self, request: Request, priority: int) -> None:
+        """Reconcile once; a requeue, after an error or a Result, keeps the request's priority."""
         with structlog.contextvars.bound_contextvars(
             controller=self.name,
             namespace=request.namespace,
@@ -184,7 +193,7 @@ class Controller:
                 self._errors.inc()
                 self._results["error"].inc()
                 log.exception("reconcile raised CancelledError, requeued with backoff")
-                self.queue.add_rate_limited(request)
+                self.queue.add_rate_limited(request, priority)
                 return
             except Exception as e:
                 self._errors.inc()
@@ -210,13 +219,13 @@ class Controller:
                     log.error("reconcile failed, requeued with backoff: %s", e, extra={"reason": e.reason})
                 else:
                     log.exception("reconcile failed, requeued with backoff")
-                self.queue.add_rate_limited(request)
+                self.queue.add_rate_limited(request, priority)
                 return
             finally:
                 self._time.observe(self.clock.now() - start)
             self.queue.forget(request)
             if result.requeue_after is not None and result.requeue_after > 0:
-                self.queue.add_after(request, result.requeue_after)
+                self.queue.add_after(request, result.requeue_after, priority)
                 self._results["requeue_after"].inc()
                 log.debug("reconciled, again in %.1f s", result.requeue_after)
             else:

@@ -6,9 +6,13 @@ is given (the manager's, or a fresh one per test). Components take the RuntimeMe
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.registry import Collector
 
 # client-go's workqueue buckets: ExponentialBuckets(10e-9, 10, 12) = 1e-8 … 1e3 seconds.
 WORKQUEUE_BUCKETS = tuple(1e-8 * 10**i for i in range(12))
@@ -21,46 +25,112 @@ RECONCILE_BUCKETS = (
 RECONCILE_RESULTS = ("success", "error", "requeue", "requeue_after")
 
 
+class LocalHistogram:
+    """A histogram observed from one event loop: a bisect and two additions per observation, where
+    prometheus_client's takes a lock and walks its buckets. Read by a collector when scraped."""
+
+    __slots__ = ("bounds", "counts", "sum")
+
+    def __init__(self, bounds: Sequence[float]) -> None:
+        self.bounds = tuple(bounds)
+        self.counts = [0] * (len(self.bounds) + 1)  # the last one is +Inf
+        self.sum = 0.0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect_left(self.bounds, value)] += 1
+        self.sum += value
+
+    def buckets(self) -> list[tuple[str, float]]:
+        """Cumulative (le, count) pairs, as exposition wants them."""
+        out, total = [], 0
+        for bound, count in zip((*map(str, self.bounds), "+Inf"), self.counts, strict=True):
+            total += count
+            out.append((bound, float(total)))
+        return out
+
+
+@dataclass(frozen=True)
+class QueueSample:
+    """One work queue's workqueue_* values at a scrape."""
+
+    depth: int
+    adds: int
+    retries: int
+    queue_duration: LocalHistogram
+    work_duration: LocalHistogram
+    unfinished_work: float
+    longest_running: float
+
+
+class WorkQueueCollector(Collector):
+    """client-go's workqueue_* series, labelled (name, controller) = (queue name, queue name), read from
+    each queue when scraped, so a queue counts in plain integers rather than locked series."""
+
+    def __init__(self) -> None:
+        self._queues: dict[str, Callable[[], QueueSample]] = {}
+
+    def add(self, name: str, sample: Callable[[], QueueSample]) -> None:
+        if name in self._queues:
+            raise ValueError(f"a work queue named {name!r} already reports to these metrics")
+        self._queues[name] = sample
+
+    def describe(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily | HistogramMetricFamily]:
+        return self._families({})
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily | HistogramMetricFamily]:
+        return self._families({name: sample() for name, sample in self._queues.items()})
+
+    @staticmethod
+    def _families(
+        samples: dict[str, QueueSample],
+    ) -> Iterator[GaugeMetricFamily | CounterMetricFamily | HistogramMetricFamily]:
+        q = ("name", "controller")
+        depth = GaugeMetricFamily("workqueue_depth", "Current depth of workqueue", labels=q)
+        adds = CounterMetricFamily("workqueue_adds", "Total number of adds handled by workqueue", labels=q)
+        queue_duration = HistogramMetricFamily(
+            "workqueue_queue_duration_seconds",
+            "How long in seconds an item stays in workqueue before being requested",
+            labels=q,
+        )
+        work_duration = HistogramMetricFamily(
+            "workqueue_work_duration_seconds",
+            "How long in seconds processing an item from workqueue takes",
+            labels=q,
+        )
+        unfinished = GaugeMetricFamily(
+            "workqueue_unfinished_work_seconds",
+            "How many seconds of work has been done that is in progress and hasn't been observed by "
+            "work_duration",
+            labels=q,
+        )
+        longest = GaugeMetricFamily(
+            "workqueue_longest_running_processor_seconds",
+            "How many seconds has the longest running processor for workqueue been running",
+            labels=q,
+        )
+        retries = CounterMetricFamily(
+            "workqueue_retries", "Total number of retries handled by workqueue", labels=q
+        )
+        for name, s in samples.items():
+            labels = [name, name]
+            depth.add_metric(labels, s.depth)
+            adds.add_metric(labels, s.adds)
+            queue_duration.add_metric(labels, s.queue_duration.buckets(), s.queue_duration.sum)
+            work_duration.add_metric(labels, s.work_duration.buckets(), s.work_duration.sum)
+            unfinished.add_metric(labels, s.unfinished_work)
+            longest.add_metric(labels, s.longest_running)
+            retries.add_metric(labels, s.retries)
+        yield from (depth, adds, queue_duration, work_duration, unfinished, longest, retries)
+
+
 @dataclass
 class RuntimeMetrics:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
 
     def __post_init__(self) -> None:
-        r, q = self.registry, ("name", "controller")
-        self.workqueue_depth = Gauge("workqueue_depth", "Current depth of workqueue", q, registry=r)
-        self.workqueue_adds = Counter(
-            "workqueue_adds_total", "Total number of adds handled by workqueue", q, registry=r
-        )
-        self.workqueue_queue_duration = Histogram(
-            "workqueue_queue_duration_seconds",
-            "How long in seconds an item stays in workqueue before being requested",
-            q,
-            buckets=WORKQUEUE_BUCKETS,
-            registry=r,
-        )
-        self.workqueue_work_duration = Histogram(
-            "workqueue_work_duration_seconds",
-            "How long in seconds processing an item from workqueue takes",
-            q,
-            buckets=WORKQUEUE_BUCKETS,
-            registry=r,
-        )
-        self.workqueue_unfinished_work = Gauge(
-            "workqueue_unfinished_work_seconds",
-            "How many seconds of work has been done that is in progress and hasn't been observed by "
-            "work_duration",
-            q,
-            registry=r,
-        )
-        self.workqueue_longest_running = Gauge(
-            "workqueue_longest_running_processor_seconds",
-            "How many seconds has the longest running processor for workqueue been running",
-            q,
-            registry=r,
-        )
-        self.workqueue_retries = Counter(
-            "workqueue_retries_total", "Total number of retries handled by workqueue", q, registry=r
-        )
+        r = self.registry
+        self.workqueues = WorkQueueCollector()
+        r.register(self.workqueues)
 
         c = ("controller",)
         self.reconcile_total = Counter(

@@ -1,19 +1,25 @@
 """The controller's outcome handling, in controller-runtime's order, without an API server:
-requests are fed with `enqueue`, time is a FakeClock."""
+requests are fed with `enqueue`, time is a FakeClock; and the priorities its watches queue at,
+through an informer over a scripted API server."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 
 import pytest
 import structlog
 
 from irc.runtime import errors
+from irc.runtime.client import Client
 from irc.runtime.controller import Controller, ControllerOptions, Result
-from irc.runtime.handlers import Request
+from irc.runtime.handlers import EnqueueForObject, Request
+from irc.runtime.informer import CreateEvent, DeleteEvent, Informer, UpdateEvent
 from irc.runtime.metrics import RuntimeMetrics
 from irc.runtime.testing import FakeClock, running
+from irc.runtime.transport import MockTransport, Response
+from irc.runtime.transport import Request as HttpRequest
 
 A, B = Request("ns", "a"), Request("ns", "b")
 
@@ -245,3 +251,78 @@ def test_options_are_validated() -> None:
 
     with pytest.raises(ValueError, match="max_concurrent_reconciles"):
         Controller("test", Scripted(ok), ControllerOptions(max_concurrent_reconciles=0))
+
+
+class BacklogApi:
+    """Five ConfigMaps at resourceVersion 3; the first watch sends cm-3 modified (resourceVersion 4) once
+    `edit` is set; later watches wait forever."""
+
+    def __init__(self) -> None:
+        self.edit = asyncio.Event()
+        self.watches = 0
+
+    @staticmethod
+    def configmap(name: str, rv: str) -> dict[str, object]:
+        return {"metadata": {"name": name, "namespace": "ns", "resourceVersion": rv}}
+
+    async def handle(self, request: HttpRequest) -> Response:
+        if request.path == "/api/v1":
+            resources = [{"name": "configmaps", "kind": "ConfigMap", "namespaced": True}]
+            return Response(200, json.dumps({"resources": resources}).encode())
+        if dict(request.params).get("watch") != "true":
+            items = [self.configmap(f"cm-{i}", "3") for i in range(5)]
+            return Response(200, json.dumps({"metadata": {"resourceVersion": "3"}, "items": items}).encode())
+        self.watches += 1
+        if self.watches > 1:
+            await asyncio.Event().wait()
+        await self.edit.wait()
+        event = {"type": "MODIFIED", "object": self.configmap("cm-3", "4")}
+        return Response(200, json.dumps(event).encode() + b"\n")
+
+
+class EditSeen:
+    def __init__(self, seen: asyncio.Event) -> None:
+        self.seen = seen
+
+    def create(self, event: CreateEvent) -> None:
+        pass
+
+    def update(self, event: UpdateEvent) -> None:
+        self.seen.set()
+
+    def delete(self, event: DeleteEvent) -> None:
+        pass
+
+
+@pytest.mark.parametrize("priority_queue", [True, False])
+async def test_a_change_during_the_start_up_backlog_is_reconciled_before_the_backlog(
+    priority_queue: bool,
+) -> None:
+    api, release = BacklogApi(), asyncio.Event()
+
+    async def first_waits(request: Request, n: int) -> None:
+        if n == 1:
+            await release.wait()
+
+    r = Scripted(first_waits)
+    informer = Informer(
+        Client(MockTransport(api.handle)), "v1", "ConfigMap", namespace="ns", watch_list=False
+    )
+    options = ControllerOptions(priority_queue=priority_queue)
+    c = Controller("test", r, options)
+    c.watch(informer, EnqueueForObject())
+    edited = asyncio.Event()
+    informer.add_handler(EditSeen(edited))
+    async with running(informer.run()), running(c.start()):
+        await r.called.wait()  # cm-0 is being reconciled; cm-1 … cm-4 wait at low priority
+        api.edit.set()
+        await edited.wait()
+        release.set()
+        while len(r.calls) < 5:
+            r.called.clear()
+            await r.called.wait()
+    names = [call.name for call in r.calls]
+    if priority_queue:
+        assert names == ["cm-0", "cm-3", "cm-1", "cm-2", "cm-4"]
+    else:
+        assert names == ["cm-0", "cm-1", "cm-2", "cm-3", "cm-4"]

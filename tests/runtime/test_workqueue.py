@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from irc.runtime.metrics import RuntimeMetrics
 from irc.runtime.ratelimiter import ItemExponentialFailureRateLimiter
 from irc.runtime.testing import FAKE_EPOCH, FakeClock
-from irc.runtime.workqueue import QueueStatistics, ShutDown, WorkQueue
+from irc.runtime.workqueue import LOW_PRIORITY, QueueStatistics, ShutDown, WorkQueue
 
 R = TypeVar("R")
 
@@ -327,8 +327,8 @@ async def test_statistics_report_depth_processing_waiting_and_longest_running() 
     assert queue.statistics() == QueueStatistics(depth=1, processing=2, waiting=1, longest_running=3.0)
 
 
-def sample(metrics: RuntimeMetrics, name: str, queue: str = "q") -> float | None:
-    return metrics.registry.get_sample_value(name, {"name": queue, "controller": queue})
+def sample(metrics: RuntimeMetrics, name: str, queue: str = "q", **labels: str) -> float | None:
+    return metrics.registry.get_sample_value(name, {"name": queue, "controller": queue, **labels})
 
 
 async def test_metrics_follow_client_go() -> None:
@@ -352,13 +352,13 @@ async def test_metrics_follow_client_go() -> None:
     queue.add("a")  # parked: counted as an add and in depth, as client-go does
     assert (sample(metrics, "workqueue_depth"), sample(metrics, "workqueue_adds_total")) == (2.0, 3.0)
 
-    clock.advance(2.0)
-    queue.update_unfinished_metrics()
+    clock.advance(2.0)  # the gauges are read at scrape: exact, no refresh needed
     assert sample(metrics, "workqueue_unfinished_work_seconds") == 2.0
     assert sample(metrics, "workqueue_longest_running_processor_seconds") == 2.0
     queue.done(a)
     assert sample(metrics, "workqueue_work_duration_seconds_sum") == 2.0
-    queue.update_unfinished_metrics()
+    assert sample(metrics, "workqueue_work_duration_seconds_bucket", le="1.0") == 0.0
+    assert sample(metrics, "workqueue_work_duration_seconds_bucket", le="10.0") == 1.0
     assert sample(metrics, "workqueue_unfinished_work_seconds") == 0.0
 
     queue.add_after("c", 0)
@@ -366,7 +366,7 @@ async def test_metrics_follow_client_go() -> None:
     queue.add_rate_limited("e")
     assert sample(metrics, "workqueue_retries_total") == 3.0
     clock.advance(1.0)
-    queue.update_unfinished_metrics()  # releases "d" and "e"
+    assert len(queue) == 5  # using the queue releases "d" and "e"
     assert sample(metrics, "workqueue_depth") == 5.0  # b, a, c, d, e
 
     while len(queue):
@@ -380,9 +380,13 @@ async def test_metrics_follow_client_go() -> None:
     assert sample(metrics, "workqueue_depth") == 0.0
 
 
-async def test_a_queue_with_metrics_needs_a_name() -> None:
+async def test_a_queue_with_metrics_needs_a_name_of_its_own() -> None:
+    metrics = RuntimeMetrics()
     with pytest.raises(ValueError):
-        WorkQueue[str](metrics=RuntimeMetrics())
+        WorkQueue[str](metrics=metrics)
+    WorkQueue[str]("q", metrics=metrics)
+    with pytest.raises(ValueError, match="already reports"):
+        WorkQueue[str]("q", metrics=metrics)
 
 
 # Properties.
@@ -500,3 +504,105 @@ async def test_add_after_releases_in_ready_time_order(ops: list[tuple[str, str, 
             queue.done(released[-1])
         assert released == queued
         queued.clear()
+
+
+# Priorities (controller-runtime's priority queue).
+
+
+async def take_all(queue: WorkQueue[str]) -> list[tuple[str, int]]:
+    out = []
+    while len(queue):
+        item, priority = await queue.get_with_priority()
+        queue.done(item)
+        out.append((item, priority))
+    return out
+
+
+async def test_higher_priorities_go_first_and_each_in_the_order_added() -> None:
+    queue = new_queue()
+    for item, priority in [("a", LOW_PRIORITY), ("b", 0), ("c", LOW_PRIORITY), ("d", 5), ("e", 0)]:
+        queue.add(item, priority)
+    assert await take_all(queue) == [("d", 5), ("b", 0), ("e", 0), ("a", -100), ("c", -100)]
+
+
+async def test_an_item_added_again_moves_up_never_down() -> None:
+    queue = new_queue()
+    for item in "abc":
+        queue.add(item, LOW_PRIORITY)
+    queue.add("c")  # a change to something in the start-up backlog: reconciled first
+    queue.add("a", LOW_PRIORITY - 1)  # lower: stays where it is
+    assert len(queue) == 3
+    assert await take_all(queue) == [("c", 0), ("a", -100), ("b", -100)]
+
+
+async def test_an_item_moved_up_and_queued_again_below_is_served_in_its_new_place() -> None:
+    queue = new_queue()
+    queue.add("a", LOW_PRIORITY)
+    queue.add("x", LOW_PRIORITY)
+    queue.add("a")  # leaves its old place in the low line behind
+    assert await take_all(queue) == [("a", 0), ("x", -100)]
+    queue.add("y", LOW_PRIORITY)
+    queue.add("a", LOW_PRIORITY)  # behind y, not in the place it left
+    assert await take_all(queue) == [("y", -100), ("a", -100)]
+
+
+async def test_an_item_added_while_processed_comes_back_at_the_highest_priority_asked() -> None:
+    queue = new_queue()
+    queue.add("a", LOW_PRIORITY)
+    a = await queue.get()
+    queue.add("a", LOW_PRIORITY)
+    queue.add("a", 3)
+    queue.add("a", 1)
+    queue.add("b", 2)
+    queue.done(a)
+    assert await take_all(queue) == [("a", 3), ("b", 2)]
+
+
+async def test_a_delayed_item_keeps_its_highest_priority() -> None:
+    clock = FakeClock()
+    queue = new_queue(clock)
+    queue.add_after("a", 1.0, priority=LOW_PRIORITY)
+    queue.add_after("a", 2.0, priority=4)  # later: the ready time stays 1.0, the priority rises
+    queue.add_rate_limited("b", priority=LOW_PRIORITY)
+    queue.add("c")
+    clock.advance(1.0)
+    assert await take_all(queue) == [("a", 4), ("c", 0), ("b", -100)]
+
+
+@given(
+    ops=st.lists(
+        st.one_of(
+            st.tuples(st.just("add"), KEYS, st.sampled_from([LOW_PRIORITY, -1, 0, 2])),
+            st.tuples(st.just("get"), st.just(""), st.just(0)),
+            st.tuples(st.just("done"), st.just(""), st.just(0)),
+        ),
+        max_size=60,
+    )
+)
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+async def test_priorities_against_a_model(ops: list[tuple[str, str, int]]) -> None:
+    """Model: each queued key has (priority, order); get takes the highest priority, earliest order; an
+    add with a higher priority gives the key the new priority and a new order; a key added while held
+    comes back, at the highest priority asked, on done."""
+    queue = new_queue()
+    order = itertools.count()
+    queued: dict[str, tuple[int, int]] = {}
+    held: list[str] = []
+    parked: dict[str, int] = {}
+    for op, key, priority in ops:
+        if op == "add":
+            queue.add(key, priority)
+            if key in held:
+                parked[key] = max(priority, parked.get(key, priority))
+            elif key not in queued or queued[key][0] < priority:
+                queued[key] = (priority, next(order))
+        elif op == "get" and queued:
+            expected = min(queued, key=lambda k: (-queued[k][0], queued[k][1]))
+            assert await queue.get_with_priority() == (expected, queued.pop(expected)[0])
+            held.append(expected)
+        elif op == "done" and held:
+            key = held.pop(0)
+            queue.done(key)
+            if key in parked:
+                queued[key] = (parked.pop(key), next(order))
+        assert len(queue) == len(queued)
