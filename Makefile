@@ -14,7 +14,7 @@ ARGS ?=
 BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help test test-unit test-e2e lint demo demo-down bench run install uninstall deploy undeploy \
+.PHONY: help test test-unit test-e2e test-chaos lint demo demo-down bench run install uninstall deploy undeploy \
 	docker-build kind-up manifests setup packages binaries venv clean
 
 help: ## list the targets
@@ -28,6 +28,9 @@ test-unit: venv ## the unit tests (tests/), no servers
 
 test-e2e: setup ## the end-to-end tests (e2e/) against the test bed on 127.0.0.1
 	$(PY) -m pytest e2e $(PYTEST_ARGS)
+
+test-chaos: setup ## the fault-injection tests (e2e/chaos/) with more cycles than make test runs
+	IRC_CHAOS_CYCLES=$(or $(CYCLES),5) $(PY) -m pytest e2e/chaos $(PYTEST_ARGS)
 
 lint: venv ## ruff and mypy --strict
 	$(VENV)/bin/ruff check irc tests e2e hack

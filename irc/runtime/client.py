@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextvars
 import json
 import logging
 import random
@@ -196,6 +197,25 @@ class ApiClient(Protocol):
     ) -> Obj: ...
 
 
+class WriteFence(Protocol):
+    """What decides whether a write may be sent now (leader election's `LeaseFence`)."""
+
+    def check(self) -> None:
+        """Raise (errors.LeaseNotCurrent) unless a write may be sent now."""
+        ...
+
+    async def wait(self) -> None:
+        """Return once a write may be sent."""
+        ...
+
+
+WRITE_FENCE: contextvars.ContextVar[WriteFence | None] = contextvars.ContextVar(
+    "irc_write_fence", default=None
+)
+"""Set by the manager for its leader work: every write any Client sends from that work, and from the
+tasks it starts, is checked against the fence first. Other writes (the Lease's own, Events) are not."""
+
+
 class Client:
     def __init__(
         self,
@@ -225,9 +245,13 @@ class Client:
     # ---- transport with throttling, retries and metrics
 
     async def send(self, request: Request) -> Response:
-        """Send with client-side throttling; retry 429 and Retry-After 5xx answers as client-go does."""
+        """Send with client-side throttling; retry 429 and Retry-After 5xx answers as client-go does.
+        A write made under a `WRITE_FENCE` is checked against it right before each attempt."""
+        fence = WRITE_FENCE.get() if request.method != "GET" else None
         for attempt in range(MAX_RETRIES + 1):
             await self._throttle.acquire()
+            if fence is not None:
+                fence.check()
             response = await self._send_reconnecting(request)
             if self._metrics is not None:
                 self._metrics.rest_client_requests.labels(

@@ -9,6 +9,9 @@ Reconciler). Its outcome decides what happens to the request, in controller-runt
     Result(requeue_after=d)     → backoff forgotten, requeued in d seconds
     returns (None or Result())  → backoff forgotten
 
+Under a manager's leader election a worker starts a reconcile only while the lease is current
+(`irc.runtime.leaderelection.LeaseFence`), and every write it sends is checked again.
+
 A requeue keeps the priority the request was queued at: what the initial list and resyncs bring waits
 at LOW_PRIORITY behind changes observed after start (`ControllerOptions.priority_queue`).
 
@@ -28,7 +31,7 @@ from typing import Any, Protocol
 import structlog
 
 from irc.runtime import errors
-from irc.runtime.client import Obj
+from irc.runtime.client import WRITE_FENCE, Obj
 from irc.runtime.clock import Clock, RealClock
 from irc.runtime.handlers import Handler, Request
 from irc.runtime.informer import CreateEvent, DeleteEvent, GenericEvent, Informer, UpdateEvent
@@ -160,11 +163,14 @@ class Controller:
             self.queue.shutdown()
 
     async def _worker(self) -> None:
+        fence = WRITE_FENCE.get()  # the manager's leader work carries one under leader election
         while True:
             try:
                 request, priority = await self.queue.get_with_priority()
             except ShutDown:
                 return
+            if fence is not None:
+                await fence.wait()  # held, not reconciled, while the lease is not current
             self._active.inc()
             try:
                 await self._reconcile(request, priority)

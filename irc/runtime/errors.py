@@ -89,6 +89,14 @@ class TerminalError(ReconcileError):
         super().__init__(reason, message, terminal=True)
 
 
+class LeaseNotCurrent(ReconcileError):
+    """A write withheld: the manager's leadership was not renewed recently enough for it to be sure no
+    other manager leads (a process paused past its lease). Retried with backoff, once it renews."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("LeaseNotCurrent", message)
+
+
 def from_status(
     status: int, body: bytes | str | Mapping[str, Any] | None, retry_after: float | None = None
 ) -> ApiError:

@@ -6,9 +6,14 @@ a child task while it renews the Lease, and raises `LeaderElectionLost` once it 
 - Remote timestamps are never trusted: a holder's lease is valid until this process has seen its record
   unchanged for the record's leaseDurationSeconds (client-go's observedTime), so any clock offset between
   machines is tolerated (a difference in clock *rate* is not: size the durations for it).
+- A rival takes over no sooner than lease_duration after it saw our last renewal, so while renew_deadline
+  (< lease_duration) has not passed since the start of our last successful renewal, on the monotonic
+  clock, no rival leads: `is_current()`. The manager fences its leader work with it (`LeaseFence`): a
+  reconcile starts, and a write is sent, only while it holds. That covers a leader paused past its lease
+  (a frozen node, SIGSTOP): on resume its queued work finds the renewal stale and waits rather than act.
+  Nothing fences a write already sent, or one paused between the check and the socket.
 - The leader work is cancelled as soon as renew_deadline has passed since the start of the last successful
-  renewal, or as soon as a renewal finds another holder. A rival takes over no sooner than lease_duration
-  after it saw that renewal, so two leaders never act at once while lease_duration > renew_deadline.
+  renewal (when the renewal timer next runs), or as soon as a renewal finds another holder.
 - On cancellation (or failure of the leader work) the work is cancelled first, then the Lease is released
   (holder "", duration 1 s) if release_on_cancel, bounded by renew_deadline; a failed release only logs.
 """
@@ -118,16 +123,34 @@ class LeaderElector:
         # The Lease as last read or written, and the local (monotonic) time its spec last changed.
         self._lease: Obj | None = None
         self._observed_time = 0.0
-        # Local time at which the last successful acquire or renew request was started.
+        # Local time at which the last successful acquire or renew request was started, and an event
+        # set at each success (for wait_current).
         self._renewed_at = 0.0
+        self._renewed = asyncio.Event()
 
     @property
     def identity(self) -> str:
         return self._config.identity
 
     @property
+    def lease(self) -> str:
+        """namespace/name of the Lease."""
+        return f"{self._namespace}/{self._config.id}"
+
+    @property
     def is_leader(self) -> bool:
         return self._is_leader
+
+    def is_current(self) -> bool:
+        """Leading, and the last successful renewal started less than renew_deadline ago (monotonic):
+        no rival can have taken the Lease yet."""
+        return self._is_leader and self._until_deadline() > 0
+
+    async def wait_current(self) -> None:
+        """Return once `is_current()`: at once, or after the next successful renewal."""
+        while not self.is_current():
+            self._renewed.clear()
+            await self._renewed.wait()
 
     async def check(self) -> None:
         """Health check: fail if we lead but have not renewed for lease_duration + HEALTH_TOLERANCE."""
@@ -183,7 +206,7 @@ class LeaderElector:
         while True:
             started = self._clock.now()
             if await self._attempt(self._config.renew_deadline):
-                self._renewed_at = started
+                self._renew(started)
                 return
             await self._clock.sleep(period * random.uniform(1.0, 1.0 + JITTER_FACTOR))
 
@@ -196,9 +219,13 @@ class LeaderElector:
                 return f"not renewed within {cfg.renew_deadline} s"
             started = self._clock.now()
             if await self._attempt(self._until_deadline()):
-                self._renewed_at = started
+                self._renew(started)
             elif self._holder() not in ("", cfg.identity):
                 return f"taken by {self._holder()}"  # waiting for the deadline would risk two leaders
+
+    def _renew(self, started: float) -> None:
+        self._renewed_at = started
+        self._renewed.set()
 
     def _until_deadline(self) -> float:
         return self._renewed_at + self._config.renew_deadline - self._clock.now()
@@ -288,6 +315,24 @@ class LeaderElector:
                     logger.info("released lease %s/%s", self._namespace, cfg.id)
         except Exception as e:
             logger.warning("lease %s: cannot release: %s", cfg.id, _describe(e))
+
+
+@dataclass(frozen=True)
+class LeaseFence:
+    """The `WriteFence` of a manager's leader work: a write (and, in a controller, a reconcile) goes ahead
+    only while the elector `is_current()`."""
+
+    elector: LeaderElector
+
+    def check(self) -> None:
+        if not self.elector.is_current():
+            raise errors.LeaseNotCurrent(
+                f"write withheld: the leader election lease {self.elector.lease} was not renewed in the "
+                "last renew deadline, so another manager may lead"
+            )
+
+    async def wait(self) -> None:
+        await self.elector.wait_current()
 
 
 async def _call(fn: Callable[[], Awaitable[None]]) -> None:

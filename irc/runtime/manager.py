@@ -26,13 +26,13 @@ from typing import Any, Protocol
 
 from irc.runtime import errors
 from irc.runtime.cache import Cache, Index
-from irc.runtime.client import Client
+from irc.runtime.client import WRITE_FENCE, Client
 from irc.runtime.clock import Clock, RealClock
 from irc.runtime.controller import Controller
 from irc.runtime.events import EventBroadcaster, EventRecorder
 from irc.runtime.health import HealthProbes, HttpServer, health_server, metrics_server
 from irc.runtime.informer import Informer, Transform, strip_managed_fields
-from irc.runtime.leaderelection import LeaderElectionOptions, LeaderElector
+from irc.runtime.leaderelection import LeaderElectionOptions, LeaderElector, LeaseFence
 from irc.runtime.metrics import RuntimeMetrics
 from irc.runtime.transport import KubeTransport
 
@@ -322,6 +322,10 @@ class Manager:
         log.info("caches synced (%d informers)", len(self._informers))
 
     async def _lead(self, runnables: list[Runnable]) -> None:
+        """Run the leader work; under leader election, fenced: its tasks inherit WRITE_FENCE, so every
+        write they send, and every reconcile a controller starts, waits for a current lease."""
+        if self.elector is not None:
+            WRITE_FENCE.set(LeaseFence(self.elector))
         self.elected.set()
         async with asyncio.TaskGroup() as tg:
             for r in runnables:

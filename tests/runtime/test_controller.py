@@ -12,7 +12,7 @@ import pytest
 import structlog
 
 from irc.runtime import errors
-from irc.runtime.client import Client
+from irc.runtime.client import WRITE_FENCE, Client
 from irc.runtime.controller import Controller, ControllerOptions, Result
 from irc.runtime.handlers import EnqueueForObject, Request
 from irc.runtime.informer import CreateEvent, DeleteEvent, Informer, UpdateEvent
@@ -326,3 +326,37 @@ async def test_a_change_during_the_start_up_backlog_is_reconciled_before_the_bac
         assert names == ["cm-0", "cm-3", "cm-1", "cm-2", "cm-4"]
     else:
         assert names == ["cm-0", "cm-1", "cm-2", "cm-3", "cm-4"]
+
+
+class SwitchFence:
+    """A WriteFence a test opens and closes."""
+
+    def __init__(self) -> None:
+        self.open = asyncio.Event()
+
+    def check(self) -> None:
+        if not self.open.is_set():
+            raise errors.LeaseNotCurrent("closed")
+
+    async def wait(self) -> None:
+        await self.open.wait()
+
+
+async def test_under_a_fence_a_worker_starts_a_reconcile_only_while_it_is_open() -> None:
+    async def ok(request: Request, n: int) -> None:
+        return None
+
+    clock, r, fence = FakeClock(), Scripted(ok), SwitchFence()
+    c = make(r, clock)
+    token = WRITE_FENCE.set(fence)  # the manager's leader work carries it; the controller's task copies it
+    try:
+        async with running(c.start()):
+            c.enqueue(A)
+            await settle()
+            assert r.calls == []  # taken from the queue, held
+            assert c.queue.statistics().processing == 1
+            fence.open.set()
+            await settle()
+            assert r.calls == [A]
+    finally:
+        WRITE_FENCE.reset(token)

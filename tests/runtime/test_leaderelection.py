@@ -19,8 +19,9 @@ from typing import Any
 
 import pytest
 
-from irc.runtime.client import Client
-from irc.runtime.leaderelection import LeaderElectionLost, LeaderElectionOptions, LeaderElector
+from irc.runtime import errors
+from irc.runtime.client import WRITE_FENCE, Client
+from irc.runtime.leaderelection import LeaderElectionLost, LeaderElectionOptions, LeaderElector, LeaseFence
 from irc.runtime.metrics import RuntimeMetrics
 from irc.runtime.testing import FAKE_EPOCH, FakeClock
 from irc.runtime.transport import MockTransport, Request, Response
@@ -462,3 +463,53 @@ async def test_failing_leader_work_raises_its_error_and_releases(bed: Bed) -> No
             await task
         assert bed.leases.spec()["holderIdentity"] == ""
         assert not elector.is_leader
+
+
+# ---- the fence: a leader paused past its deadline neither writes nor starts work
+
+
+async def test_a_leader_paused_past_its_renew_deadline_withholds_writes_until_it_notices_the_loss(
+    bed: Bed,
+) -> None:
+    elector, work = bed.elector(), bed.work()
+    fence = LeaseFence(elector)
+    writer = Client(MockTransport(bed.leases.handle))
+    other = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "other"}}
+
+    async def write(name: str) -> None:
+        WRITE_FENCE.set(fence)  # as the manager's leader work carries it
+        await writer.create({**other, "metadata": {"name": name, "namespace": NAMESPACE}})
+
+    assert not elector.is_current()
+    async with running(elector, work) as task:
+        await work.started.wait()
+        assert elector.is_current()
+        await asyncio.create_task(write("before"))  # current: sent
+        await bed.idle(task)
+        bed.clock.advance(10.5)  # paused past the 10 s renew deadline; the elector has not run since
+        assert elector.is_leader and not elector.is_current()
+        with pytest.raises(errors.LeaseNotCurrent, match="ns/lock was not renewed"):
+            await asyncio.create_task(write("after"))
+        waiting = asyncio.create_task(fence.wait())
+        await bed.idle(task)  # the elector wakes: its deadline has passed
+        with pytest.raises(LeaderElectionLost, match="not renewed within"):
+            task.result()
+        assert not waiting.done()  # a worker held here is cancelled with the leader work
+        waiting.cancel()
+    assert "POST before" in bed.leases.log and "POST after" not in bed.leases.log
+    assert work.cancelled
+
+
+async def test_writes_outside_the_fence_and_reads_under_it_are_never_withheld(bed: Bed) -> None:
+    elector = bed.elector()
+    client = Client(MockTransport(bed.leases.handle))
+    bed.leases.put("lock", holderIdentity="")
+
+    async def read_under_the_fence() -> None:
+        WRITE_FENCE.set(LeaseFence(elector))  # not leading: every write would be withheld
+        await client.get("coordination.k8s.io/v1", "Lease", "lock", NAMESPACE)
+
+    await asyncio.create_task(read_under_the_fence())
+    lease = await client.get("coordination.k8s.io/v1", "Lease", "lock", NAMESPACE)
+    await client.update(lease)  # no fence in this context
+    assert bed.leases.log[-3:] == ["GET lock", "GET lock", "PUT lock"]
