@@ -93,7 +93,8 @@ async def test_watch_resumes_across_an_apiserver_restart(
     kube: cluster.Cluster, client: Client, namespace: str
 ) -> None:
     """The apiserver goes down under a running informer, and this event loop runs on through the
-    outage: the watch breaks, reconnecting fails and backs off, readiness says so. Once the server is
+    outage: the watch breaks, reconnecting is refused and tried again every 1 to 1.5 s (not in a hot
+    loop, and not backing off further each time), readiness says so within seconds. Once the server is
     back the informer reconnects, its cache converges to the server's state, and every change that
     outlives the outage reaches the handlers: a creation, an update, a deletion. (A new apiserver's
     watch cache cannot resume an old resourceVersion, so the informer may relist; an object created
@@ -108,8 +109,8 @@ async def test_watch_resumes_across_an_apiserver_restart(
         await informer.check()
         assert clock.sleeps == []
         async with outage(kube, "kube-apiserver"):
-            # Down until the informer has met the dead server and retried: three failures in a row
-            # (each followed by a backoff) fail its readiness check.
+            # Down until the informer has met the dead server and retried for longer than
+            # NOT_READY_AFTER: its readiness check fails.
             await eventually(
                 lambda: failing(informer), within=60, what="the informer reports its watch failing"
             )
@@ -136,9 +137,10 @@ async def test_watch_resumes_across_an_apiserver_restart(
         assert (informer.store.get_by(namespace, "updated") or {}).get("data") == {"v": "2"}
         assert informer.store.get_by(namespace, "deleted") is None
         await eventually(lambda: healthy(informer), what="the informer is ready again")
-    # It backed off between attempts, and further each time, instead of retrying in a hot loop.
+    # It waited between attempts: the first backoff after the drop (0.8 to 1.6 s), then 1 to 1.5 s for
+    # each refused connect, however many.
     assert len(backoffs) >= 2, backoffs
-    assert backoffs == sorted(backoffs) and backoffs[0] >= 0.8, backoffs
+    assert all(0.8 <= b <= 1.6 for b in backoffs), backoffs
 
 
 async def test_gone_after_compaction_relists_and_reports_tombstones(

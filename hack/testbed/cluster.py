@@ -52,10 +52,11 @@ class Cluster:
         self.stop_component(name)
         self.start_component(name)
 
-    def stop_component(self, name: str) -> None:
-        """Stop one component, for an outage that lasts until `start_component(name)`. Blocks until it
-        has stopped: from async code call it through `asyncio.to_thread`, so the loop sees the outage."""
-        self.processes[self._index(name)].stop()
+    def stop_component(self, name: str, *, kill: bool = False) -> None:
+        """Stop one component (SIGKILL at once with `kill`), for an outage that lasts until
+        `start_component(name)`. Blocks until it has stopped: from async code call it through
+        `asyncio.to_thread`, so the loop sees the outage."""
+        self.processes[self._index(name)].stop(kill=kill)
 
     def start_component(self, name: str) -> None:
         """Start a component stopped by `stop_component` again, with the same flags and port; blocks

@@ -89,9 +89,11 @@ class Process:
     def alive(self) -> bool:
         return running(self.pid)
 
-    def stop(self, grace: float = 10.0) -> None:
-        """SIGTERM the process group, SIGKILL it after `grace` seconds; never leaves it behind."""
-        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+    def stop(self, grace: float = 10.0, *, kill: bool = False) -> None:
+        """SIGTERM the process group, SIGKILL it after `grace` seconds (at once with `kill`, as a crash
+        would end it); never leaves it behind."""
+        steps = ((signal.SIGKILL, 5.0),) if kill else ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0))
+        for sig, wait in steps:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.pid, sig)
             deadline = time.monotonic() + wait

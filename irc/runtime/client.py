@@ -22,7 +22,7 @@ import json
 import logging
 import random
 import urllib.parse
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -378,10 +378,12 @@ class Client:
         send_initial_events: bool = False,
         read_timeout: float | None = None,
         metadata_only: bool = False,
+        on_open: Callable[[], None] | None = None,
     ) -> AsyncGenerator[WatchEvent, None]:
         """Watch events until the server closes the stream. An ERROR event raises its ApiError (410 → Gone);
         no byte for `read_timeout` seconds raises TimeoutError (a half-open connection). `metadata_only`
-        watches PartialObjectMetadata (see the module docstring), streaming lists included."""
+        watches PartialObjectMetadata (see the module docstring), streaming lists included. `on_open` is
+        called once the server has accepted the watch (before any event: an idle watch has none)."""
         res = await self.resource(api_version, kind)
         params = [("watch", "true"), *_selectors(label_selector, field_selector)]
         if resource_version is not None:
@@ -402,6 +404,8 @@ class Client:
                 raise errors.from_status(
                     stream.status, await stream.read(), _retry_after_headers(stream.headers)
                 )
+            if on_open is not None:
+                on_open()
             async for event in _events(stream):
                 if event.get("type") == "ERROR":
                     status = event.get("object") or {}

@@ -9,9 +9,14 @@ The reflector loop follows client-go:
   watch cache serves it);
 - 410 Gone / Expired → relist with a consistent read; objects that vanished meanwhile are
   delivered as deletions with `state_unknown=True` (client-go's tombstones);
-- 429, 5xx, connection errors → back off 0.8 s doubling with jitter, capped at 30 s, reset after 2 min
-  of health; a watch that sends nothing (not even a bookmark) for `inactivity_timeout` is treated
-  as half-open and re-opened.
+- 429, 5xx, dropped connections → back off 0.8 s doubling with jitter, capped at 30 s, reset after 2 min
+  of health or once a watch has stayed open for a second; a server that refuses the connection is
+  tried again every 1 to 1.5 s instead (a refused connect costs it nothing, and so the cache is current
+  within seconds of an apiserver's restart, however many came before); a watch that sends nothing
+  (not even a bookmark) for `inactivity_timeout` is treated as half-open and re-opened.
+
+Readiness (`check`) tells the truth: an informer is not ready until it has synced, nor while no watch
+has been open for more than NOT_READY_AFTER seconds (the message names the informer and the error).
 
 The store is updated before handlers run. Handlers run inline and must not block (they enqueue).
 
@@ -40,6 +45,12 @@ from irc.runtime.clock import Clock, RealClock
 log = logging.getLogger(__name__)
 
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"
+NOT_READY_AFTER = 3.0
+"""Seconds without an open watch after which an informer is not ready."""
+UNREACHABLE_RETRY = 1.0
+"""Seconds (times 1 to 1.5) between attempts while the server refuses connections."""
+HEALTHY_WATCH = 1.0
+"""Seconds a watch must stay open to count as established (client-go's very short watch is less)."""
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 Transform = Callable[[Obj], Obj]
 
@@ -102,6 +113,9 @@ class Backoff:
         self._delay = 0.0
         self._last_failure = -float("inf")
 
+    def reset(self) -> None:
+        self._delay = 0.0
+
     def next(self) -> float:
         now = self._clock.now()
         if now - self._last_failure > self.reset_after:
@@ -150,7 +164,12 @@ class Informer:
         self._running = False
         self._last_activity = self._clock.now()
         self._failures = 0
-        """Failures since the watch last delivered anything; 3 fail readiness."""
+        """Failures since the watch last delivered anything or stayed open."""
+        self._down_since: float | None = None
+        """When the watch failed, until one is open again: readiness fails after NOT_READY_AFTER."""
+        self._open_since: float | None = None
+        """When the server answered the current watch; None while none is open."""
+        self._backoff = Backoff(self._clock)
         self._last_error: BaseException | None = None
         self._relist = True
         """The store needs a fresh list (no resourceVersion yet, Gone, an unexpected answer) before
@@ -189,11 +208,16 @@ class Informer:
             raise RuntimeError(f"{self!r} is not running")
         if not self.has_synced:
             raise RuntimeError(f"{self!r} has not synced yet")
-        stalled = self._clock.now() - self._last_activity
-        if self._failures >= 3 or stalled > 2 * self._inactivity_timeout:
+        now = self._clock.now()
+        if self._open_since is not None and now - self._open_since >= HEALTHY_WATCH:
+            self._down_since = None
+        if self._down_since is not None and now - self._down_since > NOT_READY_AFTER:
             raise RuntimeError(
-                f"{self!r} watch is failing ({self._failures} failures, last {self._last_error!r})"
+                f"{self!r} has had no watch open for {now - self._down_since:.0f} s "
+                f"({self._failures} failures, last {self._last_error!r})"
             )
+        if now - self._last_activity > 2 * self._inactivity_timeout:
+            raise RuntimeError(f"{self!r} watch has delivered nothing for {now - self._last_activity:.0f} s")
 
     # ---- the loop
 
@@ -210,16 +234,24 @@ class Informer:
             self._running = False
 
     async def _reflect(self) -> None:
-        backoff = Backoff(self._clock)
+        self._backoff = backoff = Backoff(self._clock)  # a fresh run starts afresh
         self._relist = not self.resource_version
         while True:
             try:
                 if self._relist and not self._watch_list:
                     await self._list()
                 await self._watch(initial=self._relist)
+                if self._was_established():
+                    self._down_since = None
                 continue
             except asyncio.CancelledError:
                 raise
+            except aiohttp.ClientConnectorError as e:
+                # Nobody answers: trying again soon costs the server nothing, and it catches it back.
+                log.warning("%r: cannot connect (%s); retrying", self, e)
+                self._note_failure(e)
+                await self._clock.sleep(UNREACHABLE_RETRY * random.uniform(1.0, 1.5))
+                continue
             except (errors.Gone, _Relist) as e:
                 log.info("%r: resourceVersion %s is too old (%s); relisting", self, self.resource_version, e)
                 again = isinstance(self._last_error, errors.Gone | _Relist) and self._failures > 0
@@ -243,8 +275,20 @@ class Informer:
             await self._clock.sleep(backoff.next())
 
     def _note_failure(self, error: BaseException) -> None:
+        if self._was_established():
+            self._backoff.reset()  # the watch was healthy: this is a new failure, not the old one going on
         self._failures += 1
         self._last_error = error
+        if self._down_since is None:
+            self._down_since = self._clock.now()
+
+    def _was_established(self) -> bool:
+        """Whether the watch that just ended had stayed open for HEALTHY_WATCH; forgets it."""
+        opened, self._open_since = self._open_since, None
+        return opened is not None and self._clock.now() - opened >= HEALTHY_WATCH
+
+    def _on_open(self) -> None:
+        self._open_since = self._clock.now()
 
     async def _list(self) -> None:
         rv = self.resource_version or None
@@ -283,12 +327,14 @@ class Informer:
                 send_initial_events=streaming_list,
                 read_timeout=self._inactivity_timeout,
                 metadata_only=self.metadata_only,
+                on_open=self._on_open,
             )
             async with contextlib.aclosing(stream):
                 async for event in stream:
                     events += 1
                     self._last_activity = self._clock.now()
                     self._failures = 0  # the watch is delivering again
+                    self._down_since = None
                     obj = event.object
                     if pending is not None:  # still receiving the initial state of a streaming list
                         if event.type == "ADDED":

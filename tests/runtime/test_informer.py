@@ -1,13 +1,16 @@
 """The informer's reflector loop against a scripted API server (MockTransport) on a FakeClock:
 ordering of store and handlers, re-watch without relist, 410 → relist with tombstones, the
-streaming-list fallback, backoff, and the readiness check."""
+streaming-list fallback, backoff, the readiness check, and retrying a server that refuses connections."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import itertools
 import json
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import aiohttp
 import pytest
@@ -231,7 +234,7 @@ async def test_readiness_fails_while_the_watch_keeps_failing_and_recovers() -> N
             await clock.wait_for_sleepers(1)
             clock.advance(60)
         await clock.wait_for_sleepers(1)
-        with pytest.raises(RuntimeError, match="watch is failing"):
+        with pytest.raises(RuntimeError, match="no watch open for"):
             await informer.check()
         api.watches.append(Response(200, lines(event("MODIFIED", cm("a", 2)))))
         clock.advance(60)
@@ -361,7 +364,7 @@ async def test_readiness_recovers_as_soon_as_a_watch_delivers_again() -> None:
             await clock.wait_for_sleepers(1)
             clock.advance(60)
         await clock.wait_for_sleepers(1)
-        with pytest.raises(RuntimeError, match="watch is failing"):
+        with pytest.raises(RuntimeError, match="no watch open for"):
             await informer.check()
         api.watches.append(dropped(Response(200, lines(event("MODIFIED", cm("a", 2))))))
         clock.advance(60)
@@ -383,3 +386,117 @@ async def test_gone_right_after_a_drop_relists_at_once() -> None:
         clock.advance(60)
         await clock.wait_for_sleepers(1)  # resumed, Gone, relisted, and the next watch ended at once
         assert api.lists() == 2
+
+
+# ---- readiness that tells the truth, and catching up after a restart
+
+
+class Flaky(MockTransport):
+    """Lists from `api`; each watch follows the next step of `script` (then "refuse"): "refuse" (the
+    connect is refused, as by a stopped apiserver), "fail" (a 500), or "open" (accepted, then idle until
+    `drop()`, when the connection drops)."""
+
+    def __init__(self, api: FakeApi) -> None:
+        super().__init__(api.handle)
+        self.script: list[str] = []
+        self.watches = 0
+        self._dropped = asyncio.Event()
+
+    def drop(self) -> None:
+        self._dropped.set()
+
+    @contextlib.asynccontextmanager
+    async def stream(self, request: Request, read_timeout: float | None) -> AsyncIterator[Any]:
+        self.watches += 1
+        step = self.script.pop(0) if self.script else "refuse"
+        if step == "refuse":
+            key = cast(Any, SimpleNamespace(host="127.0.0.1", port=6443, ssl=True))
+            raise aiohttp.ClientConnectorError(key, ConnectionRefusedError(111, "Connection refused"))
+        if step == "fail":
+            yield _Dropping(
+                Response(500, b'{"kind":"Status","code":500,"reason":"InternalError"}'), drop=False
+            )
+            return
+        self._dropped = asyncio.Event()
+        yield _Idle(self._dropped)
+
+
+class _Idle:
+    status, headers = 200, {}  # type: ignore[var-annotated]
+
+    def __init__(self, dropped: asyncio.Event) -> None:
+        self.dropped = dropped
+
+    async def read(self) -> bytes:
+        return b""
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        await self.dropped.wait()
+        raise aiohttp.ClientPayloadError("connection dropped")
+        yield b""  # an async generator
+
+
+def flaky(clock: FakeClock) -> tuple[Informer, Flaky]:
+    transport = Flaky(FakeApi([cm("a", 1)], list_rv=1))
+    informer = Informer(
+        Client(transport, clock=clock), "v1", "ConfigMap", namespace="ns", clock=clock, watch_list=False
+    )
+    return informer, transport
+
+
+async def step(clock: FakeClock, seconds: float) -> None:
+    """Advance in 0.25 s steps, letting the informer run (it is the clock's only sleeper between)."""
+    for _ in range(round(seconds / 0.25)):
+        clock.advance(0.25)
+        for _ in range(20):
+            await asyncio.sleep(0)
+
+
+async def test_readiness_fails_within_seconds_of_the_watch_going_down_and_an_idle_watch_is_health() -> None:
+    clock = FakeClock()
+    informer, transport = flaky(clock)
+    transport.script = ["open"]
+    async with running(informer.run()):
+        await informer.wait_for_sync(within=5)
+        await step(clock, 1.5)
+        await informer.check()  # open, with no event at all: an idle namespace is healthy
+        transport.drop()
+        await step(clock, 2.5)
+        await informer.check()  # down, but not for long yet
+        await step(clock, 1.0)
+        with pytest.raises(
+            RuntimeError, match=r"ConfigMap.* has had no watch open for 3 s .*Connection refused"
+        ):
+            await informer.check()
+        transport.script = ["open"]
+        await step(clock, 1.5)  # the next attempt opens
+        await step(clock, 1.25)  # and stays open for a second
+        await informer.check()
+
+
+async def test_a_refusing_server_is_tried_again_every_second_or_so_however_long_it_refuses() -> None:
+    """client-go's backoff would wait up to 30 s by the tenth failure; a refused connect costs nothing."""
+    clock = FakeClock()
+    informer, transport = flaky(clock)
+    async with running(informer.run()):
+        await informer.wait_for_sync(within=5)
+        attempts = [transport.watches]
+        for _ in range(12):
+            await step(clock, 1.5)
+            attempts.append(transport.watches)
+    assert all(b > a for a, b in itertools.pairwise(attempts)), attempts  # one or more in every 1.5 s
+
+
+async def test_the_backoff_starts_again_after_a_watch_that_was_established() -> None:
+    clock = FakeClock()
+    informer, transport = flaky(clock)
+    transport.script = ["fail"] * 6 + ["open", "fail"]
+    async with running(informer.run()):
+        await informer.wait_for_sync(within=5)
+        for _ in range(6):  # failures on an answering server: the backoff grows to 25.6 s and more
+            await step(clock, 60)
+        assert transport.watches == 7  # the watch is open
+        await step(clock, 2)
+        transport.drop()
+        await step(clock, 2.5)  # the first backoff again (at most 1.6 s), not 51.2 s or more
+        assert transport.watches == 8

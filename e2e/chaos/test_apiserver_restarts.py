@@ -1,0 +1,153 @@
+"""kube-apiserver killed (SIGKILL) and started again, over and over, under an informer while a churn of
+creates, updates and deletes goes on (issue 15's first scenario). Checked, each restart: readiness was
+false while the watch was down (for every outage longer than NOT_READY_AFTER plus a margin) and true
+again after; at the end: the cache, and the state the handlers were told, equal the server's, every
+deletion included. Measured, each restart: how long after the apiserver was ready again a change made
+then reached the cache, and when readiness came back. The figures are printed (`-s`) for
+docs/reliability.md; no test asserts a timing. 4 restarts in `make test`, 4 times IRC_CHAOS_CYCLES in
+`make test-chaos` (20).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import statistics
+import time
+from functools import partial
+from typing import Any
+
+import aiohttp
+import pytest
+
+from e2e.support import configmap, eventually
+from hack.testbed import cluster
+from irc.runtime import errors
+from irc.runtime.client import Client
+from irc.runtime.informer import NOT_READY_AFTER, CreateEvent, DeleteEvent, Informer, UpdateEvent
+from irc.runtime.testing import running
+
+pytestmark = pytest.mark.e2e
+
+RESTARTS = 4 * int(os.environ.get("IRC_CHAOS_CYCLES", "1"))
+NAMES = [f"cm-{i}" for i in range(40)]
+HOLDS = [0.5, 5.0, 2.0, 5.0]  # seconds the apiserver stays killed before it is started (≈3 s more)
+
+
+class Told:
+    """What the handlers were told: the last state of each object, None once deleted."""
+
+    def __init__(self) -> None:
+        self.state: dict[str, dict[str, Any] | None] = {}
+
+    def create(self, event: CreateEvent) -> None:
+        self.state[event.obj["metadata"]["name"]] = event.obj
+
+    def update(self, event: UpdateEvent) -> None:
+        self.state[event.new["metadata"]["name"]] = event.new
+
+    def delete(self, event: DeleteEvent) -> None:
+        self.state[event.obj["metadata"]["name"]] = None
+
+
+def versions(objects: list[dict[str, Any]]) -> dict[str, str]:
+    return {o["metadata"]["name"]: o["metadata"]["resourceVersion"] for o in objects}
+
+
+async def churn(client: Client, namespace: str, done: list[int]) -> None:
+    """Creates, updates and deletes over NAMES, 20 a second; failures while the server is down are
+    expected (and an operation whose answer was lost may or may not have happened: the server's
+    final state is the truth the cache is compared with)."""
+    rng = random.Random(15)
+    while True:
+        name = rng.choice(NAMES)
+        try:
+            op = rng.random()
+            if op < 0.4:
+                await client.create(configmap(namespace, name, v=str(done[0])))
+            elif op < 0.8:
+                patch = {"data": {"v": str(done[0])}}
+                await client.patch("v1", "ConfigMap", name, patch, namespace=namespace)
+            else:
+                await client.delete("v1", "ConfigMap", name, namespace)
+            done[0] += 1
+        except (errors.ApiError, aiohttp.ClientError, OSError, TimeoutError):
+            pass
+        await asyncio.sleep(0.05)
+
+
+async def test_an_informer_through_apiserver_kills_misses_nothing_and_its_readiness_tells_the_truth(
+    kube: cluster.Cluster, client: Client, namespace: str
+) -> None:
+    informer = Informer(client, "v1", "ConfigMap", namespace=namespace)
+    told = Told()
+    informer.add_handler(told)
+    ops = [0]
+    catch_up: list[float] = []  # seconds from the apiserver ready to a change made then in the cache
+    ready_again: list[float] = []  # seconds from the apiserver ready to the informer ready
+    down: list[float] = []  # seconds from the kill to the apiserver ready
+    rng = random.Random(150)
+    async with running(informer.run()):
+        await informer.wait_for_sync(within=60)
+        writes = asyncio.create_task(churn(client, namespace, ops))
+        try:
+            for restart in range(RESTARTS):
+                await asyncio.sleep(rng.uniform(1, 3))  # events flow between restarts
+                killed = time.monotonic()
+                await asyncio.to_thread(kube.stop_component, "kube-apiserver", kill=True)
+                seen_not_ready = False
+                hold = time.monotonic() + HOLDS[restart % len(HOLDS)]
+                while time.monotonic() < hold:
+                    seen_not_ready |= not await is_ready(informer)
+                    await asyncio.sleep(0.1)
+                starting = asyncio.create_task(asyncio.to_thread(kube.start_component, "kube-apiserver"))
+                while not starting.done():
+                    seen_not_ready |= not await is_ready(informer)
+                    await asyncio.sleep(0.1)
+                await starting
+                ready = time.monotonic()
+                down.append(ready - killed)
+                if ready - killed > NOT_READY_AFTER + 2:
+                    assert seen_not_ready, f"restart {restart}: down {ready - killed:.1f} s, always ready"
+                marker = f"marker-{restart}"
+                await client.create(configmap(namespace, marker))
+                await eventually(partial(in_cache, informer, marker), within=120, what=f"{marker} cached")
+                catch_up.append(time.monotonic() - ready)
+                await eventually(partial(ready_now, informer), within=120, what="the informer ready")
+                ready_again.append(time.monotonic() - ready)
+        finally:
+            writes.cancel()
+            await asyncio.gather(writes, return_exceptions=True)
+
+        async def converged() -> bool | None:
+            server = versions((await client.list("v1", "ConfigMap", namespace)).items)
+            cached = versions(informer.store.list())
+            handled = versions([o for o in told.state.values() if o is not None])
+            return True if server == cached == handled else None
+
+        await eventually(converged, within=120, what="cache and handlers equal the server")
+    deleted = [n for n, o in told.state.items() if o is None]
+    print(
+        f"\n{RESTARTS} kube-apiserver kills, {ops[0]} successful writes, {len(told.state)} objects told, "
+        f"{len(deleted)} ending deleted; down (kill to ready) median {statistics.median(down):.1f} s "
+        f"(max {max(down):.1f}); a change made at ready in the cache after median "
+        f"{statistics.median(catch_up):.2f} s (max {max(catch_up):.2f}); readiness back after median "
+        f"{statistics.median(ready_again):.2f} s (max {max(ready_again):.2f})"
+    )
+
+
+async def is_ready(informer: Informer) -> bool:
+    try:
+        await informer.check()
+    except RuntimeError:
+        return False
+    return True
+
+
+async def ready_now(informer: Informer) -> bool | None:
+    return True if await is_ready(informer) else None
+
+
+async def in_cache(informer: Informer, name: str) -> bool | None:
+    return True if any(o["metadata"]["name"] == name for o in informer.store.list()) else None
