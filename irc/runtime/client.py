@@ -332,11 +332,13 @@ class Client:
         resource_version: str | None = None,
         limit: int | None = PAGE_SIZE,
         metadata_only: bool = False,
+        transform: Callable[[Obj], Obj] | None = None,
     ) -> ObjectList:
         """Every object, fetched in pages of `limit` (None: one unpaged request). `resource_version` ""
         is a consistent (quorum) read, "0" may be served stale from the watch cache (and unpaged, as
         the apiserver does then).
-        `metadata_only` lists PartialObjectMetadata (see the module docstring)."""
+        `metadata_only` lists PartialObjectMetadata (see the module docstring). `transform` is applied to
+        each item as its page arrives, so a long list never holds what it drops (an informer's)."""
         res = await self.resource(api_version, kind)
         accept = METADATA_LIST_ACCEPT if metadata_only else "application/json"
         params = _selectors(label_selector, field_selector)
@@ -351,6 +353,7 @@ class Client:
             page = await self._json(
                 Request("GET", res.path(namespace), page_params, timeout=REQUEST_TIMEOUT, accept=accept)
             )
+            page_meta = page.get("metadata") or {}
             for item in page.get("items") or []:
                 if metadata_only:
                     item = metadata_view(item, api_version, kind)
@@ -358,8 +361,9 @@ class Client:
                     # List items carry no apiVersion/kind; restore them so every object is self-describing.
                     item.setdefault("apiVersion", api_version)
                     item.setdefault("kind", kind)
-                items.append(item)
-            list_meta = page.get("metadata") or {}
+                items.append(item if transform is None else transform(item))
+            del page  # the untransformed page, before the next one is fetched
+            list_meta = page_meta
             token = list_meta.get("continue") or ""
             if not token:
                 return ObjectList(items, str(list_meta.get("resourceVersion", "")))

@@ -31,7 +31,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -303,6 +303,7 @@ class Informer:
             # from etcd (410 once compacted) instead of the watch cache's "not older than".
             limit=None if rv not in (None, "0") else PAGE_SIZE,
             metadata_only=self.metadata_only,
+            transform=self._transform,
         )
         self._replace(result.items, result.resource_version)
 
@@ -338,7 +339,7 @@ class Informer:
                     obj = event.object
                     if pending is not None:  # still receiving the initial state of a streaming list
                         if event.type == "ADDED":
-                            pending.append(obj)
+                            pending.append(self._transform(obj))  # now: what it drops goes at once
                             continue
                         if (
                             event.type == "BOOKMARK"
@@ -378,11 +379,10 @@ class Informer:
             self._dispatch(lambda h: h.delete, DeleteEvent(obj))
         self.resource_version = _rv(obj) or self.resource_version
 
-    def _replace(self, items: Iterable[Obj], resource_version: str) -> None:
-        """A fresh list: store it, then tell handlers what it changed (deletions first, as client-go's
-        atomic replace does)."""
+    def _replace(self, fresh: list[Obj], resource_version: str) -> None:
+        """A fresh list, transformed already: store it, then tell handlers what it changed (deletions
+        first, as client-go's atomic replace does)."""
         initial = not self._synced.is_set()
-        fresh = [self._transform(o) for o in items]
         keys = {key_of(o) for o in fresh}
         for key in [k for k in self.store.keys() if k not in keys]:  # noqa: SIM118 (a copy: we delete)
             gone = self.store.delete(key)

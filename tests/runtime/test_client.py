@@ -219,6 +219,27 @@ async def test_list_follows_continue_tokens_and_restores_api_version_and_kind() 
     ]
 
 
+async def test_list_transforms_each_item_as_its_page_arrives() -> None:
+    pages = {
+        "": {"metadata": {"continue": "t1"}, "items": [{"metadata": {"name": "a"}, "spec": {"big": 1}}]},
+        "t1": {"metadata": {"resourceVersion": "7"}, "items": [{"metadata": {"name": "b"}, "spec": {}}]},
+    }
+
+    def page(request: Request) -> Response:
+        return answer(pages[dict(request.params).get("continue", "")])
+
+    api = FakeApi({("GET", "/apis/apps/v1/namespaces/ns/deployments"): page})
+    requested_at_transform: list[int] = []
+
+    def keep_metadata(obj: dict[str, Any]) -> dict[str, Any]:
+        requested_at_transform.append(len(api.calls))
+        return {"metadata": obj["metadata"]}
+
+    result = await new_client(api).list("apps/v1", "Deployment", "ns", limit=1, transform=keep_metadata)
+    assert result.items == [{"metadata": {"name": "a"}}, {"metadata": {"name": "b"}}]
+    assert requested_at_transform == [1, 2]  # page 1's item before page 2 was asked for
+
+
 async def test_list_sends_resource_version_on_the_first_page_only() -> None:
     # The apiserver rejects a continue token with a resourceVersion ("specifying resource version is
     # not allowed when using continue"); client-go's pager clears it after the first page.

@@ -500,3 +500,61 @@ async def test_the_backoff_starts_again_after_a_watch_that_was_established() -> 
         transport.drop()
         await step(clock, 2.5)  # the first backoff again (at most 1.6 s), not 51.2 s or more
         assert transport.watches == 8
+
+
+class LineByLine(MockTransport):
+    """A watch's body one line per chunk, counting the chunks delivered."""
+
+    def __init__(self, api: FakeApi) -> None:
+        super().__init__(api.handle)
+        self.api, self.delivered = api, 0
+
+    @contextlib.asynccontextmanager
+    async def stream(self, request: Request, read_timeout: float | None) -> AsyncIterator[Any]:
+        answer = await self.api.handle(request)
+        yield _Lines(answer, self)
+
+
+class _Lines:
+    def __init__(self, response: Response, transport: LineByLine) -> None:
+        self.status, self.headers, self.body, self.transport = (
+            response.status,
+            response.headers,
+            response.body,
+            transport,
+        )
+
+    async def read(self) -> bytes:
+        return self.body
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        for line in self.body.splitlines(keepends=True):
+            self.transport.delivered += 1
+            yield line
+
+
+async def test_a_streaming_list_transforms_each_object_as_it_arrives_and_once() -> None:
+    """Not after the whole list has landed: that held every untransformed object at once (twice the
+    memory per cached object, kept as fragmentation after the sync). And once: a transform need not be
+    idempotent."""
+    clock = FakeClock()
+    api = FakeApi([], list_rv=0)
+    end = {"metadata": {"resourceVersion": "2", "annotations": {"k8s.io/initial-events-end": "true"}}}
+    api.watches.append(
+        Response(200, lines(event("ADDED", cm("a", 1)), event("ADDED", cm("b", 2)), event("BOOKMARK", end)))
+    )
+    transport = LineByLine(api)
+    delivered_at_transform: list[int] = []
+
+    def count(obj: dict[str, Any]) -> dict[str, Any]:
+        delivered_at_transform.append(transport.delivered)
+        obj["metadata"]["transformed"] = obj["metadata"].get("transformed", 0) + 1
+        return obj
+
+    informer = Informer(
+        Client(transport, clock=clock), "v1", "ConfigMap", namespace="ns", clock=clock, transform=count
+    )
+    async with running(informer.run()):
+        await informer.wait_for_sync(within=5)
+    assert delivered_at_transform == [1, 2]  # each as its line came, before the end bookmark (3)
+    assert [o["metadata"]["transformed"] for o in informer.store.list()] == [1, 1]
