@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -95,3 +97,15 @@ __all__ = [
     "render_overlay",
     "running",
 ]
+
+
+def dockerconfig_secret(name: str, namespace: str, host: str, username: str, password: str) -> dict[str, Any]:
+    """A kubernetes.io/dockerconfigjson Secret with one registry's credentials."""
+    auths = {"auths": {host: {"username": username, "password": password}}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace},
+        "type": "kubernetes.io/dockerconfigjson",
+        "data": {".dockerconfigjson": base64.b64encode(json.dumps(auths).encode()).decode()},
+    }

@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from e2e.flows import FLOWS, Run, manager_flags
-from e2e.support import MANIFESTS, manager_args, render_overlay
+from e2e.support import MANIFESTS, dockerconfig_secret, manager_args, render_overlay
 from hack.testbed import cluster, ecr, images, procs, registries
 from irc.api.secrets import SecretRef
 from irc.cli import build_parser, build_settings
@@ -197,16 +197,9 @@ async def run_flows(
 ) -> str:
     """Run `flows` against an in-cluster manager; the manager's log."""
     backup = bed["backup-basic"]
-    push = {"auths": {backup.host: {"username": backup.username, "password": backup.password}}}
-    await client.create(
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": "backup-push", "namespace": namespace},
-            "type": "kubernetes.io/dockerconfigjson",
-            "data": {".dockerconfigjson": base64.b64encode(json.dumps(push).encode()).decode()},
-        }
-    )
+    assert backup.username is not None and backup.password is not None
+    push = dockerconfig_secret("backup-push", namespace, backup.host, backup.username, backup.password)
+    await client.create(push)
     flags = manager_flags(bed, ecr_server, SecretRef("backup-push", namespace))
     settings = build_settings(build_parser().parse_args(["manager", *flags]))
     scraper = kube.kubectl("create", "token", SCRAPER, "-n", NAMESPACE, "--duration=1h").strip()

@@ -8,9 +8,7 @@ overlay's RBAC from inside a pod's view). The flows are e2e/flows.py."""
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -20,7 +18,7 @@ import pytest
 import yaml
 
 from e2e.flows import FLOWS, Run, settings
-from e2e.support import eventually, running
+from e2e.support import dockerconfig_secret, eventually, running
 from hack.testbed import cluster, ecr, images, registries
 from irc.api.secrets import SecretRef
 from irc.cli import main as irc
@@ -144,16 +142,8 @@ async def test_generated_rbac_is_enough(
     caplog.set_level(logging.WARNING)
     ns, lease = namespace, f"irc-{uuid.uuid4().hex[:8]}"
     backup = registry_bed["backup-basic"]
-    push = {"auths": {backup.host: {"username": backup.username, "password": backup.password}}}
-    await client.create(
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": "backup-push", "namespace": ns},
-            "type": "kubernetes.io/dockerconfigjson",
-            "data": {".dockerconfigjson": base64.b64encode(json.dumps(push).encode()).decode()},
-        }
-    )
+    assert backup.username is not None and backup.password is not None
+    await client.create(dockerconfig_secret("backup-push", ns, backup.host, backup.username, backup.password))
 
     async with service_account(kube, ns, controllers, tmp_path) as kubeconfig:
         mgr = await Manager.from_kubeconfig(

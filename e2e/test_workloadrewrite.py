@@ -11,7 +11,6 @@ alone, so every test starts and ends without any (`no_backups`)."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import dataclasses
 import hashlib
@@ -24,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from e2e.support import eventually, running
+from e2e.support import dockerconfig_secret, eventually, running
 from hack.testbed import cluster, images, procs, registries
 from irc.api import API_VERSION
 from irc.api.conditions import get_condition, rfc3339
@@ -181,14 +180,8 @@ def raw_digest(registry: registries.Registry, reference: str) -> str:
 
 
 def dockerconfig(namespace: str, name: str, registry: registries.Registry) -> Obj:
-    auths = {"auths": {registry.host: {"username": registry.username, "password": registry.password}}}
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": name, "namespace": namespace},
-        "type": "kubernetes.io/dockerconfigjson",
-        "data": {".dockerconfigjson": base64.b64encode(json.dumps(auths).encode()).decode()},
-    }
+    assert registry.username is not None and registry.password is not None
+    return dockerconfig_secret(name, namespace, registry.host, registry.username, registry.password)
 
 
 # ---- workloads
