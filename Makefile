@@ -44,6 +44,7 @@ demo-down: venv ## stop the test bed `make demo` started and remove its state
 	hack/testbed.sh down
 
 bench: setup ## the benchmarks, written to docs/performance.md (BENCH_ARGS='--only NAME')
+	hack/build-binaries.sh --bench >/dev/null
 	$(PY) -m pip install -q -e '.[dev,bench]'
 	$(PY) -m hack.bench $(BENCH_ARGS)
 

@@ -3,9 +3,11 @@
 # module proxy with the machine's Go toolchain, into a version-stamped cache outside the repo; and
 # hack/go-oracle (our own program over Masterminds/semver, path.Match, regexp, distribution/reference,
 # fluxcd/pkg/version and text/template with Masterminds/sprig, for e2e/test_semver_oracle.py and
-# e2e/test_go_oracle_*.py).
+# e2e/test_go_oracle_*.py); and hack/bench/clientgo (client-go's informers, the peer of
+# hack/bench/informer_sync.py).
 # Idempotent: a component whose binaries are already in the cache is not rebuilt.
 # Usage: hack/build-binaries.sh            (prints the bin directory of each component at the end)
+#        hack/build-binaries.sh --bench    (also hack/bench/clientgo, which only `make bench` needs)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=versions.env
@@ -18,6 +20,7 @@ k8s_dir=$cache/k8s-$K8S_VERSION
 etcd_dir=$cache/etcd-$ETCD_VERSION
 kwok_dir=$cache/kwok-$KWOK_VERSION
 oracle_dir=$cache/go-oracle-$MASTERMINDS_SEMVER_VERSION
+clientgo_dir=$cache/bench-clientgo-$K8S_VERSION
 
 log() { printf '[build %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -152,8 +155,30 @@ build_go_oracle() {
   log "go-oracle: done"
 }
 
+build_bench_clientgo() {
+  local src=$here/bench/clientgo f stale=0
+  for f in "$src/main.go" "$src/go.mod" "$src/go.sum"; do
+    if [ "$f" -nt "$clientgo_dir/clientgo" ]; then stale=1; fi
+  done
+  if [ -x "$clientgo_dir/clientgo" ] && [ $stale = 0 ]; then
+    log "bench clientgo (client-go ${K8S_VERSION/v1./v0.}): cached in $clientgo_dir"; return
+  fi
+  # The benchmark compares with the client-go of the apiserver it runs against.
+  if ! grep -qE "k8s\.io/client-go ${K8S_VERSION/v1./v0.}([[:space:]]|\$)" "$src/go.mod"; then
+    log "bench clientgo: $src/go.mod does not require k8s.io/client-go ${K8S_VERSION/v1./v0.}"
+    return 1
+  fi
+  mkdir -p "$clientgo_dir.tmp"
+  log "bench clientgo (client-go ${K8S_VERSION/v1./v0.}): compiling"
+  (cd "$src" && with_heartbeat "bench clientgo" \
+    go build -trimpath -buildvcs=false -ldflags "-s -w" -o "$clientgo_dir.tmp/clientgo" .)
+  rm -rf "$clientgo_dir" && mv "$clientgo_dir.tmp" "$clientgo_dir"
+  log "bench clientgo: done"
+}
+
 mkdir -p "$cache"
 build_go_oracle
+if [ "${1:-}" = --bench ]; then build_bench_clientgo; fi
 build_etcd
 build_kwok
 build_k8s

@@ -23,6 +23,12 @@ def cache_dir() -> Path:
     return Path(os.environ.get("IRC_CACHE", Path.home() / ".cache" / "irc"))
 
 
+def bench_clientgo() -> Path:
+    """hack/bench/clientgo, client-go's informers timed (built by hack/build-binaries.sh; it may be
+    missing where only the tests were set up)."""
+    return cache_dir() / f"bench-clientgo-{versions()['K8S_VERSION']}" / "clientgo"
+
+
 @dataclass(frozen=True)
 class Binaries:
     kube_apiserver: Path
