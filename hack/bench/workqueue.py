@@ -60,12 +60,25 @@ async def producer_consumers(keys: int, workers: int, metrics: bool) -> None:
             group.create_task(work())
 
 
+async def yields_only(keys: int, workers: int = 4) -> None:
+    """No queue: `workers` tasks yielding once per item, what the worker scenarios cost asyncio alone."""
+
+    async def work(n: int) -> None:
+        for _ in range(n):
+            await asyncio.sleep(0)
+
+    async with asyncio.TaskGroup() as group:
+        for _ in range(workers):
+            group.create_task(work(keys // workers))
+
+
 SCENARIOS: list[tuple[str, Scenario]] = [
     ("sequential: add all, then get + done (1 task)", sequential),
     ("sequential, with metrics", lambda keys: sequential(keys, metrics=True)),
     ("1 producer / 1 worker", lambda keys: producer_consumers(keys, 1, metrics=False)),
     ("1 producer / 4 workers", lambda keys: producer_consumers(keys, 4, metrics=False)),
     ("1 producer / 4 workers, with metrics", lambda keys: producer_consumers(keys, 4, metrics=True)),
+    ("no queue: 4 tasks yielding once per item (asyncio's own cost, the ceiling)", yields_only),
 ]
 
 
