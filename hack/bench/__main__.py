@@ -38,6 +38,7 @@ from hack.bench import (
     image_copy,
     import_weight,
     informer_sync,
+    manager_footprint,
     reconcile_throughput,
     workload_rewrite,
 )
@@ -47,6 +48,7 @@ DOC = common.REPO / "docs" / "performance.md"
 SECTIONS: dict[str, str] = {
     "informers": "## Informer initial sync",
     "reconcile": "## No-op reconcile throughput",
+    "manager": "## The whole manager at rest",
     "workqueue": "## Work queue",
     "image-copy": "## Image copy",
     "ecr-scan": "## ECR scan",
@@ -240,6 +242,7 @@ def run(
 
         machine = common.machine(versions()["K8S_VERSION"])
     later: dict[str, Callable[[], str]] = {
+        "manager": lambda: manager_footprint.section(manager_footprint.run(args.objects, idle=60.0)),
         "workqueue": lambda: workqueue_section(args.objects),
         "image-copy": lambda: image_copy.section(
             image_copy.measure(args.image_mb, min(args.repeat, 3)), with_machine=False
