@@ -65,6 +65,7 @@ from irc.runtime import (
     ReconcileError,
     Request,
     Result,
+    RunnableFunc,
     errors,
     generation_changed,
 )
@@ -140,7 +141,8 @@ def _reason(error: BaseException, side: str) -> str:
 class ImageBackupReconciler:
     """`identity` names this manager in the claims on copies (its leader election identity);
     `aws` fetches ECR tokens for ECR registries without a pull secret; `session` is the HTTP
-    session for registries (default: one per reconcile)."""
+    session for registries (default: one of its own, opened at the first reconcile and kept, so
+    connections to a registry are reused across backups; `close()` closes it)."""
 
     def __init__(
         self,
@@ -160,6 +162,7 @@ class ImageBackupReconciler:
         self.claims = Claims(identity, settings.copy_lease, clock)
         self.blob_cache = BlobLocationCache()
         self._session = session
+        self._own_session: aiohttp.ClientSession | None = None
         self._aws = aws
         # One per ECR registry, kept across reconciles: a token serves 12 hours of copies.
         self._ecr_tokens: dict[str, EcrTokenProvider] = {}
@@ -483,15 +486,27 @@ class ImageBackupReconciler:
         target_ref = spec.target_credentials or default
         if target_ref is not None:
             target_keys.extend(await self._keychain(target_ref))
-        session = self._session or aiohttp.ClientSession(timeout=REGISTRY_TIMEOUT)
-        try:
-            yield (
-                self._client(session, source.registry, source_keys),
-                self._client(session, target.registry, target_keys),
+        session = self._registry_session()
+        yield (
+            self._client(session, source.registry, source_keys),
+            self._client(session, target.registry, target_keys),
+        )
+
+    def _registry_session(self) -> aiohttp.ClientSession:
+        if self._session is not None:
+            return self._session
+        if self._own_session is None or self._own_session.closed:
+            # No cookies: a registry's cookie must not follow another backup's credentials.
+            self._own_session = aiohttp.ClientSession(
+                timeout=REGISTRY_TIMEOUT, cookie_jar=aiohttp.DummyCookieJar()
             )
-        finally:
-            if self._session is None:
-                await session.close()
+        return self._own_session
+
+    async def close(self) -> None:
+        """Close the registry session this reconciler opened (not one it was given)."""
+        if self._own_session is not None:
+            await self._own_session.close()
+            self._own_session = None
 
     def _client(self, session: aiohttp.ClientSession, host: str, keys: Keychain) -> RegistryClient:
         ecr, credentials = ecr_registry(host), keys.lookup(host)
@@ -541,3 +556,11 @@ def setup(mgr: Manager, settings: Settings) -> None:
         identity=mgr.options.leader_election.identity,  # unique per manager, elected or not
     )
     ControllerBuilder(mgr, NAME).for_(API_VERSION, KIND, generation_changed()).complete(reconciler)
+
+    async def close_when_stopped() -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await reconciler.close()
+
+    mgr.add(RunnableFunc(close_when_stopped))

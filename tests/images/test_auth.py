@@ -6,14 +6,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from hack.testbed.pki import CA
 from irc.images.auth import (
     DOCKER_HUB,
     Authenticator,
@@ -179,6 +182,25 @@ def test_registry_options() -> None:
         RegistryOptions(plain_http=True, insecure=True)
     assert RegistryOptions(insecure=True).ssl_context().check_hostname is False
     assert RegistryOptions().ssl_context().check_hostname is True
+
+
+def test_an_ssl_context_is_shared_until_its_ca_file_changes(tmp_path: Path) -> None:
+    """Loading the system store costs ≈30 ms a context: one per registry client was most of a
+    completed backup's check. A CA file rotated on disk (a mounted Secret) is read again."""
+    first, second = CA(tmp_path / "first", "first-ca"), CA(tmp_path / "second", "second-ca")
+    bundle = tmp_path / "ca.pem"
+    bundle.write_bytes(first.cert_path.read_bytes())
+    options = RegistryOptions(ca_file=str(bundle))
+    context = options.ssl_context()
+    assert RegistryOptions(ca_file=str(bundle)).ssl_context() is context
+    assert RegistryOptions().ssl_context() is not context
+    assert [c["subject"] for c in context.get_ca_certs() if "first-ca" in str(c["subject"])]
+
+    bundle.write_bytes(second.cert_path.read_bytes())
+    os.utime(bundle, ns=(bundle.stat().st_atime_ns, bundle.stat().st_mtime_ns + 1_000_000))
+    rotated = options.ssl_context()
+    assert rotated is not context
+    assert [c["subject"] for c in rotated.get_ca_certs() if "second-ca" in str(c["subject"])]
 
 
 class TokenServer:

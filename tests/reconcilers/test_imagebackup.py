@@ -445,13 +445,18 @@ def test_registry_requests_have_no_overall_time_limit() -> None:
     assert REGISTRY_TIMEOUT.sock_connect is not None and 0 < REGISTRY_TIMEOUT.sock_connect <= 60
 
 
-async def test_without_a_session_the_reconciler_opens_and_closes_its_own(
+async def test_without_a_session_the_reconciler_keeps_its_own_until_closed(
     make: Make, src: FakeRegistry, dst: FakeRegistry
 ) -> None:
     image = push(src)
     w = make(between(src, dst), session=None)
-    await w.reconcile()  # an unclosed session would fail the test with a ResourceWarning
-    assert_copied(w, image)
+    await w.reconcile()
+    assert await w.reconcile() == Result(requeue_after=HOUR)  # checked through the same session
+    await w.reconciler.close()  # an unclosed session would fail the test with a ResourceWarning
+    await w.edit(target=f"{dst.host}/elsewhere/app:v1")
+    await w.reconcile()  # after close(), a new one
+    await w.reconciler.close()
+    assert_copied(w, image, attempts=2, generation=2)
 
 
 # ---- a completed backup
