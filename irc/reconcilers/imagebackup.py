@@ -262,7 +262,7 @@ class ImageBackupReconciler:
             present = await dst.head_manifest(target.repository, status["targetDigest"])
         except REGISTRY_ERRORS as e:
             raise ReconcileError(
-                _reason(e, "Target"), f"checking the backup: {type(e).__name__}: {e}"
+                _reason(e, "Target"), f"checking the backup in {target.registry}: {type(e).__name__}: {e}"
             ) from None
         if present is None:
             self.recorder.event(obj, "Warning", "TargetMissing", f"{target} is gone from the backup registry")
@@ -299,7 +299,8 @@ class ImageBackupReconciler:
         try:  # a preflight, so that a refusal of the source can be told apart from the target's
             found = await src.head_manifest(source.repository, ref)
         except REGISTRY_ERRORS as e:
-            raise ReconcileError(_reason(e, "Source"), f"{type(e).__name__}: {e}") from None
+            message = f"source registry {source.registry}: {type(e).__name__}: {e}"
+            raise ReconcileError(_reason(e, "Source"), message) from None
         if found is None:
             raise ReconcileError("SourceNotFound", f"{source} does not exist")
         now = self.clock.wall()
@@ -374,8 +375,9 @@ class ImageBackupReconciler:
             result = copying.result()
         except REGISTRY_ERRORS as e:  # copy_image marks which registry failed
             side = failed_side(e) or "Target"
+            host = source.registry if side == "Source" else target.registry
             raise ReconcileError(
-                _reason(e, side), f"{side.lower()} registry: {type(e).__name__}: {e}"
+                _reason(e, side), f"{side.lower()} registry {host}: {type(e).__name__}: {e}"
             ) from None
         elapsed = self.clock.now() - started
         self.metrics.duration.observe(elapsed)

@@ -55,33 +55,68 @@ def assert_failed(w: World, error: ReconcileError, reason: str, *, generation: i
     ("side", "fault", "reason", "prefix"),
     [
         # the preflight HEAD of the source, before the status says Copying
-        ("src", Fault("HEAD", "/manifests/v1", 401), "SourceUnauthorized", "Unauthorized: 401"),
-        ("src", Fault("HEAD", "/manifests/v1", 403), "SourceUnauthorized", "Denied: 403"),
-        ("src", Fault("HEAD", "/manifests/v1", 429, SLOW_DOWN, ALWAYS), "RateLimited", "RateLimited: 429"),
-        ("src", Fault("HEAD", "/manifests/v1", 400), "RegistryError", "RegistryError: 400"),
+        (
+            "src",
+            Fault("HEAD", "/manifests/v1", 401),
+            "SourceUnauthorized",
+            "source registry {src}: Unauthorized: 401",
+        ),
+        (
+            "src",
+            Fault("HEAD", "/manifests/v1", 403),
+            "SourceUnauthorized",
+            "source registry {src}: Denied: 403",
+        ),
+        (
+            "src",
+            Fault("HEAD", "/manifests/v1", 429, SLOW_DOWN, ALWAYS),
+            "RateLimited",
+            "source registry {src}: RateLimited: 429",
+        ),
+        (
+            "src",
+            Fault("HEAD", "/manifests/v1", 400),
+            "RegistryError",
+            "source registry {src}: RegistryError: 400",
+        ),
         # the copy
-        ("src", Fault("GET", "/manifests/v1", 404), "SourceNotFound", "source registry: ManifestUnknown"),
-        ("src", Fault("GET", "/blobs/sha256:", 404), "SourceNotFound", "source registry: BlobUnknown"),
-        ("src", Fault("GET", "/blobs/sha256:", 401), "SourceUnauthorized", "source registry: Unauthorized"),
-        ("src", Fault("GET", "/blobs/sha256:", 403), "SourceUnauthorized", "source registry: Denied"),
+        (
+            "src",
+            Fault("GET", "/manifests/v1", 404),
+            "SourceNotFound",
+            "source registry {src}: ManifestUnknown",
+        ),
+        ("src", Fault("GET", "/blobs/sha256:", 404), "SourceNotFound", "source registry {src}: BlobUnknown"),
+        (
+            "src",
+            Fault("GET", "/blobs/sha256:", 401),
+            "SourceUnauthorized",
+            "source registry {src}: Unauthorized",
+        ),
+        ("src", Fault("GET", "/blobs/sha256:", 403), "SourceUnauthorized", "source registry {src}: Denied"),
         (
             "src",
             Fault("GET", "/manifests/v1", 429, SLOW_DOWN, ALWAYS),
             "RateLimited",
-            "source registry: RateLimited",
+            "source registry {src}: RateLimited",
         ),
-        ("src", Fault("GET", "/manifests/v1", 400), "RegistryError", "source registry: RegistryError"),
+        ("src", Fault("GET", "/manifests/v1", 400), "RegistryError", "source registry {src}: RegistryError"),
         # ECR's NAME_UNKNOWN for a repository not created yet (the error class says ManifestUnknown)
-        ("dst", Fault("POST", "/blobs/uploads/", 404), "TargetNotFound", "target registry: "),
-        ("dst", Fault("HEAD", "/manifests/", 401), "TargetUnauthorized", "target registry: Unauthorized"),
-        ("dst", Fault("PUT", "/manifests/", 403), "TargetUnauthorized", "target registry: Denied"),
+        ("dst", Fault("POST", "/blobs/uploads/", 404), "TargetNotFound", "target registry {dst}: "),
+        (
+            "dst",
+            Fault("HEAD", "/manifests/", 401),
+            "TargetUnauthorized",
+            "target registry {dst}: Unauthorized",
+        ),
+        ("dst", Fault("PUT", "/manifests/", 403), "TargetUnauthorized", "target registry {dst}: Denied"),
         (
             "dst",
             Fault("PUT", "/manifests/", 429, SLOW_DOWN, ALWAYS),
             "RateLimited",
-            "target registry: RateLimited",
+            "target registry {dst}: RateLimited",
         ),
-        ("dst", Fault("PUT", "/manifests/", 400), "RegistryError", "target registry: RegistryError"),
+        ("dst", Fault("PUT", "/manifests/", 400), "RegistryError", "target registry {dst}: RegistryError"),
     ],
 )
 async def test_registry_failures_name_the_registry_that_failed(
@@ -92,8 +127,8 @@ async def test_registry_failures_name_the_registry_that_failed(
     w = make(between(src, dst))
     error = await w.fail()
     assert_failed(w, error, reason)
-    assert error.message.startswith(prefix), error.message
-    copying = prefix.startswith(("source registry", "target registry"))  # else the preflight failed
+    assert error.message.startswith(prefix.format(src=src.host, dst=dst.host)), error.message
+    copying = not (side == "src" and fault.method == "HEAD")  # else the preflight failed
     assert w.status().get("attempts") == (1 if copying else None)
     assert [r for _, r in w.events()] == (["Copying", reason] if copying else [reason])
     assert dst.repos["backup/app"].tags == {}  # nothing is tagged by a failed copy
@@ -116,7 +151,7 @@ async def test_a_corrupt_source_manifest_is_a_registry_error(
     w = make(between(src, dst))
     error = await w.fail()
     assert_failed(w, error, "RegistryError")
-    assert error.message.startswith("source registry: DigestMismatch")
+    assert error.message.startswith(f"source registry {src.host}: DigestMismatch")
 
 
 @pytest.mark.parametrize("side", ["src", "dst"])
@@ -131,7 +166,7 @@ async def test_a_failed_tls_handshake_is_a_network_error(
     assert_failed(w, error, "NetworkError")
     assert "SSL" in error.message
     if side == "dst":
-        assert error.message.startswith("target registry: ")
+        assert error.message.startswith(f"target registry {dst.host}: ")
 
 
 async def test_a_retried_failure_then_succeeds(make: Make, src: FakeRegistry, dst: FakeRegistry) -> None:
@@ -160,7 +195,7 @@ async def test_checking_a_completed_backup_blames_the_target_for_its_errors(
     dst.faults.append(Fault("HEAD", "/manifests/sha256:", 403))
     error = await w.fail()
     assert (error.reason, error.terminal) == ("TargetUnauthorized", False)
-    assert error.message.startswith("checking the backup: Denied: 403")
+    assert error.message.startswith(f"checking the backup in {dst.host}: Denied: 403")
     assert w.status()["phase"] == "Failed" and w.ready()["reason"] == "TargetUnauthorized"
 
 
