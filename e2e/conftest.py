@@ -36,12 +36,7 @@ def kube(testbed_dir: Path) -> Iterator[cluster.Cluster]:
 @pytest.fixture(scope="session")
 def crds(kube: cluster.Cluster) -> None:
     """irc's CustomResourceDefinitions (manifests/crds), installed and Established."""
-    kube.kubectl(
-        "apply", "--server-side", "-k", str(Path(__file__).resolve().parent.parent / "manifests" / "crds")
-    )
-    kube.kubectl(
-        "wait", "--for=condition=Established", "crd", "-l", "app.kubernetes.io/part-of=irc", "--timeout=60s"
-    )
+    kube.install_crds()
 
 
 @pytest.fixture(scope="session")

@@ -98,13 +98,6 @@ def test_make_deploy_runs_the_given_image_and_undeploy_removes_it(kube: cluster.
     finally:
         procs.run([*make, "undeploy"])
         procs.run([*make, "install"])
-        kube.kubectl(
-            "wait",
-            "--for=condition=Established",
-            "crd",
-            "-l",
-            "app.kubernetes.io/part-of=irc",
-            "--timeout=60s",
-        )
+        kube.wait_for_crds()
     assert kube.kubectl("get", "clusterrole", "irc-manager", "--ignore-not-found", "-o", "name") == ""
     assert kube.kubectl("get", "namespace", "irc-system", "--ignore-not-found", "-o", "name") == ""

@@ -22,6 +22,7 @@ import aiohttp
 import pytest
 
 from e2e.support import configmap, eventually
+from e2e.test_runtime_informer import healthy
 from hack.testbed import cluster
 from irc.runtime import errors
 from irc.runtime.client import Client
@@ -115,7 +116,7 @@ async def test_an_informer_through_apiserver_kills_misses_nothing_and_its_readin
                 await client.create(configmap(namespace, marker))
                 await eventually(partial(in_cache, informer, marker), within=120, what=f"{marker} cached")
                 catch_up.append(time.monotonic() - ready)
-                await eventually(partial(ready_now, informer), within=120, what="the informer ready")
+                await eventually(partial(healthy, informer), within=120, what="the informer ready")
                 ready_again.append(time.monotonic() - ready)
         finally:
             writes.cancel()
@@ -144,10 +145,6 @@ async def is_ready(informer: Informer) -> bool:
     except RuntimeError:
         return False
     return True
-
-
-async def ready_now(informer: Informer) -> bool | None:
-    return True if await is_ready(informer) else None
 
 
 async def in_cache(informer: Informer, name: str) -> bool | None:

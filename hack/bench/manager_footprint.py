@@ -184,15 +184,7 @@ def run(objects: int, idle: float) -> dict[str, float]:
         try:
             registry = bed_registries["backup"]
             (built,) = images.push(images.FIXTURES[:1], registry, Path(tmp) / "images").values()
-            bed.kubectl("apply", "--server-side", "-k", str(common.REPO / "manifests" / "crds"))
-            bed.kubectl(
-                "wait",
-                "--for=condition=Established",
-                "crd",
-                "-l",
-                "app.kubernetes.io/part-of=irc",
-                "--timeout=60s",
-            )
+            bed.install_crds()
             common.progress(
                 f"creating {objects} Deployments, {BACKUPS} ImageBackups, {DETECTED} ImageDetected"
             )

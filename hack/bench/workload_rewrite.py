@@ -496,16 +496,7 @@ def measure(
                 ),
             )
             kube.kubectl("wait", "--for=condition=Ready", "node", "--all", "--timeout=120s")
-        # irc's CustomResourceDefinitions, as e2e/conftest.py installs them.
-        kube.kubectl("apply", "--server-side", "-k", str(common.REPO / "manifests" / "crds"))
-        kube.kubectl(
-            "wait",
-            "--for=condition=Established",
-            "crd",
-            "-l",
-            "app.kubernetes.io/part-of=irc",
-            "--timeout=60s",
-        )
+        kube.install_crds()
         kube.kubectl("create", "namespace", NAMESPACE)
         kube.kubectl("wait", "--for=create", "serviceaccount/default", "-n", NAMESPACE, "--timeout=120s")
         setup["nodes"] = time.perf_counter() - t

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hack.testbed import procs
-from hack.testbed.binaries import Binaries
+from hack.testbed.binaries import HACK, Binaries
 from hack.testbed.pki import CA, rsa_key
 
 NODE_COUNT = 2
@@ -39,6 +39,16 @@ class Cluster:
         return procs.run(
             [str(Binaries.locate().kubectl), f"--kubeconfig={self.kubeconfig}", *args], input=input
         )
+
+    def wait_for_crds(self) -> None:
+        """Wait until irc's CustomResourceDefinitions are Established (after `make install`, say)."""
+        selector = "app.kubernetes.io/part-of=irc"
+        self.kubectl("wait", "--for=condition=Established", "crd", "-l", selector, "--timeout=60s")
+
+    def install_crds(self) -> None:
+        """Apply irc's CustomResourceDefinitions (manifests/crds) and wait until they are Established."""
+        self.kubectl("apply", "--server-side", "-k", str(HACK.parent / "manifests" / "crds"))
+        self.wait_for_crds()
 
     def launch(
         self, name: str, argv: list[str], logdir: Path, ready: Callable[[], bool], timeout: float = 60.0
