@@ -393,8 +393,9 @@ async def test_gone_right_after_a_drop_relists_at_once() -> None:
 
 class Flaky(MockTransport):
     """Lists from `api`; each watch follows the next step of `script` (then "refuse"): "refuse" (the
-    connect is refused, as by a stopped apiserver), "fail" (a 500), or "open" (accepted, then idle until
-    `drop()`, when the connection drops)."""
+    connect is refused, as by a stopped apiserver), "fail" (a 500), "429" (Too Many Requests, as API
+    priority and fairness answers), or "open" (accepted, then idle until `drop()`, when the
+    connection drops)."""
 
     def __init__(self, api: FakeApi) -> None:
         super().__init__(api.handle)
@@ -416,6 +417,10 @@ class Flaky(MockTransport):
             yield _Dropping(
                 Response(500, b'{"kind":"Status","code":500,"reason":"InternalError"}'), drop=False
             )
+            return
+        if step == "429":  # as API priority and fairness sheds load
+            body = b'{"kind":"Status","code":429,"reason":"TooManyRequests"}'
+            yield _Dropping(Response(429, body, {"Retry-After": "1"}), drop=False)
             return
         self._dropped = asyncio.Event()
         yield _Idle(self._dropped)
@@ -558,3 +563,20 @@ async def test_a_streaming_list_transforms_each_object_as_it_arrives_and_once() 
         await informer.wait_for_sync(within=5)
     assert delivered_at_transform == [1, 2]  # each as its line came, before the end bookmark (3)
     assert [o["metadata"]["transformed"] for o in informer.store.list()] == [1, 1]
+
+
+async def test_a_watch_answered_429_backs_off_and_carries_on() -> None:
+    """client-go's reflector backs off on 429 rather than hammering a server that sheds load, and the
+    informer lives on: no relist (the cache is still good), and the next watch resumes."""
+    clock = FakeClock()
+    informer, transport = flaky(clock)
+    transport.script = ["429", "429", "429", "open"]
+    async with running(informer.run()):
+        await informer.wait_for_sync(within=5)
+        await step(clock, 0.5)
+        assert transport.watches == 1  # backing off, not retrying at once
+        await step(clock, 12)  # 0.8 to 1.6, 1.6 to 3.2, 3.2 to 6.4 s
+        assert transport.watches == 4
+        await step(clock, 1.25)
+        await informer.check()  # the open watch is health again
+    assert informer.resource_version == "1"
