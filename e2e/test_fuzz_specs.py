@@ -1,0 +1,162 @@
+"""Bad input, generated (issue 15): ImageResourcePolicy specs mixing valid and hostile values go to the
+real kube-apiserver (server-side dry-run, so nothing is stored); each is either rejected there by the
+CRD's schema and CEL rules with 422 Invalid (never a 500), or accepted and then reconciled by the
+policy controller, through `reconcile()` with irc.runtime.testing's fakes, to a Ready condition with a
+documented reason, never an exception other than a ReconcileError. ImageBackup specs go through the
+same server-side check.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry
+
+from irc.api import API_VERSION
+from irc.api.conditions import get_condition
+from irc.reconcilers.policy import INDEXES, Metrics, PolicyReconciler
+from irc.runtime import Request, errors
+from irc.runtime.client import Client
+from irc.runtime.testing import FakeClient, FakeClock, FakeRecorder
+
+pytestmark = pytest.mark.e2e
+
+READY_REASONS = {
+    "Valid",
+    "InvalidPolicy",
+    "TemplateNotFound",
+    "TemplateNotWatched",
+    "SecretNotFound",
+    "SecretInvalid",
+    "CrossNamespaceSecretRef",
+}  # docs/operations.md, "The reasons"
+
+HOSTILE = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(["", " ", "*", "**/..", "../../etc", "[", "(?P<x", "\x00", "🙂", "a" * 300, "${HOME}"]),
+)
+
+
+def maybe(value: Any) -> st.SearchStrategy[Any]:
+    """A valid `value` (three times in four), or something hostile in its place."""
+    return st.one_of(st.just(value), st.just(value), st.just(value), HOSTILE)
+
+
+POLICIES = st.one_of(
+    st.fixed_dictionaries({"semver": st.fixed_dictionaries({"range": maybe(">=1.0.0")})}),
+    st.fixed_dictionaries({"alphabetical": st.fixed_dictionaries({"order": maybe("asc")})}),
+    st.fixed_dictionaries({"numerical": st.fixed_dictionaries({"order": maybe("desc")})}),
+    st.fixed_dictionaries(
+        {
+            "pattern": st.fixed_dictionaries(
+                {"regex": maybe("^(?P<env>[a-z]+)-"), "extractPrefix": st.booleans()}
+            )
+        }
+    ),
+    st.dictionaries(HOSTILE, HOSTILE, max_size=2),
+)
+POLICY_SPECS = st.fixed_dictionaries(
+    {
+        "ecrRepository": st.fixed_dictionaries(
+            {"region": maybe("us-east-1"), "repositoryPattern": maybe("team-a/*")},
+            optional={
+                "imageNamePattern": maybe("*"),
+                "exclude": st.lists(maybe("*-test"), max_size=2),
+                "maxRepositories": st.integers(-5, 100_000),
+                "scanTimeout": maybe("30s"),
+            },
+        ),
+        "policy": POLICIES,
+        "templateRef": st.fixed_dictionaries({"name": maybe("tmpl")}, optional={"namespace": maybe("other")}),
+    },
+    optional={
+        "filterTags": st.fixed_dictionaries({"pattern": maybe("^v(?P<v>.*)$"), "extract": maybe("$v")}),
+        "interval": maybe("5m"),
+        "aws": st.fixed_dictionaries({"secretRef": st.fixed_dictionaries({"name": maybe("aws")})}),
+        "ttlDays": st.integers(-3, 10_000),
+        "suspend": st.booleans(),
+    },
+)
+BACKUP_SPECS = st.fixed_dictionaries(
+    {"source": maybe("127.0.0.1:5000/team/app:1.0.0")},
+    optional={
+        "target": maybe("127.0.0.1:5001/backup/app:1.0.0"),
+        "platforms": st.lists(maybe("linux/amd64"), max_size=3),
+        "resyncInterval": maybe("24h"),
+        "targetCredentials": st.fixed_dictionaries({"name": maybe("push"), "namespace": maybe("irc")}),
+    },
+)
+TEMPLATE: dict[str, Any] = {
+    "apiVersion": API_VERSION,
+    "kind": "ResourceTemplate",
+    "metadata": {"name": "tmpl"},
+    "spec": {"template": "kind: ConfigMap", "gitRepository": {"url": "https://git.invalid/x.git"}},
+}
+SECRET: dict[str, Any] = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "aws"}, "data": {}}
+EXAMPLES = settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+async def dry_run(client: Client, obj: dict[str, Any]) -> dict[str, Any] | None:
+    """The object as the server would store it, or None when its schema rejected it (422)."""
+    try:
+        return await client.create(obj, dry_run=True)
+    except errors.Invalid:
+        return None
+
+
+@given(spec=POLICY_SPECS)
+@EXAMPLES
+async def test_a_policy_spec_is_rejected_by_the_schema_or_reported_in_a_condition(
+    client: Client, crds: None, namespace: str, spec: dict[str, Any]
+) -> None:
+    policy = {
+        "apiVersion": API_VERSION,
+        "kind": "ImageResourcePolicy",
+        "metadata": {"name": "fuzz", "namespace": namespace},
+        "spec": spec,
+    }
+    stored = await dry_run(client, policy)
+    event("rejected by the schema" if stored is None else "accepted")
+    if stored is None:
+        return
+    stored["metadata"].setdefault("generation", 1)
+    objects = [
+        stored,
+        *({**o, "metadata": {**o["metadata"], "namespace": namespace}} for o in (TEMPLATE, SECRET)),
+    ]
+    fake = FakeClient(copy.deepcopy(objects), indexes=INDEXES)
+    reconciler = PolicyReconciler(
+        client=fake,
+        reader=fake.cache,
+        recorder=FakeRecorder(),
+        clock=FakeClock(),
+        metrics=Metrics.register(CollectorRegistry()),
+    )
+    with contextlib.suppress(errors.ReconcileError):
+        await reconciler.reconcile(Request(namespace, "fuzz"))
+    status = fake.get_now(API_VERSION, "ImageResourcePolicy", "fuzz", namespace).get("status") or {}
+    ready = get_condition(status, "Ready") or {}
+    assert ready.get("reason") in READY_REASONS, (spec, status)
+    event(f"Ready {ready['reason']}")
+    assert ready.get("message"), (spec, status)
+
+
+@given(spec=BACKUP_SPECS)
+@EXAMPLES
+async def test_a_backup_spec_the_schema_does_not_take_is_a_422(
+    client: Client, crds: None, spec: dict[str, Any]
+) -> None:
+    backup = {"apiVersion": API_VERSION, "kind": "ImageBackup", "metadata": {"name": "fuzz"}, "spec": spec}
+    stored = await dry_run(client, backup)  # an answer other than success or 422 Invalid raises here
+    event("rejected by the schema" if stored is None else "accepted")
