@@ -199,3 +199,15 @@ def test_every_implemented_name_is_sprig_a_builtin_or_the_seeds() -> None:
     builtins |= {"println", "html", "js", "urlquery", "call"}
     seed = {"toLower", "toUpper", "k8sName", "required"}
     assert set(FUNCTIONS) - SPRIG_FUNCTIONS - builtins == seed
+
+
+@pytest.mark.parametrize(
+    "template",
+    ['{{ env "AWS_SECRET_ACCESS_KEY" }}', '{{ expandenv "$HOME" }}', '{{ getHostByName "localhost" }}'],
+)
+def test_a_template_cannot_read_the_managers_environment_or_reach_the_network(template: str) -> None:
+    """sprig's env, expandenv and getHostByName would hand a template the manager's credentials or a
+    DNS lookup from inside the cluster: irc refuses them by name, at render time."""
+    with pytest.raises(TemplateError) as caught:
+        render_go(template, {})
+    assert caught.value.reason == "UnsupportedTemplate"
