@@ -335,3 +335,18 @@ async def test_token_failures(http: aiohttp.ClientSession, realm: TokenServer) -
     with pytest.raises(TokenError, match="plain HTTP"):
         await auth.authorization(http, PULL, options=RegistryOptions())
     assert len(realm.requests) == 2
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 15, not fixed yet: a realm on another host is reached with the registry's own "
+    "options (its plain HTTP or --registry-insecure), so Basic credentials can go in clear text or "
+    "to an unverified host that was never opted in",
+)
+async def test_a_realm_on_another_host_is_not_reached_with_the_registrys_plain_http_opt_in(
+    http: aiohttp.ClientSession, realm: TokenServer
+) -> None:
+    auth = bearer(realm, Credentials("u", "secret"))  # registry.example, realm on 127.0.0.1:<port>
+    with pytest.raises(TokenError, match="plain HTTP"):
+        await auth.authorization(http, PULL, options=PLAIN)  # only registry.example is opted in
+    assert realm.requests == []
