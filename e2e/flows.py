@@ -41,6 +41,7 @@ def manager_flags(bed: registries.Registries, ecr_server: ecr.ECR, credentials: 
     ]
     for r in bed.by_name.values():
         flags.append(f"--registry-ca={r.host}={r.ca_cert}" if r.tls else f"--registry-plain-http={r.host}")
+    flags.append(f"--registry-plain-http={bed.token_realm}")  # where backup-token sends clients
     return flags
 
 

@@ -14,7 +14,8 @@ from typing import Any, TypeVar
 import yaml
 from kubernetes_asyncio import client, config
 
-from hack.testbed import cluster
+from hack.testbed import cluster, registries
+from irc.images.auth import RegistryOptions
 from irc.runtime.testing import running
 
 T = TypeVar("T")
@@ -109,3 +110,13 @@ def dockerconfig_secret(name: str, namespace: str, host: str, username: str, pas
         "type": "kubernetes.io/dockerconfigjson",
         "data": {".dockerconfigjson": base64.b64encode(json.dumps(auths).encode()).decode()},
     }
+
+
+def registry_options(bed: registries.Registries) -> dict[str, RegistryOptions]:
+    """How irc reaches each test bed registry: its CA, or plain HTTP opted into, the token realm's
+    host included."""
+    options = {
+        r.host: RegistryOptions(ca_file=str(r.ca_cert)) if r.tls else RegistryOptions(plain_http=True)
+        for r in bed.by_name.values()
+    }
+    return {**options, bed.token_realm: RegistryOptions(plain_http=True)}

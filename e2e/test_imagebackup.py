@@ -12,11 +12,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from e2e.support import eventually, running
+from e2e.support import eventually, registry_options, running
 from hack.testbed import cluster, images, procs, registries
 from irc.api import API_VERSION
 from irc.images import TargetNaming, parse_reference
-from irc.images.auth import RegistryOptions
 from irc.reconcilers import imagebackup
 from irc.reconcilers.settings import Settings
 from irc.runtime import Manager, ManagerOptions, errors
@@ -24,11 +23,7 @@ from irc.runtime.client import Obj
 
 
 def settings_for(bed: registries.Registries, backup: str = "backup") -> Settings:
-    options: dict[str, RegistryOptions] = {}
-    for r in bed.by_name.values():
-        options[r.host] = (
-            RegistryOptions(ca_file=str(r.ca_cert)) if r.tls else RegistryOptions(plain_http=True)
-        )
+    options = registry_options(bed)
     prefix = f"e2e-{uuid.uuid4().hex[:6]}"
     return Settings(
         backup=TargetNaming(bed[backup].host, prefix),

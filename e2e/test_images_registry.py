@@ -38,11 +38,13 @@ def client_for(
         options = RegistryOptions(ca_file=str(registry.ca_cert))
     else:
         options = RegistryOptions(plain_http=True)
+    realm = RegistryOptions(plain_http=True)  # the token server, plain HTTP on 127.0.0.1
     return RegistryClient(
         http,
         registry.host,
         auth=Authenticator(registry.host, creds),
         options=options,
+        realm_options=lambda host: realm,
         **kwargs,  # type: ignore[arg-type]
     )
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from e2e.support import dockerconfig_secret, eventually, running
+from e2e.support import dockerconfig_secret, eventually, registry_options, running
 from hack.testbed import cluster, images, procs, registries
 from irc.api import API_VERSION
 from irc.api.conditions import get_condition, rfc3339
@@ -38,7 +38,6 @@ from irc.api.workloads import (
     containers,
 )
 from irc.images import TargetNaming, backup_object_name, parse_reference
-from irc.images.auth import RegistryOptions
 from irc.reconcilers import imagebackup, workloadrewrite
 from irc.reconcilers.settings import Settings
 from irc.runtime import Manager, ManagerOptions, errors
@@ -58,10 +57,7 @@ PRIVATE = images.Spec("private/app", "1.0.0", layer_sizes=(3000,))
 
 def settings_for(bed: registries.Registries, **changes: Any) -> Settings:
     """Backups go to the anonymous plain-HTTP `backup` registry under a fresh prefix."""
-    options = {
-        r.host: RegistryOptions(ca_file=str(r.ca_cert)) if r.tls else RegistryOptions(plain_http=True)
-        for r in bed.by_name.values()
-    }
+    options = registry_options(bed)
     return Settings(
         backup=TargetNaming(bed["backup"].host, f"e2e-{uuid.uuid4().hex[:6]}"),
         registries=options,

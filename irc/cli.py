@@ -270,14 +270,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="HOST",
-        help="speak plain HTTP to this registry (repeatable; never implied)",
+        help="speak plain HTTP to this registry or token realm host (repeatable; never implied)",
     )
     b.add_argument(
         "--registry-insecure",
         action="append",
         default=[],
         metavar="HOST",
-        help="skip TLS verification for this registry (repeatable)",
+        help="skip TLS verification for this registry or token realm host (repeatable)",
     )
     b.add_argument(
         "--registry-ca",

@@ -61,6 +61,9 @@ class Registries:
     ca_cert: Path
     by_name: dict[str, Registry] = field(default_factory=dict)
     processes: list[procs.Process] = field(default_factory=list)
+    token_realm: str = ""
+    """host:port of the token server `backup-token` sends clients to (plain HTTP, like its registry:
+    a client must opt this host in too)."""
 
     def __getitem__(self, name: str) -> Registry:
         return self.by_name[name]
@@ -74,6 +77,7 @@ class Registries:
         return {
             **out,
             "IRC_TESTBED_REGISTRY_CA": str(self.ca_cert),
+            "IRC_TESTBED_REGISTRY_TOKEN_REALM": self.token_realm,
             "IRC_TESTBED_REGISTRY_USER": USER,
             "IRC_TESTBED_REGISTRY_PASSWORD": PASSWORD,
         }
@@ -122,6 +126,7 @@ def start(directory: Path) -> Registries:
     bed = Registries(directory, ca.cert_path)
     try:
         token_port = procs.free_port()
+        bed.token_realm = f"127.0.0.1:{token_port}"
         bed.processes.append(
             procs.start(
                 "token-server",

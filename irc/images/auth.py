@@ -31,7 +31,7 @@ import os
 import re
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -315,8 +315,11 @@ class Authenticator:
         *,
         options: RegistryOptions,
         ssl_context: ssl.SSLContext | None = None,
+        realm_options: Callable[[str], RegistryOptions] | None = None,
     ) -> str | None:
-        """The Authorization value for a request to the registry needing `scopes`, or None."""
+        """The Authorization value for a request to the registry needing `scopes`, or None.
+        `options` and `ssl_context` are the registry's; a token realm on another host is reached with
+        `realm_options(host)` (default: verified HTTPS only), never with the registry's."""
         challenge = self.challenge
         if challenge is None or challenge.scheme not in ("basic", "bearer"):
             return None
@@ -330,7 +333,7 @@ class Authenticator:
             cached = self._tokens.get(key)
             if cached is None or self._clock.now() >= cached[1]:
                 cached = self._tokens[key] = await self._fetch_token(
-                    session, key, creds, options, ssl_context
+                    session, key, creds, options, ssl_context, realm_options
                 )
             return f"Bearer {cached[0]}"
 
@@ -341,13 +344,23 @@ class Authenticator:
         creds: Credentials | None,
         options: RegistryOptions,
         ssl_context: ssl.SSLContext | None,
+        realm_options: Callable[[str], RegistryOptions] | None,
     ) -> tuple[str, float]:
         realm, service, scopes = key
         url = URL(realm)
-        if not url.absolute or url.scheme not in ("http", "https"):
+        if not url.absolute or url.scheme not in ("http", "https") or not url.host:
             raise TokenError(f"token realm {realm!r} is not an http(s) URL")
+        # The registry's own options (plain HTTP, its CA, --registry-insecure) cover its own host only:
+        # credentials go to a realm elsewhere as that host was configured, by default verified HTTPS.
+        realm_host = url.host if url.explicit_port is None else f"{url.host}:{url.explicit_port}"
+        if realm_host != api_host(self.host):
+            options = realm_options(realm_host) if realm_options is not None else RegistryOptions()
+            ssl_context = None if options.plain_http else options.ssl_context()
+            opted = realm_host
+        else:
+            opted = self.host
         if url.scheme == "http" and not options.plain_http:
-            raise TokenError(f"token realm {realm!r} is plain HTTP but {self.host} is not opted into it")
+            raise TokenError(f"token realm {realm!r} is plain HTTP but {opted} is not opted into it")
         self.token_requests += 1
         ssl_arg: ssl.SSLContext | bool = (ssl_context or True) if url.scheme == "https" else False
         # Connection failures propagate as aiohttp errors, so the registry client retries them.

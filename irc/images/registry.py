@@ -25,7 +25,7 @@ import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -154,7 +154,8 @@ class _Reply(NamedTuple):
 
 
 class RegistryClient:
-    """One registry host, reached through `session` with `auth`'s credentials and `options`' TLS."""
+    """One registry host, reached through `session` with `auth`'s credentials and `options`' TLS; a
+    token realm on another host with `realm_options(host)` (default: verified HTTPS only)."""
 
     def __init__(
         self,
@@ -163,6 +164,7 @@ class RegistryClient:
         *,
         auth: Authenticator | None = None,
         options: RegistryOptions | None = None,
+        realm_options: Callable[[str], RegistryOptions] | None = None,
         max_concurrency: int = 8,
         retry: RetryPolicy | None = None,
         chunk_threshold: int = CHUNK_THRESHOLD,
@@ -171,6 +173,7 @@ class RegistryClient:
         self.host = host
         self.auth = auth or Authenticator(host)
         self.options = options or RegistryOptions()
+        self.realm_options = realm_options
         self.retry = retry or RetryPolicy()
         self.stats = RequestStats()
         self.chunk_threshold, self.chunk_size = chunk_threshold, chunk_size
@@ -407,7 +410,11 @@ class RegistryClient:
             if self._same_origin(url):  # credentials go to the registry's own origin only
                 try:
                     value = await self.auth.authorization(
-                        self._session, scopes, options=self.options, ssl_context=self._ssl
+                        self._session,
+                        scopes,
+                        options=self.options,
+                        ssl_context=self._ssl,
+                        realm_options=self.realm_options,
                     )
                 except TokenError as e:
                     raise from_token_error(e) from e

@@ -12,6 +12,7 @@ import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -92,14 +93,17 @@ class FakeRegistry:
         http: aiohttp.ClientSession,
         credentials: Credentials | None = None,
         sleeps: SleepRecorder | None = None,
-        **kwargs: int,
+        **kwargs: Any,
     ) -> RegistryClient:
-        """A RegistryClient for this registry (plain HTTP), whose retries sleep into `sleeps`."""
+        """A RegistryClient for this registry, whose retries sleep into `sleeps`; it and its token
+        realm (another port of 127.0.0.1) over plain HTTP."""
+        plain = RegistryOptions(plain_http=True)
         return RegistryClient(
             http,
             self.host,
             auth=Authenticator(self.host, credentials),
-            options=RegistryOptions(plain_http=True),
+            options=plain,
+            realm_options=lambda host: plain,
             retry=RetryPolicy(sleep=sleeps or SleepRecorder()),
             **kwargs,
         )

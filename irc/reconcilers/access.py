@@ -50,7 +50,13 @@ class RegistryAccess:
         auth = Authenticator(host, keys.lookup(host), clock=self.clock)
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=60)
         async with aiohttp.ClientSession(timeout=timeout) as session:
-            registry = RegistryClient(session, host, auth=auth, options=self.settings.registry_options(host))
+            registry = RegistryClient(
+                session,
+                host,
+                auth=auth,
+                options=self.settings.registry_options(host),
+                realm_options=self.settings.registry_options,
+            )
             try:
                 found = await registry.head_manifest(
                     source.repository, source.digest or source.tag or "latest"

@@ -521,7 +521,13 @@ class ImageBackupReconciler:
             auth = Authenticator(host, provider, clock=self.clock)
         else:
             auth = Authenticator(host, credentials, clock=self.clock)
-        return RegistryClient(session, host, auth=auth, options=self.settings.registry_options(host))
+        return RegistryClient(
+            session,
+            host,
+            auth=auth,
+            options=self.settings.registry_options(host),
+            realm_options=self.settings.registry_options,
+        )
 
     async def _keychain(self, ref: SecretRef) -> Keychain:
         try:

@@ -240,7 +240,8 @@ PULL = frozenset({"repository:a/b:pull"})
 def bearer(
     realm: TokenServer, creds: Credentials | None = None, clock: FakeClock | None = None
 ) -> Authenticator:
-    auth = Authenticator("registry.example", creds, clock=clock or FakeClock())
+    """A registry on the realm's own host: its plain-HTTP opt-in covers the realm."""
+    auth = Authenticator(realm.realm.split("/")[2], creds, clock=clock or FakeClock())
     auth.learn(Challenge("bearer", {"realm": realm.realm, "service": "svc"}))
     return auth
 
@@ -337,16 +338,18 @@ async def test_token_failures(http: aiohttp.ClientSession, realm: TokenServer) -
     assert len(realm.requests) == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 15, not fixed yet: a realm on another host is reached with the registry's own "
-    "options (its plain HTTP or --registry-insecure), so Basic credentials can go in clear text or "
-    "to an unverified host that was never opted in",
-)
-async def test_a_realm_on_another_host_is_not_reached_with_the_registrys_plain_http_opt_in(
+async def test_a_realm_on_another_host_is_reached_with_that_hosts_options_never_the_registrys(
     http: aiohttp.ClientSession, realm: TokenServer
 ) -> None:
-    auth = bearer(realm, Credentials("u", "secret"))  # registry.example, realm on 127.0.0.1:<port>
-    with pytest.raises(TokenError, match="plain HTTP"):
+    """Basic credentials go to a realm elsewhere only as that host is configured: the registry's own
+    plain-HTTP opt-in (or --registry-insecure) never covers another host."""
+    auth = Authenticator("registry.example", Credentials("u", "secret"), clock=FakeClock())
+    auth.learn(Challenge("bearer", {"realm": realm.realm, "service": "svc"}))
+    with pytest.raises(TokenError, match=r"plain HTTP but 127\.0\.0\.1:\d+ is not opted into it"):
         await auth.authorization(http, PULL, options=PLAIN)  # only registry.example is opted in
     assert realm.requests == []
+    realm_host = realm.realm.split("/")[2]
+    options = {realm_host: PLAIN}
+    found = await auth.authorization(http, PULL, options=PLAIN, realm_options=options.__getitem__)
+    assert found == "Bearer t"
+    assert [authorization for _, authorization, _ in realm.requests] == [f"Basic {b64('u:secret')}"]
