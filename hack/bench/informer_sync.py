@@ -197,7 +197,8 @@ def section(results: list[ModeResult]) -> str:
             "with irc's runs, a fresh process each: a `SharedInformerFactory` Deployment informer "
             "(typed: what controller-runtime uses) or a dynamic (unstructured) one, with irc's default "
             "transform (managedFields and kubectl's last-applied annotation dropped), client-go's "
-            "defaults otherwise and no client-side throttling. Its RSS is read after `runtime.GC()` "
+            "defaults otherwise and no client-side throttling; the sync ends when `HasSynced` is first "
+            "true, polled every millisecond. Its RSS is read after `runtime.GC()` "
             "and `debug.FreeOSMemory()`, before and after; its CPU is the process's (`getrusage`).",
             "",
             common.table(headers, rows),
