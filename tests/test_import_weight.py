@@ -49,6 +49,8 @@ def loaded_after(code: str) -> set[str]:
     ("code", "absent"),
     [
         ("import irc.images", CLUSTER_AND_AWS + SERVER_SIDE),
+        # the copier needs aiohttp and nothing of the cluster, AWS or the manager
+        ("from irc.images.copy import copy_image", (*CLUSTER_AND_AWS, "prometheus_client", "structlog")),
         ("import irc.tags", CLUSTER_AND_AWS + SERVER_SIDE),
         (RUN_VERSION, CLUSTER_AND_AWS + SERVER_SIDE),
         ("import irc.runtime", CLUSTER_AND_AWS + SERVER_SIDE),
@@ -57,7 +59,16 @@ def loaded_after(code: str) -> set[str]:
         # kubernetes-asyncio only once a KubeTransport connects (irc/runtime/transport.py)
         ("from irc.runtime import Manager", CLUSTER_AND_AWS),
     ],
-    ids=["irc.images", "irc.tags", "irc --version", "irc.runtime", "runtime leaves", "irc.ecr", "Manager"],
+    ids=[
+        "irc.images",
+        "the copier",
+        "irc.tags",
+        "irc --version",
+        "irc.runtime",
+        "runtime leaves",
+        "irc.ecr",
+        "Manager",
+    ],
 )
 def test_stays_light(code: str, absent: tuple[str, ...]) -> None:
     assert loaded_after(code) & set(absent) == set()

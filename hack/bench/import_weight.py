@@ -124,6 +124,7 @@ COMMANDS = (
     FLOOR,
     _python("import irc"),
     _python("import irc.images"),
+    _python("from irc.images.copy import copy_image"),  # the copier: aiohttp on top
     _python("import irc.tags"),
     _python("import irc.runtime"),
     _python("import irc.ecr"),
