@@ -4,13 +4,13 @@ for the whole run; a run that asks for none starts nothing. Everything listens o
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from e2e.support import temporary_namespace
 from hack.testbed import cluster, ecr, git, images, procs, registries
 from hack.testbed.oracle import Oracle
 from irc.runtime.client import Client
@@ -94,10 +94,8 @@ async def client(kube: cluster.Cluster) -> AsyncIterator[Client]:
 @pytest.fixture
 async def namespace(client: Client) -> AsyncIterator[str]:
     """A fresh namespace for one test, deleted afterwards."""
-    name = f"e2e-{uuid.uuid4().hex[:8]}"
-    await client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-    yield name
-    await client.delete("v1", "Namespace", name)
+    async with temporary_namespace(client, "e2e") as name:
+        yield name
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import base64
 import contextlib
 import json
 import re
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,6 +17,7 @@ from kubernetes_asyncio import client, config
 
 from hack.testbed import cluster, registries
 from irc.images.auth import RegistryOptions
+from irc.runtime.client import Client
 from irc.runtime.testing import running
 
 T = TypeVar("T")
@@ -120,3 +122,14 @@ def registry_options(bed: registries.Registries) -> dict[str, RegistryOptions]:
         for r in bed.by_name.values()
     }
     return {**options, bed.token_realm: RegistryOptions(plain_http=True)}
+
+
+@contextlib.asynccontextmanager
+async def temporary_namespace(api: Client, prefix: str) -> AsyncIterator[str]:
+    """A fresh namespace `<prefix>-<random>` for the block, deleted afterwards."""
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    await api.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    try:
+        yield name
+    finally:
+        await api.delete("v1", "Namespace", name)

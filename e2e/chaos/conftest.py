@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from e2e.chaos.ledger import Writers
+from e2e.support import temporary_namespace
 from hack.testbed import cluster
 from irc.runtime.client import Client
 
@@ -16,10 +16,8 @@ from irc.runtime.client import Client
 @pytest.fixture
 async def ledger(client: Client) -> AsyncIterator[str]:
     """A namespace of its own for the ledger entries (not the watched one: they would be work too)."""
-    name = f"ledger-{uuid.uuid4().hex[:8]}"
-    await client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-    yield name
-    await client.delete("v1", "Namespace", name)
+    async with temporary_namespace(client, "ledger") as name:
+        yield name
 
 
 @pytest.fixture
