@@ -9,11 +9,12 @@ The reflector loop follows client-go:
   watch cache serves it);
 - 410 Gone / Expired → relist with a consistent read; objects that vanished meanwhile are
   delivered as deletions with `state_unknown=True` (client-go's tombstones);
-- 429, 5xx, dropped connections → back off 0.8 s doubling with jitter, capped at 30 s, reset after 2 min
-  of health or once a watch has stayed open for a second; a server that refuses the connection is
-  tried again every 1 to 1.5 s instead (a refused connect costs it nothing, and so the cache is current
-  within seconds of an apiserver's restart, however many came before); a watch that sends nothing
-  (not even a bookmark) for `inactivity_timeout` is treated as half-open and re-opened.
+- 429, 5xx and other answers of a failing server → back off 0.8 s doubling with jitter, capped at
+  30 s, reset after 2 min of health or once a watch has stayed open for a second; a failed connection
+  (refused, reset, dropped mid-stream) is tried again every 1 to 1.5 s instead: nothing answered, so
+  there is no load to back off from, and the cache is current within seconds of an apiserver's
+  restart or a network's return, however many came before; a watch that sends nothing (not even a
+  bookmark) for `inactivity_timeout` is treated as half-open and re-opened the same way.
 
 Readiness (`check`) tells the truth: an informer is not ready until it has synced, nor while no watch
 has been open for more than NOT_READY_AFTER seconds (the message names the informer and the error).
@@ -48,7 +49,7 @@ INITIAL_EVENTS_END = "k8s.io/initial-events-end"
 NOT_READY_AFTER = 3.0
 """Seconds without an open watch after which an informer is not ready."""
 UNREACHABLE_RETRY = 1.0
-"""Seconds (times 1 to 1.5) between attempts while the server refuses connections."""
+"""Seconds (times 1 to 1.5) between attempts while connections fail (refused, reset, dropped)."""
 HEALTHY_WATCH = 1.0
 """Seconds a watch must stay open to count as established (client-go's very short watch is less)."""
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
@@ -246,9 +247,12 @@ class Informer:
                 continue
             except asyncio.CancelledError:
                 raise
-            except aiohttp.ClientConnectorError as e:
-                # Nobody answers: trying again soon costs the server nothing, and it catches it back.
-                log.warning("%r: cannot connect (%s); retrying", self, e)
+            except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as e:
+                # The connection failed, not the server: refused, reset, dropped mid-stream, or silent
+                # past the watchdog. Nothing answered with an error, so there is no load to back off
+                # from, and trying again soon catches the server (or the network) as soon as it is back.
+                # A backoff growing here slept through a flapping network's return (docs/reliability.md).
+                log.warning("%r: connection failed (%s); retrying", self, e or type(e).__name__)
                 self._note_failure(e)
                 await self._clock.sleep(UNREACHABLE_RETRY * random.uniform(1.0, 1.5))
                 continue

@@ -507,6 +507,22 @@ async def test_the_backoff_starts_again_after_a_watch_that_was_established() -> 
         assert transport.watches == 8
 
 
+async def test_a_watch_dropped_again_and_again_as_it_opens_is_resumed_within_seconds_each_time() -> None:
+    """A network that flaps (e2e/chaos/test_watch_faults.py cuts it off again 30 ms after the informer
+    is back) is not a failing server. Before, each drop came before the watch counted as established,
+    so the backoff grew drop after drop and the informer slept 50 s past the network's return."""
+    clock = FakeClock()
+    informer, transport = flaky(clock)
+    transport.script = ["open"] * 8
+    async with running(informer.run()):
+        await informer.wait_for_sync(within=5)
+        for drop in range(7):
+            assert transport.watches == drop + 1
+            transport.drop()  # as soon as it opened
+            await step(clock, 1.75)  # a retry after 1 to 1.5 s, every time
+        assert transport.watches == 8
+
+
 class LineByLine(MockTransport):
     """A watch's body one line per chunk, counting the chunks delivered."""
 
