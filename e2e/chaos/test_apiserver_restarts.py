@@ -16,67 +16,22 @@ import random
 import statistics
 import time
 from functools import partial
-from typing import Any
 
-import aiohttp
 import pytest
 
+from e2e.chaos.informer_checks import Told, churn, converged, in_cache, is_ready
 from e2e.support import configmap, eventually
 from e2e.test_runtime_informer import healthy
 from hack.testbed import cluster
-from irc.runtime import errors
 from irc.runtime.client import Client
-from irc.runtime.informer import NOT_READY_AFTER, CreateEvent, DeleteEvent, Informer, UpdateEvent
+from irc.runtime.informer import NOT_READY_AFTER, Informer
 from irc.runtime.testing import running
 
 pytestmark = pytest.mark.e2e
 
 CYCLES = int(os.environ.get("IRC_CHAOS_CYCLES", "1"))
 RESTARTS = 4 * CYCLES if CYCLES > 1 else 2  # make test: one short outage and one long
-NAMES = [f"cm-{i}" for i in range(40)]
 HOLDS = [0.5, 5.0, 2.0, 5.0]  # seconds the apiserver stays killed before it is started (≈3 s more)
-
-
-class Told:
-    """What the handlers were told: the last state of each object, None once deleted."""
-
-    def __init__(self) -> None:
-        self.state: dict[str, dict[str, Any] | None] = {}
-
-    def create(self, event: CreateEvent) -> None:
-        self.state[event.obj["metadata"]["name"]] = event.obj
-
-    def update(self, event: UpdateEvent) -> None:
-        self.state[event.new["metadata"]["name"]] = event.new
-
-    def delete(self, event: DeleteEvent) -> None:
-        self.state[event.obj["metadata"]["name"]] = None
-
-
-def versions(objects: list[dict[str, Any]]) -> dict[str, str]:
-    return {o["metadata"]["name"]: o["metadata"]["resourceVersion"] for o in objects}
-
-
-async def churn(client: Client, namespace: str, done: list[int]) -> None:
-    """Creates, updates and deletes over NAMES, 20 a second; failures while the server is down are
-    expected (and an operation whose answer was lost may or may not have happened: the server's
-    final state is the truth the cache is compared with)."""
-    rng = random.Random(15)
-    while True:
-        name = rng.choice(NAMES)
-        try:
-            op = rng.random()
-            if op < 0.4:
-                await client.create(configmap(namespace, name, v=str(done[0])))
-            elif op < 0.8:
-                patch = {"data": {"v": str(done[0])}}
-                await client.patch("v1", "ConfigMap", name, patch, namespace=namespace)
-            else:
-                await client.delete("v1", "ConfigMap", name, namespace)
-            done[0] += 1
-        except (errors.ApiError, aiohttp.ClientError, OSError, TimeoutError):
-            pass
-        await asyncio.sleep(0.05)
 
 
 async def test_an_informer_through_apiserver_kills_misses_nothing_and_its_readiness_tells_the_truth(
@@ -122,13 +77,11 @@ async def test_an_informer_through_apiserver_kills_misses_nothing_and_its_readin
             writes.cancel()
             await asyncio.gather(writes, return_exceptions=True)
 
-        async def converged() -> bool | None:
-            server = versions((await client.list("v1", "ConfigMap", namespace)).items)
-            cached = versions(informer.store.list())
-            handled = versions([o for o in told.state.values() if o is not None])
-            return True if server == cached == handled else None
-
-        await eventually(converged, within=120, what="cache and handlers equal the server")
+        await eventually(
+            partial(converged, client, namespace, informer, told),
+            within=120,
+            what="cache and handlers equal the server",
+        )
     deleted = [n for n, o in told.state.items() if o is None]
     print(
         f"\n{RESTARTS} kube-apiserver kills, {ops[0]} successful writes, {len(told.state)} objects told, "
@@ -137,15 +90,3 @@ async def test_an_informer_through_apiserver_kills_misses_nothing_and_its_readin
         f"{statistics.median(catch_up):.2f} s (max {max(catch_up):.2f}); readiness back after median "
         f"{statistics.median(ready_again):.2f} s (max {max(ready_again):.2f})"
     )
-
-
-async def is_ready(informer: Informer) -> bool:
-    try:
-        await informer.check()
-    except RuntimeError:
-        return False
-    return True
-
-
-async def in_cache(informer: Informer, name: str) -> bool | None:
-    return True if any(o["metadata"]["name"] == name for o in informer.store.list()) else None
