@@ -190,7 +190,7 @@ async def image_platform(client: RegistryClient, repo: str, manifest: Manifest) 
     if desc.size > 1 << 20:
         return None
     with _blame(SOURCE):
-        async with aclosing(client.get_blob(repo, desc.digest)) as chunks:
+        async with aclosing(client.get_blob(repo, desc.digest, desc.size)) as chunks:
             data = b"".join([chunk async for chunk in chunks])
     try:
         doc = json.loads(data)
@@ -405,7 +405,7 @@ class _Copier:
             self.advance(0, 1)
 
     async def _stream(self, blob: Descriptor, moved: list[int]) -> AsyncGenerator[bytes, None]:
-        async with aclosing(self.src.get_blob(self.src_repo, blob.digest)) as chunks:
+        async with aclosing(self.src.get_blob(self.src_repo, blob.digest, blob.size)) as chunks:
             while True:
                 with _blame(SOURCE):  # only the read: not what the consumer throws in at the yield
                     chunk = await anext(chunks, None)

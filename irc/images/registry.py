@@ -235,8 +235,10 @@ class RegistryClient:
             return None
         return int(r.headers.get("Content-Length", "-1"))
 
-    async def get_blob(self, repo: str, digest: str) -> AsyncGenerator[bytes, None]:
-        """The blob's bytes, streamed; resumes with Range after a broken stream; checks the digest."""
+    async def get_blob(self, repo: str, digest: str, size: int | None = None) -> AsyncGenerator[bytes, None]:
+        """The blob's bytes, streamed; resumes with Range after a broken stream; checks the digest.
+        `size` is the size its descriptor declares: a body longer than that fails as soon as it is
+        (DigestMismatch), so a registry sending an endless body costs `size` bytes, not the disk."""
         hasher, offset, breaks = hashlib.new(digest.split(":")[0]), 0, 0
         url = self._url(repo, "blobs", digest)
         while True:
@@ -248,6 +250,8 @@ class RegistryClient:
                     if skip:
                         dropped = min(skip, len(chunk))
                         chunk, skip = chunk[dropped:], skip - dropped
+                    if size is not None and offset + len(chunk) > size:
+                        raise DigestMismatch(f"blob {repo}@{digest} is longer than its {size} bytes")
                     if chunk:
                         hasher.update(chunk)
                         offset += len(chunk)
