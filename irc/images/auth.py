@@ -221,7 +221,10 @@ class Keychain:
     @classmethod
     def from_docker_config(cls, config: Mapping[str, Any] | str | bytes) -> Keychain:
         """From a `.dockerconfigjson` document (`{"auths": {...}}`) or a `.dockercfg` one (the map)."""
-        doc = json.loads(config) if isinstance(config, str | bytes) else config
+        try:
+            doc = json.loads(config) if isinstance(config, str | bytes) else config
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
+            raise ValueError("docker config is not JSON") from None
         auths = doc.get("auths", doc) if isinstance(doc, Mapping) else None
         if not isinstance(auths, Mapping):
             raise ValueError("docker config is not a JSON object of registries")

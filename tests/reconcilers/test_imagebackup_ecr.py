@@ -10,6 +10,7 @@ ECR hosts have no port, so the test's HTTP session resolves them to the FakeRegi
 
 from __future__ import annotations
 
+import base64
 import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -165,6 +166,26 @@ async def test_a_missing_secret_is_credentials_not_found(
             {".dockerconfigjson": b64('{"auths": {"h": {"auth": "bm8gY29sb24="}}}')},
             "is not base64 of user:password",
         ),
+        ({".dockerconfigjson": b64("auths: {}")}, "docker config is not JSON"),  # YAML, not JSON
+        ({".dockerconfigjson": base64.b64encode(b"\xff\xfe{}").decode()}, "docker config is not JSON"),
+        # a JSON bomb: an Opaque Secret's keys are not validated by the API server, as dockerconfigjson's are
+        ({".dockerconfigjson": b64("[" * 100_000 + "]" * 100_000)}, "docker config is not JSON"),
+        ({".dockerconfigjson": b64('{"auths": null}')}, "is not a JSON object of registries"),
+        ({".dockerconfigjson": b64('{"auths": {"h": "robot:s3cret"}}')}, "entry for 'h' is not an object"),
+        ({"username": b64("robot"), "password": b64("s3cret")}, "neither .dockerconfigjson nor .dockercfg"),
+        ({".dockerconfigjson": b64("{" + " " * (1 << 20))}, "docker config is not JSON"),  # 1 MiB, the most
+    ],
+    ids=[
+        "no-key",
+        "not-base64",
+        "auth-without-colon",
+        "yaml",
+        "not-utf8",
+        "json-bomb",
+        "auths-null",
+        "entry-a-string",
+        "basic-auth-type",
+        "one-mib",
     ],
 )
 async def test_an_unreadable_secret_is_invalid_credentials(

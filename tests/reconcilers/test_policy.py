@@ -318,6 +318,13 @@ NOT_FOUND = "Secret default/ecr-credentials not found (spec.aws.secretRef)"
             id="SecretInvalid-not-base64",
         ),
         pytest.param(
+            [policy(), template(), secret({"accessKeyId": "/w==", "secretAccessKey": b64("x")})],  # 0xff
+            (),
+            "SecretInvalid",
+            "Secret default/ecr-credentials: data is not base64 of UTF-8 text",
+            id="SecretInvalid-not-utf8",
+        ),
+        pytest.param(
             [
                 policy(spec={"aws": {"secretRef": {"name": "ecr-credentials", "namespace": "kube-system"}}}),
                 template(),
