@@ -21,9 +21,9 @@ dict read on data the watches keep current; a workload change brings back the Im
 objects of its repositories that are not done. A Completed or Skipped object is not processed
 again unless its spec changes; identical content already in Git completes with the existing
 commit (a restart commits nothing twice). Failures set phase Failed and Ready=False with the reason:
-PolicyNotFound, TemplateNotFound, SecretNotFound (retried), the templating reasons (TemplateSyntax,
-UnknownVariable, InvalidOutput, ...: terminal until the template changes, which is watched) and
-the Git reasons (GitAuthFailed, GitHostKeyMismatch, PathEscapesRepository, PushRejected, ...).
+PolicyNotFound, TemplateNotFound, SecretNotFound, SecretInvalid (retried: Secrets are not watched),
+the templating reasons (TemplateSyntax, UnknownVariable, InvalidOutput, ...: terminal until the
+template changes, which is watched) and the Git reasons (GitAuthFailed, PushRejected, ...).
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ class CreationReconciler:
             await self._fail(detected, e)
             if e.terminal:
                 return None  # until the spec or the template changes (both watched)
-            if e.reason in ("PolicyNotFound", "TemplateNotFound", "SecretNotFound"):
+            if e.reason in ("PolicyNotFound", "TemplateNotFound", "SecretNotFound", "SecretInvalid"):
                 return Result(requeue_after=RETRY_MISSING)
             raise
         self.metrics.duration.observe(self.clock.now() - started)
@@ -396,7 +396,7 @@ def _decoded(secret: Obj, field: str) -> dict[str, bytes]:
         return {k: base64.b64decode(v, validate=True) for k, v in (secret.get("data") or {}).items()}
     except (binascii.Error, ValueError):
         message = f"Secret {secret['metadata']['name']} (spec.gitRepository.{field}): data is not base64"
-        raise ReconcileError("SecretInvalid", message, terminal=True) from None
+        raise ReconcileError("SecretInvalid", message) from None  # Secrets are not watched: retried
 
 
 def _detected_for(reader: Reader) -> EnqueueMapped:

@@ -4,6 +4,7 @@ against a local bare repository (tests/gitops' Origin) and the runtime's fakes."
 from __future__ import annotations
 
 import asyncio
+import base64
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from irc.gitops.batch import BatchWriter
 from irc.reconcilers import creation
 from irc.reconcilers.settings import Settings
 from irc.runtime import Request, Result
+from irc.runtime.errors import ReconcileError
 from irc.runtime.testing import FakeClient, FakeClock, FakeRecorder
 from tests.gitops.conftest import Origin
 
@@ -285,6 +287,55 @@ async def test_git_credentials_come_from_the_templates_namespace_only(tmp_path: 
     result = await missing.reconcile()  # the Secret may be created: looked at again later
     assert result is not None and result.requeue_after == creation.RETRY_MISSING
     assert missing.ready()["reason"] == "SecretNotFound"
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+@pytest.mark.parametrize(
+    ("data", "reason", "message"),
+    [
+        (
+            {"password": "not base64!"},
+            "SecretInvalid",
+            "Secret git (spec.gitRepository.secretRef): data is not base64",
+        ),
+        ({"username": b64("bot"), "password": "/w=="}, "GitCredentialsInvalid", "`password` is not UTF-8"),
+        (
+            {"ssh-privatekey": b64("x" * (1 << 20))},
+            "GitCredentialsInvalid",
+            "not a PEM or OpenSSH private key",
+        ),
+    ],
+    ids=["not-base64", "not-utf8", "one-mib-of-garbage"],
+)
+async def test_a_broken_git_secret_fails_with_its_reason_and_is_looked_at_again(
+    tmp_path: Path, data: dict[str, str], reason: str, message: str
+) -> None:
+    """Secrets are not watched, so a broken one is never terminal: SecretInvalid comes back after
+    RETRY_MISSING as SecretNotFound does, a Git error is raised for the queue's backoff. The message
+    names the key, never its value."""
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "git", "namespace": "default"},
+        "data": data,
+    }
+    b = bed(
+        tmp_path, detected(), secret, gitRepository={"url": "file:///x.git", "secretRef": {"name": "git"}}
+    )
+    head = b.origin.head()
+    if reason == "SecretInvalid":
+        result = await b.reconcile()
+        assert result is not None and result.requeue_after == creation.RETRY_MISSING
+    else:
+        with pytest.raises(ReconcileError) as caught:
+            await b.reconcile()
+        assert (caught.value.reason, caught.value.terminal) == (reason, False)
+    assert (b.ready()["reason"], b.status()["phase"]) == (reason, "Failed")
+    assert message in b.ready()["message"] and "xxxx" not in b.ready()["message"]
+    assert b.origin.head() == head
 
 
 async def test_many_images_for_one_repository_share_commits(tmp_path: Path) -> None:
