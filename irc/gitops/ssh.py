@@ -199,7 +199,9 @@ def ssh_vendor(
             *("-o", "PasswordAuthentication=no"),
             *("-o", "KbdInteractiveAuthentication=no"),
             *("-o", f"ConnectTimeout={max(1, round(timeout))}"),
-            *("-o", "ServerAliveInterval=15"),
+            # A server that stops answering mid-session (a dead NAT entry: no FIN, no RST) ends the
+            # session after about `timeout`, as the HTTP transport's read timeout does.
+            *("-o", f"ServerAliveInterval={max(1, round(timeout / 4))}"),
             *("-o", "ServerAliveCountMax=4"),
         ]
         if auth.known_hosts is not None:

@@ -338,8 +338,8 @@ def classify(error: BaseException, url: GitURL, redact: Redactor) -> GitError:
         return errors.GitRepositoryNotFound(f"{url}: {text}")
     if re.search(
         r"Could not resolve|Name or service not known|Connection refused|timed out|No route to host|"
-        r"Network is unreachable|Connection (closed|reset)|Max retries exceeded|unexpected http resp 5\d\d|"
-        r"kex_exchange_identification",
+        r"Network is unreachable|Connection (closed|reset|broken|aborted)|Max retries exceeded|Broken pipe|"
+        r"unexpected http resp 5\d\d|kex_exchange_identification|unexpectedly closed the connection",
         text,
         re.I,
     ):

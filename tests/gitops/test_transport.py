@@ -158,6 +158,8 @@ def _hangup(*lines: str) -> HangupException:
             "GitUnreachable",
             "cannot reach",
         ),
+        (_hangup(), SSH, "GitUnreachable", "unexpectedly closed the connection"),  # ssh died, said nothing
+        (BrokenPipeError(32, "Broken pipe"), SSH, "GitUnreachable", "Broken pipe"),  # writing to a dead ssh
         (
             _hangup("fatal: '/r.git' does not appear to be a git repository"),
             SSH,
@@ -184,6 +186,14 @@ def _hangup(*lines: str) -> HangupException:
         (GitProtocolError("unexpected http resp 502 for https://x"), HTTPS, "GitUnreachable", "cannot reach"),
         (
             urllib3.exceptions.ReadTimeoutError(cast(Any, None), "u", "Read timed out."),
+            HTTPS,
+            "GitUnreachable",
+            "cannot reach",
+        ),
+        (
+            urllib3.exceptions.ProtocolError(
+                "Connection broken: IncompleteRead(0 bytes read, 216 more expected)"
+            ),
             HTTPS,
             "GitUnreachable",
             "cannot reach",
