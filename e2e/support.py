@@ -133,3 +133,26 @@ async def temporary_namespace(api: Client, prefix: str) -> AsyncIterator[str]:
         yield name
     finally:
         await api.delete("v1", "Namespace", name)
+
+
+def token_kubeconfig(kube: cluster.Cluster, namespace: str, account: str, path: Path) -> Path:
+    """A kubeconfig at `path` holding only a fresh token of ServiceAccount `namespace/account` (an
+    hour's TokenRequest), with the admin's server and CA."""
+    token = kube.kubectl("create", "token", account, "-n", namespace, "--duration=1h").strip()
+    admin = yaml.safe_load(kube.kubeconfig.read_text())
+    ca = admin["clusters"][0]["cluster"]["certificate-authority-data"]
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [
+                    {"name": "testbed", "cluster": {"server": kube.server, "certificate-authority-data": ca}}
+                ],
+                "users": [{"name": account, "user": {"token": token}}],
+                "contexts": [{"name": account, "context": {"cluster": "testbed", "user": account}}],
+                "current-context": account,
+            }
+        )
+    )
+    return path

@@ -15,10 +15,9 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
-import yaml
 
 from e2e.flows import FLOWS, Run, settings
-from e2e.support import dockerconfig_secret, eventually, running
+from e2e.support import dockerconfig_secret, eventually, running, token_kubeconfig
 from hack.testbed import cluster, ecr, images, registries
 from irc.api.secrets import SecretRef
 from irc.cli import main as irc
@@ -42,27 +41,7 @@ async def service_account(
     assert irc(["rbac", f"--controllers={','.join(controllers)}", *args]) == 0
     kube.kubectl("apply", "-f", str(manifest))
     try:
-        token = kube.kubectl("create", "token", account, "-n", namespace, "--duration=1h").strip()
-        admin = yaml.safe_load(kube.kubeconfig.read_text())
-        ca = admin["clusters"][0]["cluster"]["certificate-authority-data"]
-        kubeconfig = directory / "kubeconfig"
-        kubeconfig.write_text(
-            yaml.safe_dump(
-                {
-                    "apiVersion": "v1",
-                    "kind": "Config",
-                    "clusters": [
-                        {
-                            "name": "testbed",
-                            "cluster": {"server": kube.server, "certificate-authority-data": ca},
-                        }
-                    ],
-                    "users": [{"name": account, "user": {"token": token}}],
-                    "contexts": [{"name": account, "context": {"cluster": "testbed", "user": account}}],
-                    "current-context": account,
-                }
-            )
-        )
+        kubeconfig = token_kubeconfig(kube, namespace, account, directory / "kubeconfig")
         await in_force(kubeconfig, namespace)
         yield kubeconfig
     finally:

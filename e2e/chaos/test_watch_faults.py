@@ -14,7 +14,7 @@ cannot make. The informer's client goes through `e2e.chaos.proxy.Proxy`.
   after the proxy lets it through again a change made then reaches the cache.
 
 At the end of each test the cache, and the state the handlers were told, equal the server's list.
-Figures are printed (`-s`) for docs/reliability.md; no test asserts a timing. 2 faults of each kind
+Figures are printed (`-s`) for docs/reliability.md; no test asserts a timing. 1 fault of each kind
 in `make test`, 2 times IRC_CHAOS_CYCLES in `make test-chaos` (10).
 """
 
@@ -44,7 +44,7 @@ from irc.runtime.transport import KubeTransport
 
 pytestmark = pytest.mark.e2e
 
-FAULTS = 2 * CYCLES if CYCLES > 1 else 2
+FAULTS = 2 * CYCLES if CYCLES > 1 else 1
 INACTIVITY = 3.0
 
 
