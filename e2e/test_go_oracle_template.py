@@ -598,3 +598,28 @@ def test_printf_soup(oracle: Oracle, seed: int) -> None:
         args = " ".join(rng.choice(_PRINTF_ARGS) for _ in range(rng.randrange(4)))
         texts.append("{{ printf " + json.dumps(fmt, ensure_ascii=False) + " " + args + " }}")
     assert disagreements(oracle, [(t, DATA, False, "default") for t in texts]) == []
+
+
+def test_hex_floats_with_a_precision(oracle: Oracle) -> None:
+    """%x/%X of a float with a precision: strconv's fmtX rounds to that many hex digits, half to even,
+    carrying into the exponent. irc refused it until printf soup met `%.X` (seed 954)."""
+    values = ["2.5", "1.5", "0.1", "-7.75", "0.0", "1e-320", "255.0", "1e300", "3.0", "0.5", "1.03125"]
+    formats = [
+        "%.0x",
+        "%.1x",
+        "%.3X",
+        "%.13x",
+        "%.16x",
+        "%#.0x",
+        "%#.2X",
+        "%10.2x",
+        "%-12.1X",
+        "%+.1x",
+        "%08.1x",
+    ]
+    cases = [
+        ("{{ printf " + json.dumps(f) + " " + v + " }}", DATA, False, "default")
+        for f in formats
+        for v in values
+    ]
+    assert disagreements(oracle, cases) == []

@@ -166,12 +166,7 @@ def _fmt_int(n: int, verb: str, spec: Spec) -> str:
 def _fmt_float(f: float, verb: str, spec: Spec) -> str:
     go_verb = "g" if verb == "v" else "f" if verb == "F" else verb
     prec = spec.prec if spec.prec is not None else (6 if go_verb in "eEf" else -1)
-    if go_verb in "xXb":
-        if spec.prec is not None and go_verb != "b":
-            raise FuncError(f"printf: %{verb} with a precision is not supported on floats")
-        num = _binary_float(f, go_verb)
-    else:
-        num = format_float(f, go_verb, prec)
+    num = _binary_float(f, go_verb, prec) if go_verb in "xXb" else format_float(f, go_verb, prec)
     num = num if num.startswith(("-", "+")) else "+" + num
     if spec.space and num[0] == "+" and not spec.plus:
         num = " " + num[1:]
@@ -210,8 +205,9 @@ def _keep_point(num: str, verb: str, prec: int) -> str:
     return num[0] + text + "0" * max(digits, 0) + tail
 
 
-def _binary_float(f: float, verb: str) -> str:
-    """strconv's ``b`` (``4503599627370496p-52``) and shortest ``x``/``X`` (``0x1.8p+01``) formats."""
+def _binary_float(f: float, verb: str, prec: int = -1) -> str:
+    """strconv's ``b`` (``4503599627370496p-52``) and ``x``/``X`` formats (``0x1.8p+01``: shortest
+    when `prec` is -1, else `prec` hex digits rounded half to even, as strconv's fmtX)."""
     if f != f or f in (float("inf"), float("-inf")):
         return format_float(f)
     sign = "-" if math.copysign(1.0, f) < 0 else ""
@@ -221,14 +217,26 @@ def _binary_float(f: float, verb: str) -> str:
             return f"{sign}{int(math.ldexp(a, 1074))}p-1074"
         m, e = math.frexp(a)
         return f"{sign}{int(math.ldexp(m, 53))}p{e - 53:+d}"
-    if a == 0:
-        num = "0x0p+00"
-    else:
+    mant, exp = 0, 0
+    if a:
         m, e = math.frexp(a)  # a = m * 2**e, 0.5 <= m < 1
-        bits = int(math.ldexp(m, 53)) - 2**52  # the 52 bits after the leading 1
-        digits = f"{bits:013x}".rstrip("0")
-        exp = e - 1
-        num = f"0x1{'.' + digits if digits else ''}p{'-' if exp < 0 else '+'}{abs(exp):02d}"
+        mant, exp = int(math.ldexp(m, 61)), e - 1  # the leading 1 at bit 60
+    if 0 <= prec < 15:
+        shift = prec * 4
+        extra = (mant << shift) & (1 << 60) - 1
+        mant >>= 60 - shift
+        if (extra | (mant & 1)) > 1 << 59:
+            mant += 1
+        mant <<= 60 - shift
+        if mant & 1 << 61:  # rounded up to 2: 1 with the next exponent
+            mant >>= 1
+            exp += 1
+    frac, digits = mant & (1 << 60) - 1, list[str]()
+    while len(digits) < prec or (prec < 0 and frac):
+        digits.append("0123456789abcdef"[frac >> 56])
+        frac = (frac << 4) & (1 << 60) - 1
+    point = "." + "".join(digits) if digits else ""
+    num = f"0x{mant >> 60}{point}p{'-' if exp < 0 else '+'}{abs(exp):02d}"
     return sign + (num.upper() if verb == "X" else num)
 
 
