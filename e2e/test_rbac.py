@@ -167,3 +167,57 @@ async def held(client: Client, namespace: str, name: str) -> Obj | None:
         lease = await client.get("coordination.k8s.io/v1", "Lease", name, namespace)
         return lease if lease["spec"].get("holderIdentity") else None
     return None
+
+
+@pytest.mark.parametrize("role", ["edit", "admin"])
+async def test_the_built_in_user_roles_cannot_create_an_image_backup(
+    kube: cluster.Cluster, client: Client, crds: None, namespace: str, tmp_path: Path, role: str
+) -> None:
+    """An ImageBackup may name Secrets of any namespace (`sourceCredentials`, `targetCredentials`),
+    which the manager reads with its own rights: whoever creates one borrows them. So it is
+    cluster-scoped and no shipped role grants it, and Kubernetes' user-facing roles do not aggregate
+    it: a user with `edit` over the whole cluster, or `admin` of a namespace, is refused."""
+    account = f"user-{uuid.uuid4().hex[:6]}"
+    binding: Obj = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": namespace}],
+    }
+    if role == "edit":  # the whole cluster
+        binding |= {"kind": "ClusterRoleBinding", "metadata": {"name": account}}
+    else:  # one namespace
+        binding |= {"kind": "RoleBinding", "metadata": {"name": account, "namespace": namespace}}
+    await client.create(
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": account, "namespace": namespace}}
+    )
+    await client.create(binding)
+    user = Client(
+        await KubeTransport.from_config(str(token_kubeconfig(kube, namespace, account, tmp_path / "kc")))
+    )
+    try:
+
+        async def bound() -> bool | None:  # the binding is in the authorizer's cache
+            try:
+                await user.list("v1", "ConfigMap", namespace)
+            except errors.Forbidden:
+                return None
+            return True
+
+        await eventually(bound, within=60, what=f"{role} in force")
+        backup: Obj = {
+            "apiVersion": "automation.gitops.io/v1beta1",
+            "kind": "ImageBackup",
+            "metadata": {"name": f"borrowed-{account}"},
+            "spec": {
+                "source": "registry.example/private/app:v1",
+                "sourceCredentials": [{"name": "someone-elses", "namespace": "kube-system"}],
+            },
+        }
+        with pytest.raises(errors.Forbidden):
+            await user.create(backup, dry_run=True)
+        with pytest.raises(errors.Forbidden):
+            await user.list("automation.gitops.io/v1beta1", "ImageBackup")
+    finally:
+        await user.close()
+        if role == "edit":
+            await client.delete("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", account)
