@@ -622,4 +622,5 @@ def test_hex_floats_with_a_precision(oracle: Oracle) -> None:
         for f in formats
         for v in values
     ]
+    cases.append(('{{ printf "%.2x" (list 1.5 2.5) }}', DATA, False, "default"))  # element by element
     assert disagreements(oracle, cases) == []
