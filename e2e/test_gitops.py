@@ -24,6 +24,8 @@ from irc.gitops.transport import Remote
 
 pytestmark = pytest.mark.e2e
 
+CHANGES = 20  # e2e/chaos/test_git_faults.py races more of them, and an outside pusher, through faults
+
 
 def _git(repo: Path, *args: str) -> str:
     return subprocess.run(
@@ -128,10 +130,10 @@ async def test_a_push_branch_for_review(git_servers: git.GitServers, bare: Path,
     assert _files(bare, "irc/webapp-1.2.3") == {"apps/webapp.yaml": b"image: webapp:1.2.3\n"}
 
 
-async def test_two_writers_write_50_changes_and_lose_none(
+async def test_two_writers_write_20_changes_and_lose_none(
     git_servers: git.GitServers, bare: Path, tmp_path: Path
 ) -> None:
-    """Two managers (two GitWriters with their own work directories) write 50 changes to one
+    """Two managers (two GitWriters with their own work directories) write 20 changes to one
     branch at once, over SSH: every change lands, the history is linear, and the reflog shows
     that each update of main kept every earlier head (no force push)."""
     url, auth = TRANSPORTS["ssh-key"](git_servers, bare)
@@ -148,25 +150,25 @@ async def test_two_writers_write_50_changes_and_lose_none(
                     auth=auth,
                 )
             )
-            for i in range(50)
+            for i in range(CHANGES)
         ]
     elapsed = time.monotonic() - started
     results = [t.result() for t in tasks]
     assert all(r.changed and r.commits == 1 for r in results)
     files = _files(bare)
-    assert files == {f"apps/svc-{i:02}/deployment.yaml": f"replicas: {i}\n".encode() for i in range(50)}
+    assert files == {f"apps/svc-{i:02}/deployment.yaml": f"replicas: {i}\n".encode() for i in range(CHANGES)}
     final = _head(bare)
-    # Linear: 51 commits, none with two parents, and each of ours is on main.
+    # Linear: CHANGES + 1 commits, none with two parents, and each of ours is on main.
     parents = [line.split() for line in _git(bare, "rev-list", "--parents", "main").splitlines()]
-    assert len(parents) == 51 and all(len(p) <= 2 for p in parents)
+    assert len(parents) == CHANGES + 1 and all(len(p) <= 2 for p in parents)
     assert {r.commit for r in results} == {p[0] for p in parents[:-1]}
-    # The reflog: 50 updates, each a fast-forward of the one before, all ancestors of the final head.
+    # The reflog: CHANGES updates, each a fast-forward of the one before, all ancestors of the final head.
     reflog = _git(bare, "reflog", "show", "--format=%H", "refs/heads/main").splitlines()
-    assert len(reflog) == 50 and reflog[0] == final
+    assert len(reflog) == CHANGES and reflog[0] == final
     for newer, older in itertools.pairwise(reflog):
         assert _git(bare, "rev-parse", f"{newer}^") == older
     retries = sum(r.retries for r in results)
-    print(f"\n50 changes, 2 writers over SSH: {elapsed:.1f} s, {retries} push retries")
+    print(f"\n{CHANGES} changes, 2 writers over SSH: {elapsed:.1f} s, {retries} push retries")
 
 
 def _keygen(path: Path) -> str:
