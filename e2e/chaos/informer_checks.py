@@ -4,15 +4,20 @@ through another client, and its readiness and cache as the tests poll them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
+import time
+from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any
 
 import aiohttp
 
-from e2e.support import configmap
+from e2e.support import configmap, eventually
 from irc.runtime import errors
 from irc.runtime.client import Client
 from irc.runtime.informer import CreateEvent, DeleteEvent, Informer, UpdateEvent
+from irc.runtime.testing import running
 
 NAMES = [f"cm-{i}" for i in range(40)]
 
@@ -81,3 +86,44 @@ async def is_ready(informer: Informer) -> bool:
 
 async def in_cache(informer: Informer, name: str) -> bool | None:
     return True if any(o["metadata"]["name"] == name for o in informer.store.list()) else None
+
+
+@contextlib.asynccontextmanager
+async def informed(
+    client: Client, namespace: str, inactivity_timeout: float = 90.0
+) -> AsyncIterator[tuple[Informer, Told]]:
+    """A running, synced informer of the namespace's ConfigMaps, and what its handlers were told."""
+    informer = Informer(client, "v1", "ConfigMap", namespace=namespace, inactivity_timeout=inactivity_timeout)
+    told = Told()
+    informer.add_handler(told)
+    async with running(informer.run()):
+        await informer.wait_for_sync(within=60)
+        yield informer, told
+
+
+@contextlib.asynccontextmanager
+async def churning(
+    client: Client, namespace: str, informer: Informer, told: Told
+) -> AsyncIterator[list[int]]:
+    """The churn through `client` for the block (yields its count of successful writes); then waits
+    until the cache, and the state the handlers were told, equal the server's list."""
+    ops = [0]
+    writes = asyncio.create_task(churn(client, namespace, ops))
+    try:
+        yield ops
+    finally:
+        writes.cancel()
+        await asyncio.gather(writes, return_exceptions=True)
+    await eventually(
+        partial(converged, client, namespace, informer, told),
+        within=120,
+        what="cache and handlers equal the server",
+    )
+
+
+async def marker_cached(client: Client, namespace: str, informer: Informer, name: str) -> float:
+    """Create ConfigMap `name` through `client`: seconds until it is in the informer's cache."""
+    made = time.monotonic()
+    await client.create(configmap(namespace, name))
+    await eventually(partial(in_cache, informer, name), within=120, what=f"{name} cached")
+    return time.monotonic() - made

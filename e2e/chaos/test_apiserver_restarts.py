@@ -19,13 +19,12 @@ from functools import partial
 
 import pytest
 
-from e2e.chaos.informer_checks import Told, churn, converged, in_cache, is_ready
-from e2e.support import configmap, eventually
+from e2e.chaos.informer_checks import churning, informed, is_ready, marker_cached
+from e2e.support import eventually
 from e2e.test_runtime_informer import healthy
 from hack.testbed import cluster
 from irc.runtime.client import Client
-from irc.runtime.informer import NOT_READY_AFTER, Informer
-from irc.runtime.testing import running
+from irc.runtime.informer import NOT_READY_AFTER
 
 pytestmark = pytest.mark.e2e
 
@@ -38,51 +37,35 @@ HOLDS = [0.5, 5.0, 2.0, 5.0] if CYCLES > 1 else [5.0]
 async def test_an_informer_through_apiserver_kills_misses_nothing_and_its_readiness_tells_the_truth(
     kube: cluster.Cluster, client: Client, namespace: str
 ) -> None:
-    informer = Informer(client, "v1", "ConfigMap", namespace=namespace)
-    told = Told()
-    informer.add_handler(told)
-    ops = [0]
     catch_up: list[float] = []  # seconds from the apiserver ready to a change made then in the cache
     ready_again: list[float] = []  # seconds from the apiserver ready to the informer ready
     down: list[float] = []  # seconds from the kill to the apiserver ready
     rng = random.Random(150)
-    async with running(informer.run()):
-        await informer.wait_for_sync(within=60)
-        writes = asyncio.create_task(churn(client, namespace, ops))
-        try:
-            for restart in range(RESTARTS):
-                await asyncio.sleep(rng.uniform(1, 3))  # events flow between restarts
-                killed = time.monotonic()
-                await asyncio.to_thread(kube.stop_component, "kube-apiserver", kill=True)
-                seen_not_ready = False
-                hold = time.monotonic() + HOLDS[restart % len(HOLDS)]
-                while time.monotonic() < hold:
-                    seen_not_ready |= not await is_ready(informer)
-                    await asyncio.sleep(0.1)
-                starting = asyncio.create_task(asyncio.to_thread(kube.start_component, "kube-apiserver"))
-                while not starting.done():
-                    seen_not_ready |= not await is_ready(informer)
-                    await asyncio.sleep(0.1)
-                await starting
-                ready = time.monotonic()
-                down.append(ready - killed)
-                if ready - killed > NOT_READY_AFTER + 2:
-                    assert seen_not_ready, f"restart {restart}: down {ready - killed:.1f} s, always ready"
-                marker = f"marker-{restart}"
-                await client.create(configmap(namespace, marker))
-                await eventually(partial(in_cache, informer, marker), within=120, what=f"{marker} cached")
-                catch_up.append(time.monotonic() - ready)
-                await eventually(partial(healthy, informer), within=120, what="the informer ready")
-                ready_again.append(time.monotonic() - ready)
-        finally:
-            writes.cancel()
-            await asyncio.gather(writes, return_exceptions=True)
-
-        await eventually(
-            partial(converged, client, namespace, informer, told),
-            within=120,
-            what="cache and handlers equal the server",
-        )
+    async with (
+        informed(client, namespace) as (informer, told),
+        churning(client, namespace, informer, told) as ops,
+    ):
+        for restart in range(RESTARTS):
+            await asyncio.sleep(rng.uniform(1, 3))  # events flow between restarts
+            killed = time.monotonic()
+            await asyncio.to_thread(kube.stop_component, "kube-apiserver", kill=True)
+            seen_not_ready = False
+            hold = time.monotonic() + HOLDS[restart % len(HOLDS)]
+            while time.monotonic() < hold:
+                seen_not_ready |= not await is_ready(informer)
+                await asyncio.sleep(0.1)
+            starting = asyncio.create_task(asyncio.to_thread(kube.start_component, "kube-apiserver"))
+            while not starting.done():
+                seen_not_ready |= not await is_ready(informer)
+                await asyncio.sleep(0.1)
+            await starting
+            ready = time.monotonic()
+            down.append(ready - killed)
+            if ready - killed > NOT_READY_AFTER + 2:
+                assert seen_not_ready, f"restart {restart}: down {ready - killed:.1f} s, always ready"
+            catch_up.append(await marker_cached(client, namespace, informer, f"marker-{restart}"))
+            await eventually(partial(healthy, informer), within=120, what="the informer ready")
+            ready_again.append(time.monotonic() - ready)
     deleted = [n for n, o in told.state.items() if o is None]
     print(
         f"\n{RESTARTS} kube-apiserver kills, {ops[0]} successful writes, {len(told.state)} objects told, "

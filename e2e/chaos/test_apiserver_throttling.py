@@ -19,13 +19,12 @@ import statistics
 import time
 import uuid
 from collections.abc import AsyncIterator
-from functools import partial
 from pathlib import Path
 
 import pytest
 import yaml
 
-from e2e.chaos.informer_checks import in_cache, is_ready
+from e2e.chaos.informer_checks import is_ready, marker_cached
 from e2e.chaos.ledger import CYCLES
 from e2e.support import configmap, eventually, token_kubeconfig
 from hack.testbed import cluster
@@ -165,11 +164,7 @@ async def test_a_client_and_an_informer_squeezed_by_priority_and_fairness_get_ev
                 loads = [asyncio.create_task(burst(squeezed, namespace)) for _ in range(2)]
                 if cycle == 0:
                     await informer.wait_for_sync(within=120)  # its list and watch in the same squeeze
-                marker = f"marker-{cycle}"
-                made = time.monotonic()
-                await client.create(configmap(namespace, marker))
-                await eventually(partial(in_cache, informer, marker), within=120, what=f"{marker} cached")
-                marker_delay.append(time.monotonic() - made)
+                marker_delay.append(await marker_cached(client, namespace, informer, f"marker-{cycle}"))
                 slowest.append(max(t for load in await asyncio.gather(*loads) for t in load))
             assert await is_ready(informer)
         rejections = await rejected(client, level) - start

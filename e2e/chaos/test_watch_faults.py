@@ -32,14 +32,13 @@ from pathlib import Path
 
 import pytest
 
-from e2e.chaos.informer_checks import Told, churn, converged, in_cache, is_ready
+from e2e.chaos.informer_checks import churning, informed, is_ready, marker_cached
 from e2e.chaos.ledger import CYCLES
 from e2e.chaos.proxy import Proxy
-from e2e.support import configmap, eventually
+from e2e.support import eventually
 from hack.testbed import cluster
 from irc.runtime.client import Client
 from irc.runtime.informer import Informer
-from irc.runtime.testing import running
 from irc.runtime.transport import KubeTransport
 
 pytestmark = pytest.mark.e2e
@@ -67,34 +66,18 @@ async def through_proxy(kube: cluster.Cluster, directory: Path) -> AsyncIterator
 async def test_a_frozen_watch_is_given_up_by_the_watchdog_and_nothing_is_missed(
     kube: cluster.Cluster, client: Client, namespace: str, tmp_path: Path
 ) -> None:
-    ops = [0]
     lag: list[float] = []  # seconds from the freeze to a change made then in the cache
     frozen: list[int] = []  # connections each freeze black-holed
     rng = random.Random(151)
-    async with through_proxy(kube, tmp_path) as (proxy, proxied):
-        informer = Informer(proxied, "v1", "ConfigMap", namespace=namespace, inactivity_timeout=INACTIVITY)
-        told = Told()
-        informer.add_handler(told)
-        async with running(informer.run()):
-            await informer.wait_for_sync(within=60)
-            writes = asyncio.create_task(churn(client, namespace, ops))
-            try:
-                for cycle in range(FAULTS):
-                    await asyncio.sleep(rng.uniform(1, 3))  # events flow between freezes
-                    frozen.append(proxy.freeze())
-                    at = time.monotonic()
-                    marker = f"frozen-{cycle}"
-                    await client.create(configmap(namespace, marker))
-                    await eventually(partial(in_cache, informer, marker), within=120, what=f"{marker} cached")
-                    lag.append(time.monotonic() - at)
-            finally:
-                writes.cancel()
-                await asyncio.gather(writes, return_exceptions=True)
-            await eventually(
-                partial(converged, client, namespace, informer, told),
-                within=120,
-                what="cache and handlers equal the server",
-            )
+    async with (
+        through_proxy(kube, tmp_path) as (proxy, proxied),
+        informed(proxied, namespace, INACTIVITY) as (informer, told),
+        churning(client, namespace, informer, told) as ops,
+    ):
+        for cycle in range(FAULTS):
+            await asyncio.sleep(rng.uniform(1, 3))  # events flow between freezes
+            frozen.append(proxy.freeze())
+            lag.append(await marker_cached(client, namespace, informer, f"frozen-{cycle}"))
     assert all(frozen), "every freeze caught the watch's connection"
     print(
         f"\n{FAULTS} frozen watches ({INACTIVITY:.0f} s watchdog), {ops[0]} successful writes, "
@@ -106,51 +89,31 @@ async def test_a_frozen_watch_is_given_up_by_the_watchdog_and_nothing_is_missed(
 async def test_an_informer_cut_off_while_history_is_erased_relists_and_delivers_every_deletion(
     kube: cluster.Cluster, client: Client, namespace: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    ops = [0]
     catch_up: list[float] = []  # seconds from the proxy letting the informer through to a change cached
     not_ready: list[float] = []  # seconds from the cut to readiness false
     caplog.set_level(logging.INFO, logger="irc.runtime.informer")
-    async with through_proxy(kube, tmp_path) as (proxy, proxied):
-        informer = Informer(proxied, "v1", "ConfigMap", namespace=namespace)
-        told = Told()
-        informer.add_handler(told)
-        async with running(informer.run()):
-            await informer.wait_for_sync(within=60)
-            writes = asyncio.create_task(churn(client, namespace, ops))
-            try:
-                for cycle in range(FAULTS):
-                    doomed = [f"doomed-{cycle}-{i}" for i in range(3)]
-                    for name in doomed:
-                        await client.create(configmap(namespace, name))
-                    for name in doomed:
-                        await eventually(partial(in_cache, informer, name), within=60, what=f"{name} cached")
-                    caplog.clear()
-                    proxy.cut()
-                    cut = time.monotonic()
-                    for name in doomed:
-                        await client.delete("v1", "ConfigMap", name, namespace)
-                    await eventually(
-                        partial(unready, informer), within=30, what="readiness false while cut off"
-                    )
-                    not_ready.append(time.monotonic() - cut)
-                    await asyncio.to_thread(kube.compact_etcd)
-                    await asyncio.to_thread(kube.restart, "kube-apiserver")
-                    proxy.resume()
-                    resumed = time.monotonic()
-                    marker = f"resumed-{cycle}"
-                    await client.create(configmap(namespace, marker))
-                    await eventually(partial(in_cache, informer, marker), within=120, what=f"{marker} cached")
-                    catch_up.append(time.monotonic() - resumed)
-                    assert set(doomed) <= told.inferred, "the deletions were delivered by the relist"
-                    assert any("too old" in r.getMessage() for r in caplog.records), "the watch met 410 Gone"
-            finally:
-                writes.cancel()
-                await asyncio.gather(writes, return_exceptions=True)
-            await eventually(
-                partial(converged, client, namespace, informer, told),
-                within=120,
-                what="cache and handlers equal the server",
-            )
+    async with (
+        through_proxy(kube, tmp_path) as (proxy, proxied),
+        informed(proxied, namespace) as (informer, told),
+        churning(client, namespace, informer, told) as ops,
+    ):
+        for cycle in range(FAULTS):
+            doomed = [f"doomed-{cycle}-{i}" for i in range(3)]
+            for name in doomed:
+                await marker_cached(client, namespace, informer, name)
+            caplog.clear()
+            proxy.cut()
+            cut = time.monotonic()
+            for name in doomed:
+                await client.delete("v1", "ConfigMap", name, namespace)
+            await eventually(partial(unready, informer), within=30, what="readiness false while cut off")
+            not_ready.append(time.monotonic() - cut)
+            await asyncio.to_thread(kube.compact_etcd)
+            await asyncio.to_thread(kube.restart, "kube-apiserver")
+            proxy.resume()  # the marker's time from here on is the catch-up
+            catch_up.append(await marker_cached(client, namespace, informer, f"resumed-{cycle}"))
+            assert set(doomed) <= told.inferred, "the deletions were delivered by the relist"
+            assert any("too old" in r.getMessage() for r in caplog.records), "the watch met 410 Gone"
     print(
         f"\n{FAULTS} cuts with etcd compacted and kube-apiserver restarted, {ops[0]} successful writes, "
         f"{len(told.inferred)} deletions inferred by relists; readiness false after median "
