@@ -3,7 +3,11 @@ real kube-apiserver (server-side dry-run, so nothing is stored); each is either 
 CRD's schema and CEL rules with 422 Invalid (never a 500), or accepted and then reconciled by the
 policy controller, through `reconcile()` with irc.runtime.testing's fakes, to a Ready condition with a
 documented reason, never an exception other than a ReconcileError. ImageBackup specs go through the
-same server-side check.
+same server-side check. ResourceTemplate and ImageDetected specs the server accepts are rendered as
+the creation controller renders them (`render_template` over `image_variables`): they render, or
+raise a ReconcileError with a reason, never another exception. (Rendering only: the Git write of a
+hostile URL would leave 127.0.0.1; the writer's checks of URLs, branches and paths have their own
+tests.)
 """
 
 from __future__ import annotations
@@ -19,10 +23,12 @@ from prometheus_client import CollectorRegistry
 
 from irc.api import API_VERSION
 from irc.api.conditions import get_condition
+from irc.reconcilers.creation import render_template
 from irc.reconcilers.policy import INDEXES, Metrics, PolicyReconciler
 from irc.runtime import Request, errors
 from irc.runtime.client import Client
 from irc.runtime.testing import FakeClient, FakeClock, FakeRecorder
+from irc.templating.variables import image_variables
 
 pytestmark = pytest.mark.e2e
 
@@ -91,6 +97,69 @@ BACKUP_SPECS = st.fixed_dictionaries(
         "targetCredentials": st.fixed_dictionaries({"name": maybe("push"), "namespace": maybe("irc")}),
     },
 )
+SEED_TEMPLATE = """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .ServiceName }}
+spec:
+  template:
+    spec:
+      containers:
+      - name: app
+        image: {{ .FullImageName }}
+"""
+TEMPLATE_TEXTS = st.one_of(
+    st.just(SEED_TEMPLATE),
+    st.just("{% for k, v in Variables.items() %}{{ k }}: {{ v }}{% endfor %}"),
+    st.lists(
+        st.sampled_from(
+            ["{{", "}}", "{%", "%}", ".ImageName", "range", "end", "printf", "|", "\n", "kind: x", "🙂"]
+        ),
+        min_size=1,
+        max_size=12,
+    ).map("".join),
+    HOSTILE,
+)
+TEMPLATE_SPECS = st.fixed_dictionaries(
+    {
+        "gitRepository": st.fixed_dictionaries(
+            {"url": maybe("https://127.0.0.1/x.git")},
+            optional={
+                "branch": maybe("main"),
+                "path": maybe("./apps"),
+                "pushBranch": maybe("irc/{{ .ImageName }}-{{ .ImageTag }}"),
+                "commitMessage": maybe("{{ .ImageName }} {{ .ImageTag }}"),
+                "author": st.fixed_dictionaries({"name": maybe("bot"), "email": maybe("bot@example.com")}),
+            },
+        )
+    },
+    optional={
+        "template": TEMPLATE_TEXTS,
+        "multiFiles": st.lists(
+            st.fixed_dictionaries(
+                {"name": maybe("{{ .ImageName }}.yaml"), "template": TEMPLATE_TEXTS},
+                optional={"relativePath": maybe("{{ .ServiceName }}/")},
+            ),
+            max_size=3,
+        ),
+        "engine": maybe("go"),
+        "filePath": maybe("{{ .ImageName }}-{{ .ImageTag }}.yaml"),
+        "variables": st.dictionaries(maybe("team"), HOSTILE, max_size=2),
+    },
+)
+DETECTED_SPECS = st.fixed_dictionaries(
+    {
+        "imageName": maybe("webapp/frontend"),
+        "imageTag": maybe("v1.2.3"),
+        "fullImageName": maybe("123456789012.dkr.ecr.us-east-1.amazonaws.com/webapp/frontend:v1.2.3"),
+    },
+    optional={"tagPrefix": maybe("v1"), "imageDigest": maybe("sha256:" + "a" * 64)},
+)
+DETECTED = {
+    "imageName": "webapp/frontend",
+    "imageTag": "v1.2.3",
+    "fullImageName": "123456789012.dkr.ecr.us-east-1.amazonaws.com/webapp/frontend:v1.2.3",
+}
 TEMPLATE: dict[str, Any] = {
     "apiVersion": API_VERSION,
     "kind": "ResourceTemplate",
@@ -160,3 +229,47 @@ async def test_a_backup_spec_the_schema_does_not_take_is_a_422(
     backup = {"apiVersion": API_VERSION, "kind": "ImageBackup", "metadata": {"name": "fuzz"}, "spec": spec}
     stored = await dry_run(client, backup)  # an answer other than success or 422 Invalid raises here
     event("rejected by the schema" if stored is None else "accepted")
+
+
+def rendered(template_spec: dict[str, Any], detected_spec: dict[str, Any]) -> str:
+    """What the creation controller's rendering makes of them: "rendered", or the error's reason."""
+    try:
+        render_template(template_spec, image_variables(detected_spec, None, template_spec))
+    except errors.ReconcileError as e:
+        assert e.reason and e.message, e
+        return e.reason
+    return "rendered"
+
+
+@given(spec=TEMPLATE_SPECS)
+@EXAMPLES
+async def test_a_template_spec_is_rejected_by_the_schema_or_renders_or_says_why(
+    client: Client, crds: None, namespace: str, spec: dict[str, Any]
+) -> None:
+    template = {**TEMPLATE, "metadata": {"name": "fuzz", "namespace": namespace}, "spec": spec}
+    stored = await dry_run(client, template)
+    event("rejected by the schema" if stored is None else "accepted")
+    if stored is not None:
+        event(rendered(stored["spec"], DETECTED))
+
+
+@given(spec=DETECTED_SPECS)
+@EXAMPLES
+async def test_a_detected_spec_is_rejected_by_the_schema_or_renders_or_says_why(
+    client: Client, crds: None, namespace: str, spec: dict[str, Any]
+) -> None:
+    detected = {
+        "apiVersion": API_VERSION,
+        "kind": "ImageDetected",
+        "metadata": {"name": "fuzz", "namespace": namespace},
+        "spec": spec,
+    }
+    stored = await dry_run(client, detected)
+    event("rejected by the schema" if stored is None else "accepted")
+    if stored is not None:
+        event(
+            rendered(
+                {"template": SEED_TEMPLATE, "gitRepository": {"url": "https://127.0.0.1/x.git"}},
+                stored["spec"],
+            )
+        )
