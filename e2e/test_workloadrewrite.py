@@ -1048,13 +1048,13 @@ async def reverting(
                 continue
             version = None  # 410 Gone or a stalled watch: read again
 
-    generations: set[int] = set()  # made by a revert: a stale event reverted again changes nothing
+    switches: set[int] = set()  # generations of irc's switches already reverted
 
     async def revert(obj: Obj) -> None:
         current = images_of(kind, obj)["containers/c0"]
         if current == image:
             return
-        written = await client.patch(
+        await client.patch(
             kind.api_version,
             kind.kind,
             name,
@@ -1062,8 +1062,11 @@ async def reverting(
             namespace=namespace,
             patch_type="strategic",
         )
-        if written["metadata"]["generation"] not in generations:
-            generations.add(written["metadata"]["generation"])
+        # Counted by the switch it undoes: a stale event of a switch already reverted patches nothing
+        # new. (Not by the generation the patch returns: once irc's own annotation writes have moved
+        # a Deployment's generation, that no-op patch returned an unseen one and counted twice.)
+        if obj["metadata"]["generation"] not in switches:
+            switches.add(obj["metadata"]["generation"])
             reverted.append(current)
 
     async with running(loop()):
