@@ -624,3 +624,11 @@ def test_hex_floats_with_a_precision(oracle: Oracle) -> None:
     ]
     cases.append(('{{ printf "%.2x" (list 1.5 2.5) }}', DATA, False, "default"))  # element by element
     assert disagreements(oracle, cases) == []
+
+
+def test_type_and_value_of_nil_with_a_precision(oracle: Oracle) -> None:
+    """printArg pads a nil operand's `<nil>` for %T and %v without cutting it to the precision, which
+    it does to a type's name (printf soup, seed 6788033)."""
+    formats = ["%.T", "%.1T", "%.2v", "%8.1T", "%-8.0v", "%.T|%.1T|%.3T"]
+    cases = [("{{ printf " + json.dumps(f) + " nil .Str 1.5 }}", DATA, False, "default") for f in formats]
+    assert disagreements(oracle, cases) == []

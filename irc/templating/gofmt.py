@@ -356,8 +356,8 @@ def go_syntax(value: object, spec: Spec, top: bool = True) -> str:
 
 def format_arg(value: object, verb: str, spec: Spec) -> str:
     """One printf operand: ``printArg(value, verb)`` with the flags, width and precision of ``spec``."""
-    if verb == "T":
-        return _fmt_str("<nil>" if value is None or value is MISSING else go_type(value), "s", spec)
+    if verb == "T":  # nil is padded, never cut to the precision (printArg's padString)
+        return spec.pad("<nil>") if value is None or value is MISSING else _fmt_str(go_type(value), "s", spec)
     if verb == "p" and isinstance(value, (list, dict)):
         raise FuncError("printf: %p (a memory address) is not supported")
     return _format(value, verb, spec)
