@@ -20,6 +20,9 @@ Guarantees:
   for that host) is mounted; anything else is streamed source → destination in constant memory
   with its digest verified, `layer_concurrency` blobs at a time. A failed transfer is retried as a
   whole (fresh GET and upload session) on retryable errors, up to `blob_attempts` times.
+- Paced: a blob transfer that goes `pace.seconds` without moving `pace.bytes` more (a registry that
+  sends or takes a byte a minute, which no read timeout notices) raises BlobStalled, blamed on the
+  registry it was waiting for, and is retried as a whole like any broken transfer.
 - Non-distributable (foreign) layers are not copied; `CopyResult.notes` says so.
 - Blame: every error escaping a call to one of the two registries is marked with its side;
   `failed_side(error)` says "Source" or "Target" (a source read that fails while its bytes stream
@@ -35,7 +38,7 @@ import dataclasses
 import json
 import re
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -115,6 +118,52 @@ def _blame(side: str) -> Iterator[None]:
 async def _on(side: str, call: Awaitable[_T]) -> _T:
     with _blame(side):
         return await call
+
+
+@dataclass(frozen=True)
+class Pace:
+    """The slowest a blob transfer may go: every `bytes` of it must move within `seconds`. A blob
+    under the target's chunk threshold is PUT in one request after it is read: that request must
+    end within `seconds` too (8 MiB in 120 s, about 70 KB/s, with the defaults)."""
+
+    bytes: int = 64 << 10
+    seconds: float = 120.0
+
+
+class BlobStalled(TimeoutError):
+    """A blob transfer went slower than its Pace. A TimeoutError, so it is retried as one."""
+
+
+class _Meter:
+    """The bytes one attempt at a blob transfer has moved, held to a Pace."""
+
+    def __init__(self, pace: Pace) -> None:
+        self.pace, self.moved = pace, 0
+        self.reading = False  # waiting for the source (else for the target)
+        self._unpaced = 0
+        self._deadline: asyncio.Timeout | None = None
+
+    def add(self, n: int) -> None:
+        self.moved += n
+        self._unpaced += n
+        if self._unpaced >= self.pace.bytes and self._deadline is not None:
+            self._unpaced = 0
+            self._deadline.reschedule(asyncio.get_running_loop().time() + self.pace.seconds)
+
+    @contextlib.asynccontextmanager
+    async def enforce(self, digest: str) -> AsyncIterator[None]:
+        try:
+            async with asyncio.timeout(self.pace.seconds) as deadline:
+                self._deadline = deadline
+                yield
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            error = BlobStalled(
+                f"blob {digest} moved less than {self.pace.bytes} bytes in {self.pace.seconds:g} s"
+            )
+            setattr(error, _SIDE, SOURCE if self.reading else TARGET)
+            raise error from None
 
 
 @dataclass(frozen=True)
@@ -264,11 +313,13 @@ class _Copier:
         progress: Callable[[Progress], None] | None,
         layer_concurrency: int,
         blob_attempts: int,
+        pace: Pace,
     ) -> None:
         self.src, self.src_repo, self.dst, self.dst_repo = src, src_repo, dst, dst_repo
         self.cache, self.progress = cache, progress
         self.slots = asyncio.Semaphore(layer_concurrency)
         self.blob_retry = dataclasses.replace(dst.retry, attempts=blob_attempts)
+        self.pace = pace
         self.notes: list[str] = []
         self.bytes_total = self.bytes_done = self.blobs_total = self.blobs_done = 0
         self.copied = self.skipped = self.mounted = self.bytes_copied = self.manifests_written = 0
@@ -391,27 +442,29 @@ class _Copier:
                     continue  # not readable there: upload instead
             async for attempt in self.blob_retry.retrying():
                 with attempt:
-                    moved = [0]
+                    meter = _Meter(self.pace)
                     try:
-                        async with aclosing(self._stream(blob, moved)) as chunks:
+                        async with meter.enforce(blob.digest), aclosing(self._stream(blob, meter)) as chunks:
                             upload = self.dst.upload_blob(self.dst_repo, blob.digest, chunks, blob.size)
                             await _on(TARGET, upload)  # the source's errors are marked in _stream
                     except BaseException:
-                        self.advance(-moved[0])
+                        self.advance(-meter.moved)
                         raise
             self.copied += 1
             self.bytes_copied += blob.size
             self._record(blob)
             self.advance(0, 1)
 
-    async def _stream(self, blob: Descriptor, moved: list[int]) -> AsyncGenerator[bytes, None]:
+    async def _stream(self, blob: Descriptor, meter: _Meter) -> AsyncGenerator[bytes, None]:
         async with aclosing(self.src.get_blob(self.src_repo, blob.digest, blob.size)) as chunks:
             while True:
+                meter.reading = True
                 with _blame(SOURCE):  # only the read: not what the consumer throws in at the yield
                     chunk = await anext(chunks, None)
+                meter.reading = False  # not in a finally: a stall met in the read is the source's
                 if chunk is None:
                     break
-                moved[0] += len(chunk)
+                meter.add(len(chunk))
                 self.advance(len(chunk))
                 yield chunk
 
@@ -443,6 +496,7 @@ async def copy_image(
     blob_cache: BlobLocationCache | None = None,
     layer_concurrency: int = 4,
     blob_attempts: int = 3,
+    pace: Pace = Pace(),
 ) -> CopyResult:
     """Copy `src_repo:src_ref` to `dst_repo` (tagged `dst_tag_or_none`, else by digest only).
 
@@ -451,7 +505,9 @@ async def copy_image(
     manifests, indexes and configs) or NoMatchingPlatform; nothing is tagged when it raises.
     """
     top = await _on(SOURCE, src.get_manifest(src_repo, src_ref))
-    copier = _Copier(src, src_repo, dst, dst_repo, blob_cache, progress, layer_concurrency, blob_attempts)
+    copier = _Copier(
+        src, src_repo, dst, dst_repo, blob_cache, progress, layer_concurrency, blob_attempts, pace
+    )
     root = await copier.plan(top, platforms)
     found = root.platforms
     if platforms is not None and not root.children:

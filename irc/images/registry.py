@@ -11,6 +11,9 @@ Guarantees:
   Retry-After) and connection/payload errors, never on 401/403/404 or other 4xx. Requests that
   carry blob data (PATCH and the final PUT) are not retried here, as their body is a stream;
   `irc.images.copy` retries the whole blob transfer. A blob GET broken mid-stream resumes (Range).
+- Deadlines: a request ends within `request_timeout` (120 s) from connecting to the last byte of its
+  answer, so a registry trickling a manifest a byte a minute fails it; a blob's GET is held to that
+  only until its headers, and an upload's PATCH not at all: irc.images.copy paces blob bodies.
 - At most `max_concurrency` requests are in flight (a streamed blob body gives its slot back once
   its headers arrived); `stats` counts requests by method and blob bytes moved.
 
@@ -64,6 +67,9 @@ MAX_MANIFEST_BYTES = 4 << 20
 CHUNK_THRESHOLD = 8 << 20
 """Blobs smaller than this are uploaded monolithically (buffered); larger ones in PATCH chunks."""
 CHUNK_SIZE = 16 << 20
+REQUEST_TIMEOUT = 120.0
+"""Seconds a request may take, from connecting to the last byte of its answer, unless it streams a
+blob (a blob's GET is bounded until its headers; its bytes are paced by irc.images.copy)."""
 READ_CHUNK = 1 << 16
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _REPO = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
@@ -169,8 +175,10 @@ class RegistryClient:
         retry: RetryPolicy | None = None,
         chunk_threshold: int = CHUNK_THRESHOLD,
         chunk_size: int = CHUNK_SIZE,
+        request_timeout: float = REQUEST_TIMEOUT,
     ) -> None:
         self.host = host
+        self.request_timeout = request_timeout
         self.auth = auth or Authenticator(host)
         self.options = options or RegistryOptions()
         self.realm_options = realm_options
@@ -355,27 +363,41 @@ class RegistryClient:
         feed: _Feed | None = None,
     ) -> _Reply:
         attempts = self.retry.retrying() if retry else AsyncRetrying(stop=stop_after_attempt(1), reraise=True)
+        # A registry that trickles a byte a minute never trips the session's read timeout.
+        limit = self.request_timeout if isinstance(body, bytes | None) else None
         async for attempt in attempts:
             with attempt:
-                await self._ping()
-                async with self._slots:
-                    resp = await self._authorized(method, url, scopes, body, dict(headers or {}), feed)
-                    if stream and resp.status in expect:
-                        return _Reply(resp.status, resp.headers, resp.url, b"", resp)
-                    # Released even when the read fails or is cancelled: a response left to the
-                    # garbage collector (held by a traceback's frames) leaks its connection.
-                    try:
-                        data = await read_body(
-                            resp, MAX_MANIFEST_BYTES if resp.status in expect else 64 << 10
-                        )
-                    finally:
-                        resp.release()
-                    if resp.status not in expect:
-                        raise from_response(resp.status, data, resp.headers, not_found)
-                    if len(data) > MAX_MANIFEST_BYTES:
-                        raise RegistryError(f"answer from {self.host} is over {MAX_MANIFEST_BYTES} bytes")
-                    return _Reply(resp.status, resp.headers, resp.url, data, resp)
+                async with self._deadline(method, url, limit) as deadline:
+                    await self._ping()
+                    async with self._slots:
+                        resp = await self._authorized(method, url, scopes, body, dict(headers or {}), feed)
+                        if stream and resp.status in expect:
+                            deadline.reschedule(None)  # the body is the caller's to pace
+                            return _Reply(resp.status, resp.headers, resp.url, b"", resp)
+                        # Released even when the read fails or is cancelled: a response left to the
+                        # garbage collector (held by a traceback's frames) leaks its connection.
+                        try:
+                            data = await read_body(
+                                resp, MAX_MANIFEST_BYTES if resp.status in expect else 64 << 10
+                            )
+                        finally:
+                            resp.release()
+                        if resp.status not in expect:
+                            raise from_response(resp.status, data, resp.headers, not_found)
+                        if len(data) > MAX_MANIFEST_BYTES:
+                            raise RegistryError(f"answer from {self.host} is over {MAX_MANIFEST_BYTES} bytes")
+                        return _Reply(resp.status, resp.headers, resp.url, data, resp)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    @contextlib.asynccontextmanager
+    async def _deadline(self, method: str, url: URL, seconds: float | None) -> AsyncIterator[asyncio.Timeout]:
+        try:
+            async with asyncio.timeout(seconds) as deadline:
+                yield deadline
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            raise TimeoutError(f"{method} {url.path} to {self.host} took over {seconds:g} s") from None
 
     async def _authorized(
         self,

@@ -78,6 +78,8 @@ class FakeRegistry:
         self.ignore_range = False
         self.redirect_blobs_to: str | None = None
         self.gate: asyncio.Event | None = None
+        self.hang: str | None = None
+        """Requests whose path and query contain this are read no further and never answered."""
         self.in_flight = self.max_in_flight = 0
         self._changed = asyncio.Condition()
         self._basic, self._bearer = basic, bearer
@@ -131,6 +133,8 @@ class FakeRegistry:
         try:
             if self.gate is not None:
                 await self.gate.wait()
+            if self.hang is not None and self.hang in request.path_qs:
+                await asyncio.Event().wait()
             response = await self.handle(request)
         finally:
             self.in_flight -= 1

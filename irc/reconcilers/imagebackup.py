@@ -73,8 +73,8 @@ from irc.runtime import (
 KIND = "ImageBackup"
 NAME = "image-backup"
 REGISTRY_ERRORS = (RegistryError, aiohttp.ClientError, OSError, TimeoutError)
-# No limit on a whole request (aiohttp's default of 300 s total would fail any blob that takes
-# longer to stream); only a connection that cannot be opened or stalls without a byte times out.
+# No limit on a whole request here (aiohttp's default of 300 s total would fail any blob that takes
+# longer to stream): RegistryClient bounds every request but a blob's body, and the copy's Pace that.
 REGISTRY_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=60)
 RELEASE_TIMEOUT = 5.0
 """Seconds a stopping manager spends giving up its claim before leaving it to expire."""
