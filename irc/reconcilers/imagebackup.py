@@ -189,6 +189,7 @@ class ImageBackupReconciler:
         generation = obj["metadata"].get("generation")
         status: dict[str, Any] = copy.deepcopy(obj.get("status") or {})  # cached objects are shared
         writer = StatusWriter(self.client, self.claims, obj, foreign=(REFERENCED,))
+        unusable: list[str] = []  # source Secrets skipped, each a reason
         try:
             try:
                 source, target, resync = self._parse(spec)
@@ -197,13 +198,15 @@ class ImageBackupReconciler:
                     holder = status["claim"]["holder"]
                     log.info("%s is being copied by %s: looking again in %.0f s", source, holder, wait)
                     return Result(requeue_after=wait)
-                async with self._registries(spec, source, target) as (src, dst):
+                async with self._registries(obj, spec, source, target, unusable) as (src, dst):
                     if await self._up_to_date(obj, status, generation, source, target, src, dst, resync):
                         return self._recheck(resync)
                     await self._copy(writer, obj, status, generation, spec, source, target, src, dst)
             except ReconcileError as e:
+                if unusable and e.reason.startswith("Source"):  # what may have made the source refuse
+                    e = ReconcileError(e.reason, f"{e}; skipped {'; '.join(unusable)}", terminal=e.terminal)
                 await self._fail(writer, obj, status, e.reason, str(e), generation)
-                raise
+                raise e from None
         except ClaimLost as lost:  # whoever took it over copies and reports
             self.metrics.claims.labels("lost").inc()
             log.warning("stopped copying %s: %s", obj["metadata"]["name"], lost)
@@ -478,11 +481,25 @@ class ImageBackupReconciler:
 
     @contextlib.asynccontextmanager
     async def _registries(
-        self, spec: ImageBackupSpec, source: ImageReference, target: ImageReference
+        self,
+        obj: Obj,
+        spec: ImageBackupSpec,
+        source: ImageReference,
+        target: ImageReference,
+        unusable: list[str],
     ) -> AsyncIterator[tuple[RegistryClient, RegistryClient]]:
+        """Clients for the two registries. A source Secret that is missing or unreadable is skipped
+        (a Warning, and `unusable` says why), as the kubelet skips such imagePullSecrets: the list is
+        shared by every namespace whose workloads use the image, and one namespace's dangling
+        reference must not stop the copy the others' Secrets allow. Target Secrets are the
+        operator's own: a missing one fails the copy."""
         source_keys = Keychain()
         for ref in spec.source_credentials:
-            source_keys.extend(await self._keychain(ref))
+            try:
+                source_keys.extend(await self._keychain(ref))
+            except ReconcileError as e:
+                unusable.append(e.message)
+                self.recorder.event(obj, "Warning", e.reason, f"{e.message}: not used for the source")
         target_keys = Keychain()
         default = self.settings.backup_credentials
         target_ref = spec.target_credentials or default

@@ -1,6 +1,7 @@
 """The image-backup reconciler's registry credentials through reconcile(): dockerconfigjson Secrets
-for the source (sourceCredentials) and the backup registry (targetCredentials, or the manager's
---backup-credentials), their CredentialsNotFound and InvalidCredentials reasons; and ECR registries
+for the source (sourceCredentials; a missing or unreadable one skipped, as the kubelet skips such
+imagePullSecrets) and the backup registry (targetCredentials, or the manager's --backup-credentials;
+a missing or unreadable one is CredentialsNotFound or InvalidCredentials); and ECR registries
 without a pull secret, whose basic credentials come from ECR GetAuthorizationToken through the
 reconciler's AwsClients (a fake of its public `authorization_token`): one token per ECR registry,
 kept across reconciles until shortly before it expires.
@@ -127,14 +128,58 @@ async def test_target_credentials_default_to_the_managers(
     assert private.authorizations[-1] == "Basic " + b64(":".join(USER))
 
 
+BROKEN = {".dockerconfigjson": b64("[" * 100_000 + "]" * 100_000)}  # a JSON bomb
+
+
+@pytest.mark.parametrize("unusable", ["missing", "broken"])
+async def test_an_unusable_source_secret_is_skipped_and_the_next_one_copies(
+    make: Make, private: FakeRegistry, dst: FakeRegistry, unusable: str
+) -> None:
+    """The DoS this closes: sourceCredentials gather the pull Secrets of every namespace running the
+    image, so a namespace naming a Secret it never made (or a broken one) must not stop the copy
+    another namespace's valid Secret allows."""
+    image = push(private)
+    secrets = [pull_secret("pull", "shop", {private.host: USER})]
+    if unusable == "broken":
+        secrets.append(pull_secret("pull", "tenant", {}) | {"data": BROKEN})
+    refs = [{"name": "pull", "namespace": "tenant"}, {"name": "pull", "namespace": "shop"}]
+    w = make(between(private, dst, sourceCredentials=refs), *secrets, registries=[private])
+    await w.reconcile()
+    assert_copied(w, image)
+    warning = w.recorder.events[0]
+    reason = {"missing": "CredentialsNotFound", "broken": "InvalidCredentials"}[unusable]
+    assert (warning.type, warning.reason) == ("Warning", reason)
+    assert warning.message.startswith("secret tenant/pull") and warning.message.endswith(
+        ": not used for the source"
+    )
+
+
+async def test_a_public_source_copies_without_the_missing_secret_it_names(
+    make: Make, src: FakeRegistry, dst: FakeRegistry
+) -> None:
+    image = push(src)
+    w = make(between(src, dst, sourceCredentials=[{"name": "pull", "namespace": "shop"}]))
+    await w.reconcile()
+    assert_copied(w, image)
+    assert src.authorizations and not any(src.authorizations)  # anonymous, as the kubelet would pull
+
+
+async def test_a_source_refusing_after_a_skipped_secret_says_which_was_skipped(
+    make: Make, private: FakeRegistry, dst: FakeRegistry
+) -> None:
+    push(private)
+    w = make(
+        between(private, dst, sourceCredentials=[{"name": "pull", "namespace": "shop"}]), registries=[private]
+    )
+    error = await w.fail()
+    assert (error.reason, error.terminal) == ("SourceUnauthorized", False)
+    assert error.message.endswith("; skipped secret shop/pull not found")
+    assert w.ready()["message"] == error.message
+
+
 @pytest.mark.parametrize(
     ("spec", "settings", "message"),
     [
-        (
-            {"sourceCredentials": [{"name": "pull", "namespace": "shop"}]},
-            Settings(),
-            "secret shop/pull not found",
-        ),
         (
             {"targetCredentials": {"name": "push", "namespace": "irc"}},
             Settings(),
@@ -142,9 +187,9 @@ async def test_target_credentials_default_to_the_managers(
         ),
         ({}, Settings(backup_credentials=SecretRef("push", "irc")), "secret irc/push not found"),
     ],
-    ids=["source", "target", "default-target"],
+    ids=["target", "default-target"],
 )
-async def test_a_missing_secret_is_credentials_not_found(
+async def test_a_missing_target_secret_is_credentials_not_found(
     make: Make, src: FakeRegistry, dst: FakeRegistry, spec: dict[str, Any], settings: Settings, message: str
 ) -> None:
     push(src)
@@ -188,17 +233,17 @@ async def test_a_missing_secret_is_credentials_not_found(
         "one-mib",
     ],
 )
-async def test_an_unreadable_secret_is_invalid_credentials(
+async def test_an_unreadable_target_secret_is_invalid_credentials(
     make: Make, src: FakeRegistry, dst: FakeRegistry, data: dict[str, str], message: str
 ) -> None:
     push(src)
-    secret = pull_secret("pull", "shop", {}) | {"data": data}
-    w = make(between(src, dst, sourceCredentials=[{"name": "pull", "namespace": "shop"}]), secret)
+    secret = pull_secret("push", "irc", {}) | {"data": data}
+    w = make(between(src, dst, targetCredentials={"name": "push", "namespace": "irc"}), secret)
     error = await w.fail()
     assert (error.reason, error.terminal) == ("InvalidCredentials", False)
-    assert error.message.startswith("secret shop/pull: ") and message in error.message
+    assert error.message.startswith("secret irc/push: ") and message in error.message
     assert w.ready()["reason"] == "InvalidCredentials" and w.status()["phase"] == "Failed"
-    assert src.log == []
+    assert src.log == [] and dst.log == []
 
 
 # ---- ECR
