@@ -17,8 +17,10 @@ from kubernetes_asyncio import client, config
 
 from hack.testbed import cluster, registries
 from irc.images.auth import RegistryOptions
+from irc.runtime import errors
 from irc.runtime.client import Client
 from irc.runtime.testing import running
+from irc.runtime.transport import KubeTransport
 
 T = TypeVar("T")
 
@@ -156,3 +158,50 @@ def token_kubeconfig(kube: cluster.Cluster, namespace: str, account: str, path: 
         )
     )
     return path
+
+
+@contextlib.asynccontextmanager
+async def user_with_role(
+    kube: cluster.Cluster,
+    admin: Client,
+    namespace: str,
+    role: str,
+    directory: Path,
+    *,
+    cluster_wide: bool = False,
+) -> AsyncIterator[Client]:
+    """A client holding only the token of a fresh ServiceAccount of `namespace` bound to ClusterRole
+    `role` (Kubernetes' `edit`, `admin`, ...): over the whole cluster (a ClusterRoleBinding, deleted
+    after) or in `namespace` (a RoleBinding); yielded once the authorizer has the binding."""
+    account = f"user-{uuid.uuid4().hex[:6]}"
+    binding: dict[str, Any] = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": namespace}],
+    }
+    if cluster_wide:
+        binding |= {"kind": "ClusterRoleBinding", "metadata": {"name": account}}
+    else:
+        binding |= {"kind": "RoleBinding", "metadata": {"name": account, "namespace": namespace}}
+    await admin.create(
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": account, "namespace": namespace}}
+    )
+    await admin.create(binding)
+    kubeconfig = token_kubeconfig(kube, namespace, account, directory / f"{account}-kubeconfig")
+    user = Client(await KubeTransport.from_config(str(kubeconfig)))
+    try:
+
+        async def bound() -> bool | None:
+            try:
+                await user.list("v1", "ConfigMap", namespace)
+            except errors.Forbidden:
+                return None
+            return True
+
+        await eventually(bound, within=60, what=f"{role} in force")
+        yield user
+    finally:
+        await user.close()
+        if cluster_wide:
+            with contextlib.suppress(errors.NotFound):
+                await admin.delete("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", account)

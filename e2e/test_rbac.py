@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from e2e.flows import FLOWS, Run, settings
-from e2e.support import dockerconfig_secret, eventually, running, token_kubeconfig
+from e2e.support import dockerconfig_secret, eventually, running, token_kubeconfig, user_with_role
 from hack.testbed import cluster, ecr, images, registries
 from irc.api.secrets import SecretRef
 from irc.cli import main as irc
@@ -177,37 +177,11 @@ async def test_the_built_in_user_roles_cannot_create_an_image_backup(
     which the manager reads with its own rights: whoever creates one borrows them. So it is
     cluster-scoped and no shipped role grants it, and Kubernetes' user-facing roles do not aggregate
     it: a user with `edit` over the whole cluster, or `admin` of a namespace, is refused."""
-    account = f"user-{uuid.uuid4().hex[:6]}"
-    binding: Obj = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
-        "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": namespace}],
-    }
-    if role == "edit":  # the whole cluster
-        binding |= {"kind": "ClusterRoleBinding", "metadata": {"name": account}}
-    else:  # one namespace
-        binding |= {"kind": "RoleBinding", "metadata": {"name": account, "namespace": namespace}}
-    await client.create(
-        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": account, "namespace": namespace}}
-    )
-    await client.create(binding)
-    user = Client(
-        await KubeTransport.from_config(str(token_kubeconfig(kube, namespace, account, tmp_path / "kc")))
-    )
-    try:
-
-        async def bound() -> bool | None:  # the binding is in the authorizer's cache
-            try:
-                await user.list("v1", "ConfigMap", namespace)
-            except errors.Forbidden:
-                return None
-            return True
-
-        await eventually(bound, within=60, what=f"{role} in force")
+    async with user_with_role(kube, client, namespace, role, tmp_path, cluster_wide=role == "edit") as user:
         backup: Obj = {
             "apiVersion": "automation.gitops.io/v1beta1",
             "kind": "ImageBackup",
-            "metadata": {"name": f"borrowed-{account}"},
+            "metadata": {"name": f"borrowed-{role}"},
             "spec": {
                 "source": "registry.example/private/app:v1",
                 "sourceCredentials": [{"name": "someone-elses", "namespace": "kube-system"}],
@@ -217,7 +191,3 @@ async def test_the_built_in_user_roles_cannot_create_an_image_backup(
             await user.create(backup, dry_run=True)
         with pytest.raises(errors.Forbidden):
             await user.list("automation.gitops.io/v1beta1", "ImageBackup")
-    finally:
-        await user.close()
-        if role == "edit":
-            await client.delete("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", account)

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from e2e.support import dockerconfig_secret, eventually, registry_options, running
+from e2e.support import dockerconfig_secret, eventually, registry_options, running, user_with_role
 from hack.testbed import cluster, images, procs, registries
 from irc.api import API_VERSION
 from irc.api.conditions import get_condition, rfc3339
@@ -971,6 +971,80 @@ async def test_a_namespace_without_credentials_first_does_not_block_one_with_the
             ) from None
         await event(client, b, "web", "RewriteDeferred", "SourceAccessDenied")
         assert images_of(DEPLOYMENT, await get(client, DEPLOYMENT, b, "web")) == {"containers/c0": image}
+
+
+async def test_a_tenant_cannot_get_a_private_copy_it_could_not_pull_whatever_it_tries(
+    kube: cluster.Cluster,
+    client: Client,
+    namespaces: Callable[..., Awaitable[str]],
+    registry_bed: registries.Registries,
+    private_images: dict[str, images.Built],
+    tmp_path: Path,
+) -> None:
+    """The private-image rule from the attacker's side. A runs private/app with its pull Secret
+    `pull`. A tenant with Kubernetes' `admin` of namespace B only (its own token: it cannot read
+    A's Secret or any ImageBackup) wants a copy of A's image and tries, before A deploys:
+    the image by tag and no Secret; by digest; by tag and digest; a Secret named like A's, with A's
+    user and a guessed password, on the pod and on B's default ServiceAccount; imagePullSecrets
+    whose names try to reach A's Secret through the API path (`A/pull`, `../../A/secrets/pull`,
+    percent-encoded, `..`); and a Secret reference that does not exist, to block the shared copy.
+    A's workload is still switched; none of B's is, each either deferred with SourceAccessDenied or
+    waiting on a copy the source refuses, and B's workloads keep A's private image reference."""
+    a, b = await namespaces(), await namespaces()
+    private = registry_bed["backup-token"]
+    built = private_images["backup-token"]
+    image = built.reference(private)
+    by_digest = f"{image.rsplit(':', 1)[0]}@{built.digest}"
+    settings = settings_for(registry_bed, access_ttl=1.0)
+    target = backup_of(settings, image)
+    await client.create(dockerconfig(a, "pull", private))
+    async with user_with_role(kube, client, b, "admin", tmp_path) as user:
+        with pytest.raises(errors.Forbidden):
+            await user.get("v1", "Secret", "pull", a)
+        with pytest.raises(errors.Forbidden):
+            await user.list(API_VERSION, IB)
+        guessed = dataclasses.replace(private, password="guessed")
+        await user.create(dockerconfig(b, "pull", guessed))
+        await user.patch(
+            "v1", "ServiceAccount", "default", {"imagePullSecrets": [{"name": "pull"}]}, namespace=b
+        )
+        reaching = [f"{a}/pull", f"../../{a}/secrets/pull", f"..%2F..%2F{a}%2Fsecrets%2Fpull", "..", "."]
+        attempts = {
+            "by-tag": pod(image),
+            "by-digest": pod(by_digest),
+            "tag-and-digest": pod(f"{image}@{built.digest}"),
+            "guessed-password": pod(image, imagePullSecrets=[{"name": "pull"}]),
+            "through-the-account": pod(image, serviceAccountName="default"),
+            "reaching-for-a": pod(image, imagePullSecrets=[{"name": n} for n in reaching]),
+            "dangling": pod(image, imagePullSecrets=[{"name": "never-made"}]),
+        }
+        async with manager(kube, settings, [a, b]):
+            for name, spec in attempts.items():
+                await user.create(workload(DEPLOYMENT, b, name, spec))
+            await client.create(
+                workload(DEPLOYMENT, a, "web", pod(image, imagePullSecrets=[{"name": "pull"}]))
+            )
+            await switched(client, DEPLOYMENT, a, "web", {"containers/c0": target})
+            for name in attempts:
+                if "digest" not in name:  # the tag's copy is complete: the rule itself says no
+                    await event(client, b, name, "RewriteDeferred", "SourceAccessDenied")
+            for reference in (by_digest, f"{image}@{built.digest}"):  # copies nobody can make
+
+                async def refused(reference: str = reference) -> Obj | None:
+                    obj = await backup_named(client, reference)
+                    ready = get_condition((obj or {}).get("status") or {}, "Ready") or {}
+                    return obj if ready.get("reason") == "SourceUnauthorized" else None
+
+                await eventually(refused, what=f"the source refuses the ImageBackup of {reference}")
+            for name, spec in attempts.items():
+                assert images_of(DEPLOYMENT, await get(client, DEPLOYMENT, b, name)) == {
+                    "containers/c0": spec["containers"][0]["image"]
+                }, name
+            backup = await completed(client, image)
+    # Made with A's Secret; B's were refused (`pull`) or skipped (`never-made`); the names reaching
+    # for A's Secret never made it into the shared ImageBackup.
+    used = {(r["namespace"], r["name"]) for r in backup["spec"]["sourceCredentials"]}
+    assert used == {(a, "pull"), (b, "pull"), (b, "never-made")}
 
 
 # ---- 9: restore

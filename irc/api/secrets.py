@@ -3,9 +3,20 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+_LABEL = r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?"
+_SUBDOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether `name` can be a Secret's (a DNS-1123 subdomain). Pod specs do not validate their
+    imagePullSecrets names, so one may hold `..`, `/` or `%`: asked for, such a name reaches the API
+    server as another path or a 400, never as a Secret."""
+    return len(name) <= 253 and _SUBDOMAIN.fullmatch(name) is not None
 
 
 @dataclass(frozen=True)

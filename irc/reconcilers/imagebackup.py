@@ -38,7 +38,7 @@ from irc.api import API_VERSION, GROUP, IMAGE_BACKUP
 from irc.api.conditions import rfc3339, set_condition
 from irc.api.durations import parse_duration
 from irc.api.imagebackup import ImageBackupSpec
-from irc.api.secrets import SecretRef
+from irc.api.secrets import SecretRef, is_secret_name
 from irc.ecr.credentials import AwsClients
 from irc.ecr.tokens import EcrTokenProvider
 from irc.images import ImageReference, ecr_registry, parse_reference
@@ -547,6 +547,8 @@ class ImageBackupReconciler:
         )
 
     async def _keychain(self, ref: SecretRef) -> Keychain:
+        if not is_secret_name(ref.name):
+            raise ReconcileError("CredentialsNotFound", f"secret {ref.namespace}/{ref.name!r} cannot exist")
         try:
             secret = await self.client.get("v1", "Secret", ref.name, ref.namespace)
         except errors.NotFound:

@@ -36,7 +36,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from irc.api import API_VERSION, GROUP, IMAGE_BACKUP
 from irc.api.conditions import get_condition, parse_rfc3339, rfc3339
 from irc.api.imagepolicy import MANAGED_BY
-from irc.api.secrets import SecretRef
+from irc.api.secrets import SecretRef, is_secret_name
 from irc.api.workloads import KINDS, REWRITABLE, Container, WorkloadKind, containers, healthy, pod_spec, slim
 from irc.images import ImageReference, backup_object_name, parse_reference
 from irc.reconcilers.access import RegistryAccess, SourceAccess
@@ -339,14 +339,16 @@ class WorkloadRewriteReconciler:
         """The workload's imagePullSecrets, then its ServiceAccount's, as SecretRefs of its namespace."""
         namespace = workload["metadata"]["namespace"]
         spec = pod_spec(self.kind, workload)
-        names = [s["name"] for s in spec.get("imagePullSecrets") or [] if s.get("name")]
+        names = [s.get("name") or "" for s in spec.get("imagePullSecrets") or []]
         account = spec.get("serviceAccountName") or "default"
         try:
             sa = self.cache.get("v1", "ServiceAccount", account, namespace)
-            names += [s["name"] for s in sa.get("imagePullSecrets") or [] if s.get("name")]
+            names += [s.get("name") or "" for s in sa.get("imagePullSecrets") or []]
         except errors.NotFound:
             pass
-        return [{"name": n, "namespace": namespace} for n in dict.fromkeys(names)]
+        # A name no Secret can have (the API does not validate these) names nothing: the kubelet
+        # would find no such Secret, and the shared ImageBackup must not carry it.
+        return [{"name": n, "namespace": namespace} for n in dict.fromkeys(names) if is_secret_name(n)]
 
     async def _may_use(self, namespace: str, workload: Obj, source: ImageReference, backup: Obj) -> bool:
         """A copy made anonymously or only with this namespace's Secrets is this namespace's to use;

@@ -154,6 +154,23 @@ async def test_an_unusable_source_secret_is_skipped_and_the_next_one_copies(
     )
 
 
+async def test_a_source_secret_name_no_secret_can_have_is_skipped_without_asking_the_api(
+    make: Make, src: FakeRegistry, dst: FakeRegistry
+) -> None:
+    """An ImageBackup made before workload-rewrite left such names out, or by hand: the API server
+    would answer `..%2Fx` with a 400, which must not fail the copy for everyone."""
+    image = push(src)
+    w = make(between(src, dst, sourceCredentials=[{"name": "..%2Fx", "namespace": "shop"}]))
+    await w.reconcile()
+    assert_copied(w, image)
+    assert not [a for a in w.client.actions if a.kind == "Secret"]
+    [warning] = [e for e in w.recorder.events if e.type == "Warning"]
+    assert (warning.reason, warning.message) == (
+        "CredentialsNotFound",
+        "secret shop/'..%2Fx' cannot exist: not used for the source",
+    )
+
+
 async def test_a_public_source_copies_without_the_missing_secret_it_names(
     make: Make, src: FakeRegistry, dst: FakeRegistry
 ) -> None:

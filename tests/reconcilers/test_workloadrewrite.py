@@ -271,6 +271,35 @@ async def test_pull_secrets_of_the_workload_and_its_service_account_become_sourc
     ]
 
 
+async def test_pull_secret_names_no_secret_can_have_are_left_out_of_source_credentials() -> None:
+    """Pod specs do not validate imagePullSecrets names: a tenant can write any string there. Asked
+    for, `..%2Fx` is a 400 from the API server (which failed every reconcile of the shared
+    ImageBackup, a denial of service on the namespaces whose Secrets could make the copy) and
+    `team-a/pull` or `..` reach the API as other paths: none of them names a Secret."""
+    reaching = [
+        "team-a/pull",
+        "../../team-a/secrets/pull",
+        "..%2Fteam-a%2Fsecrets%2Fpull",
+        "..",
+        ".",
+        "Pull",
+        "",
+    ]
+    account = {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": "default", "namespace": "shop"},
+        "imagePullSecrets": [{"name": "sa-pull"}, {"name": "team-a/pull"}],
+    }
+    bed = Bed([account, deployment(pull_secrets=(*reaching, "pod-pull"))])
+    await bed.reconciler.reconcile(Request("shop", "web"))
+    [backup] = bed.backups()
+    assert backup["spec"]["sourceCredentials"] == [
+        {"name": "pod-pull", "namespace": "shop"},
+        {"name": "sa-pull", "namespace": "shop"},
+    ]
+
+
 async def test_a_copy_made_with_another_namespaces_secret_is_not_used_unless_this_one_can_pull() -> None:
     private = completed(NGINX_REF, credentials=[SecretRef("pull", "team-a")])
     access = Access()
