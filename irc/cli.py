@@ -100,6 +100,7 @@ def build_settings(args: argparse.Namespace) -> Settings:
             raise UsageError(f"--registry-ca expects HOST=PATH to a PEM file, got {value!r}")
         options[host] = RegistryOptions(ca_file=path)
     check_concurrency("--ecr-concurrency", args.ecr_concurrency)
+    check_concurrency("--registry-concurrency", args.registry_concurrency)
     kinds = tuple(k.strip() for k in args.rewrite_kinds.split(",") if k.strip())
     unknown = sorted(set(kinds) - set(REWRITABLE))
     if unknown or not kinds:
@@ -126,6 +127,7 @@ def build_settings(args: argparse.Namespace) -> Settings:
         backup_retention=retention,
         recheck_interval=recheck,
         registries=options,
+        registry_concurrency=args.registry_concurrency,
         aws_endpoint_url=args.aws_endpoint_url or None,  # empty (an unset ConfigMap key): AWS's
         ecr_concurrency=args.ecr_concurrency,
         rewrite_kinds=kinds,
@@ -285,6 +287,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="HOST=PATH",
         help="trust this PEM bundle for the registry (repeatable)",
+    )
+    b.add_argument(
+        "--registry-concurrency",
+        type=int,
+        default=4,
+        metavar="N",
+        help="copies from or to one registry host at a time; more wait their turn (default 4)",
     )
     w = m.add_argument_group("workload rewrite (off unless --controllers names workload-rewrite)")
     w.add_argument(

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from irc.api import API_VERSION, GROUP, IMAGE_BACKUP
 from irc.api.conditions import rfc3339, set_condition
@@ -42,7 +42,7 @@ from irc.api.secrets import SecretRef, is_secret_name
 from irc.ecr.credentials import AwsClients
 from irc.ecr.tokens import EcrTokenProvider
 from irc.images import ImageReference, ecr_registry, parse_reference
-from irc.images.auth import Authenticator, Keychain
+from irc.images.auth import Authenticator, Keychain, normalize_host
 from irc.images.copy import (
     BlobLocationCache,
     Progress,
@@ -77,6 +77,9 @@ REGISTRY_ERRORS = (RegistryError, aiohttp.ClientError, OSError, TimeoutError)
 # longer to stream): RegistryClient bounds every request but a blob's body, and the copy's Pace that.
 REGISTRY_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=60)
 RELEASE_TIMEOUT = 5.0
+QUEUED_RETRY = 2.0
+"""Seconds before a copy that found its registry at --registry-concurrency looks again. Requeued
+rather than waiting in its worker: the other workers stay free for other registries' copies."""
 """Seconds a stopping manager spends giving up its claim before leaving it to expire."""
 # Status that belongs to another writer (workload-rewrite), who may have moved it since this
 # reconcile read the object: every status write is a merge patch that leaves it out.
@@ -92,6 +95,7 @@ class Metrics:
     duration: Histogram
     failures: Counter
     claims: Counter
+    in_progress: Gauge
 
     @classmethod
     def register(cls, registry: CollectorRegistry) -> Metrics:
@@ -122,7 +126,35 @@ class Metrics:
                 ["result"],
                 registry=registry,
             ),
+            Gauge(
+                "irc_image_backup_copies_in_progress",
+                "Copies in progress from or to each registry host (at most --registry-concurrency)",
+                ["registry"],
+                registry=registry,
+            ),
         )
+
+
+class RegistrySlots:
+    """Copies in progress per registry host, at most `limit` each. One event loop: no lock."""
+
+    def __init__(self, limit: int, gauge: Gauge) -> None:
+        self.limit, self.gauge = limit, gauge
+        self.busy: dict[str, int] = {}
+
+    def take(self, hosts: set[str]) -> bool:
+        """Count a copy against each of `hosts`, unless one of them is at the limit."""
+        if any(self.busy.get(host, 0) >= self.limit for host in hosts):
+            return False
+        for host in hosts:
+            self.busy[host] = self.busy.get(host, 0) + 1
+            self.gauge.labels(host).set(self.busy[host])
+        return True
+
+    def give(self, hosts: set[str]) -> None:
+        for host in hosts:
+            self.busy[host] -= 1
+            self.gauge.labels(host).set(self.busy[host])
 
 
 def _reason(error: BaseException, side: str) -> str:
@@ -161,6 +193,7 @@ class ImageBackupReconciler:
         self.metrics, self.settings = metrics, settings
         self.claims = Claims(identity, settings.copy_lease, clock)
         self.blob_cache = BlobLocationCache()
+        self.slots = RegistrySlots(settings.registry_concurrency, metrics.in_progress)
         self._session = session
         self._own_session: aiohttp.ClientSession | None = None
         self._aws = aws
@@ -201,7 +234,16 @@ class ImageBackupReconciler:
                 async with self._registries(obj, spec, source, target, unusable) as (src, dst):
                     if await self._up_to_date(obj, status, generation, source, target, src, dst, resync):
                         return self._recheck(resync)
-                    await self._copy(writer, obj, status, generation, spec, source, target, src, dst)
+                    hosts = {normalize_host(source.registry), normalize_host(target.registry)}
+                    if not self.slots.take(hosts):
+                        log.debug(
+                            "%s waits: a registry of it has copies in progress", obj["metadata"]["name"]
+                        )
+                        return Result(requeue_after=QUEUED_RETRY)
+                    try:
+                        await self._copy(writer, obj, status, generation, spec, source, target, src, dst)
+                    finally:
+                        self.slots.give(hosts)
             except ReconcileError as e:
                 if unusable and e.reason.startswith("Source"):  # what may have made the source refuse
                     e = ReconcileError(e.reason, f"{e}; skipped {'; '.join(unusable)}", terminal=e.terminal)

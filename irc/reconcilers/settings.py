@@ -32,6 +32,9 @@ class Settings:
     """ECR and STS endpoint instead of AWS's (--aws-endpoint-url): a VPC endpoint, or a local emulator."""
     ecr_concurrency: int = 8
     """Repositories one scan describes at a time (--ecr-concurrency)."""
+    registry_concurrency: int = 4
+    """Copies from or to one registry host at a time, across this manager (--registry-concurrency):
+    a copy whose source or target has that many in progress waits its turn."""
     progress_interval: float = 2.0
     """Seconds between status writes while copying, so progress shows without a write storm."""
     copy_lease: float = 60.0
