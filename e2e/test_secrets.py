@@ -1,7 +1,8 @@
 """Secrets stay secret: canary values planted in every credential path irc reads (registry passwords
 for pulling and pushing, the ECR keys and session token, a Git password, token, SSH key passphrase) go
 through a manager running every controller at debug level, and no output holds any of them: its log,
-the objects' status, Events, metrics. The test bed's own real credentials (the registries' and the Git
+the objects' status, Events, metrics, and the commits of a template that writes with the test bed's
+real Git password. The test bed's own real credentials (the registries' and the Git
 servers' passwords, token and key passphrase) are searched for too, where a flow used them.
 
 Every canary is wrong where a server checks it, so each flow also goes down its failure path (the
@@ -144,9 +145,12 @@ async def test_no_output_holds_a_credential(
     # Git: a wrong password, a wrong token, and the encrypted key with a wrong passphrase.
     for repo in ("by-password", "by-token", "by-ssh"):
         git_servers.create_repo(f"{repo}-{TAG}")
+    # And one that succeeds, with the test bed's real password: its commits are searched too.
+    rendered_repo = git_servers.create_repo(f"by-real-{TAG}")
     known_hosts = git_servers.known_hosts.read_text()
     await client.create(git_secret("git-password", ns, username="irc", password=c["Git password"]))
     await client.create(git_secret("git-token", ns, token=c["Git token"]))
+    await client.create(git_secret("git-real", ns, username=git.HTTP_USER, password=git.HTTP_PASSWORD))
     await client.create(
         git_secret(
             "git-ssh",
@@ -162,10 +166,11 @@ async def test_no_output_holds_a_credential(
     await client.create(template("by-password", ns, f"{http}/by-password-{TAG}.git", "git-password"))
     await client.create(template("by-token", ns, f"{http}/by-token-{TAG}.git", "git-token"))
     await client.create(template("by-ssh", ns, git_servers.ssh_url(f"by-ssh-{TAG}"), "git-ssh"))
+    await client.create(template("by-real", ns, f"{http}/by-real-{TAG}.git", "git-real"))
     # The scanned policy writes through the token template; the others are suspended and given an
     # ImageDetected each by hand.
     await client.create(policy("scanned", ns, "by-token", "team-a/api", suspend=False))
-    for name in ("by-password", "by-ssh"):
+    for name in ("by-password", "by-ssh", "by-real"):
         await client.create(policy(name, ns, name, "team-c/*", suspend=True))
         await client.create(detected(name, ns, name))
 
@@ -223,6 +228,15 @@ async def test_no_output_holds_a_credential(
             failed = [d for d in mine if (get_condition(d.get("status") or {}, "Ready") or {}).get("reason")]
             return mine if mine and len(failed) == len(mine) else None
 
+        async def committed() -> bool | None:
+            obj = await client.get(API_VERSION, "ImageDetected", "by-real", ns)
+            return (
+                True
+                if (get_condition(obj.get("status") or {}, "Ready") or {}).get("status") == "True"
+                else None
+            )
+
+        await eventually(committed, within=180, what="ImageDetected by-real committed")
         by_token = await eventually(scanned_and_failed, within=180, what="the scan's ImageDetected fail")
         made = {(get_condition(d["status"], "Ready") or {}).get("reason") for d in by_token}
         assert made == {"GitAuthFailed"}, made
@@ -236,6 +250,10 @@ async def test_no_output_holds_a_credential(
                     for kind in ("ImageBackup", "ImageDetected", "ImageResourcePolicy", "ResourceTemplate")
                 ]
             ),
+            # Every commit of the repository irc wrote to: messages, authors, files rendered.
+            "the rendered manifests in Git": procs.run(
+                ["git", "-C", str(rendered_repo), "log", "--all", "--format=fuller", "-p"]
+            ),
             "Events": json.dumps(
                 [(await client.list("v1", "Event", where)).items for where in (ns, "default")]
             ),
@@ -247,6 +265,7 @@ async def test_no_output_holds_a_credential(
             await client.delete(API_VERSION, "ImageBackup", name)
     logged = outputs["the manager's log"]
     assert "GitAuthFailed" in logged and '"level": "debug"' in logged  # failures logged, at debug level
+    assert "+kind: ConfigMap" in outputs["the rendered manifests in Git"]  # a manifest was committed
     leaks = [
         f"{what} ({label}) in {where}"
         for label, secret in [*CANARIES.items(), *REAL.items()]
