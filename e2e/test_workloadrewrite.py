@@ -1047,6 +1047,50 @@ async def test_a_tenant_cannot_get_a_private_copy_it_could_not_pull_whatever_it_
     assert used == {(a, "pull"), (b, "pull"), (b, "never-made")}
 
 
+@pytest.mark.parametrize("per_namespace", [False, True], ids=["copied", "per-namespace"])
+async def test_the_backup_pull_secret_is_copied_or_brought_by_each_namespace(
+    per_namespace: bool,
+    kube: cluster.Cluster,
+    client: Client,
+    namespaces: Callable[..., Awaitable[str]],
+    registry_bed: registries.Registries,
+    source_images: dict[str, images.Built],
+) -> None:
+    """--backup-pull-secret: the manager's Secret is copied into the workload's namespace, labelled
+    as irc's, and appended to the pod template; with --backup-pull-secret-per-namespace nothing is
+    copied, the workload waits (PullSecretNotFound) until its namespace has its own, and that one is
+    used as it is."""
+    home, ns = await namespaces(), await namespaces()
+    image = source_images["testbed/oci-single:1.0.0"].reference(registry_bed["source"])
+    settings = settings_for(
+        registry_bed,
+        backup_pull_secret="backup-pull",
+        backup_pull_secret_per_namespace=per_namespace,
+        manager_namespace=home,
+        access_ttl=1.0,
+    )
+    backup_registry = registry_bed["backup"]
+    await client.create(dockerconfig_secret("backup-pull", home, backup_registry.host, "reader", "from-home"))
+    await client.create(workload(DEPLOYMENT, ns, "web", pod(image)))
+    async with manager(kube, settings, [ns]):
+        if per_namespace:
+            await event(client, ns, "web", "RewriteDeferred", "PullSecretNotFound")
+            assert images_of(DEPLOYMENT, await get(client, DEPLOYMENT, ns, "web")) == {"containers/c0": image}
+            with pytest.raises(errors.NotFound):
+                await client.get("v1", "Secret", "backup-pull", ns)
+            own = dockerconfig_secret("backup-pull", ns, backup_registry.host, "reader", "its-own")
+            await client.create(own)
+        obj = await switched(client, DEPLOYMENT, ns, "web", {"containers/c0": backup_of(settings, image)})
+    assert obj["spec"]["template"]["spec"]["imagePullSecrets"] == [{"name": "backup-pull"}]
+    there = await client.get("v1", "Secret", "backup-pull", ns)
+    original = await client.get("v1", "Secret", "backup-pull", home)
+    if per_namespace:
+        assert there["data"] != original["data"] and "labels" not in there["metadata"]
+    else:
+        assert there["data"] == original["data"]
+        assert there["metadata"]["labels"] == {MANAGED_BY[0]: MANAGED_BY[1]}
+
+
 # ---- 9: restore
 
 

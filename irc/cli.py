@@ -138,6 +138,7 @@ def build_settings(args: argparse.Namespace) -> Settings:
         exclude_namespace_selector=args.exclude_namespace_selector,
         manager_namespace=args.manager_namespace or pod_namespace(),
         backup_pull_secret=args.backup_pull_secret,
+        backup_pull_secret_per_namespace=args.backup_pull_secret_per_namespace,
         revert_limit=args.revert_limit,
         revert_window=revert_window,
         git_work_dir=args.git_work_dir,
@@ -335,6 +336,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--backup-pull-secret",
         metavar="NAME",
         help="append this pull Secret (for the backup registry) to switched pod templates",
+    )
+    w.add_argument(
+        "--backup-pull-secret-per-namespace",
+        action="store_true",
+        help="copy no --backup-pull-secret: each namespace brings its own; one without it is not switched",
     )
     w.add_argument(
         "--revert-limit",

@@ -57,6 +57,10 @@ class Settings:
     """The manager's own namespace, never touched (in a cluster: the pod's namespace)."""
     backup_pull_secret: str | None = None
     """A pull Secret for the backup registry appended to switched pod templates (--backup-pull-secret)."""
+    backup_pull_secret_per_namespace: bool = False
+    """Each namespace brings its own backup_pull_secret, none is copied from the manager's namespace,
+    and a namespace without one is not switched (--backup-pull-secret-per-namespace): so that each
+    namespace's credentials can be limited, at the registry, to the copies it may pull."""
     revert_limit: int = 3
     """Reverts of a switch within revert_window after which a workload is left alone (--revert-limit)."""
     revert_window: float = 3600.0

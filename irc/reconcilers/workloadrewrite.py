@@ -208,6 +208,13 @@ class WorkloadRewriteReconciler:
             message = f"{meta['namespace']} cannot pull {', '.join(sorted(denied))} with its own credentials"
             await self._defer(obj, "SourceAccessDenied", message)
             return Result(requeue_after=self.settings.access_ttl)
+        if self.settings.backup_pull_secret and not await self._ensure_pull_secret(meta["namespace"]):
+            name = f"{meta['namespace']}/{self.settings.backup_pull_secret}"
+            message = (
+                f"Secret {name} (--backup-pull-secret) does not exist, and each namespace brings its own"
+            )
+            await self._defer(obj, "PullSecretNotFound", message)
+            return Result(requeue_after=self.settings.access_ttl)  # Secrets are not watched
         await self._switch(obj, external, backups)
         return None
 
@@ -380,7 +387,6 @@ class WorkloadRewriteReconciler:
         )
         template: dict[str, Any] = {"spec": changes}
         if self.settings.backup_pull_secret:
-            await self._ensure_pull_secret(meta["namespace"])
             secrets = pod_spec(self.kind, obj).get("imagePullSecrets") or []
             if all(s.get("name") != self.settings.backup_pull_secret for s in secrets):
                 template["spec"]["imagePullSecrets"] = [*secrets, {"name": self.settings.backup_pull_secret}]
@@ -393,16 +399,19 @@ class WorkloadRewriteReconciler:
         self.metrics.rewrites.labels(self.kind.kind).inc()
         self.recorder.event(obj, "Normal", "ImagesRewritten", f"switched to backup images: {shown}")
 
-    async def _ensure_pull_secret(self, namespace: str) -> None:
-        """The backup registry's pull Secret in `namespace`: copied from the manager's namespace,
-        labelled as irc's, when missing (one the user made is kept as it is)."""
+    async def _ensure_pull_secret(self, namespace: str) -> bool:
+        """Whether the backup registry's pull Secret is in `namespace`: one the user made is kept as
+        it is; a missing one is copied from the manager's namespace, labelled as irc's, unless each
+        namespace brings its own (False then). PullSecretNotFound when there is none to copy."""
         name, home = self.settings.backup_pull_secret, self.settings.manager_namespace
         assert name is not None
         try:
             await self.client.get("v1", "Secret", name, namespace)
-            return
+            return True
         except errors.NotFound:
             pass
+        if self.settings.backup_pull_secret_per_namespace:
+            return False
         if not home or home == namespace:
             raise ReconcileError(
                 "PullSecretNotFound", f"Secret {namespace}/{name} (--backup-pull-secret) does not exist"
@@ -422,6 +431,7 @@ class WorkloadRewriteReconciler:
         }
         with contextlib.suppress(errors.AlreadyExists):
             await self.client.create(copied)
+        return True
 
     async def _restore(self, obj: Obj) -> None:
         meta = obj["metadata"]

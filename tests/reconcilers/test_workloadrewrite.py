@@ -20,7 +20,7 @@ from irc.api.workloads import DAEMONSET, DEPLOYMENT, KINDS, STATEFULSET, Workloa
 from irc.images import ImageReference, TargetNaming, backup_object_name, parse_reference
 from irc.reconcilers import workloadrewrite as wr
 from irc.reconcilers.settings import Settings
-from irc.runtime import Request, errors
+from irc.runtime import Request, Result, errors
 from irc.runtime.testing import FakeClient, FakeClock, FakeRecorder
 
 BACKUP = TargetNaming("backup.example.com", "mirror")
@@ -450,6 +450,32 @@ async def test_a_missing_backup_pull_secret_fails_before_the_switch() -> None:
         await bed.reconciler.reconcile(Request("shop", "web"))
     assert raised.value.reason == "PullSecretNotFound" and not raised.value.terminal
     assert bed.images() == [NGINX]
+
+
+async def test_with_a_pull_secret_per_namespace_none_is_copied_and_a_namespace_without_one_waits() -> None:
+    settings = Settings(
+        backup=BACKUP,
+        backup_pull_secret="backup-pull",
+        backup_pull_secret_per_namespace=True,
+        manager_namespace="irc-system",
+    )
+    bed = Bed([deployment(), completed(NGINX_REF), secret("backup-pull", "irc-system")], settings=settings)
+    result = await bed.reconciler.reconcile(Request("shop", "web"))
+    assert result == Result(requeue_after=settings.access_ttl)  # Secrets are not watched
+    assert bed.images() == [NGINX]
+    assert [a for a in bed.client.writes() if a.kind == "Secret"] == []  # the manager's is not copied
+    [event] = bed.recorder.events
+    assert (event.reason, event.message) == (
+        "RewriteDeferred",
+        "PullSecretNotFound: Secret shop/backup-pull (--backup-pull-secret) does not exist, "
+        "and each namespace brings its own",
+    )
+
+    await bed.client.create(secret("backup-pull", "shop"))  # the namespace's own, made by its admin
+    assert await bed.reconciler.reconcile(Request("shop", "web")) is None
+    assert bed.images() == ["backup.example.com/mirror/docker.io/library/nginx:1.25"]
+    assert bed.workload()["spec"]["template"]["spec"]["imagePullSecrets"] == [{"name": "backup-pull"}]
+    assert "labels" not in bed.client.get_now("v1", "Secret", "backup-pull", "shop")["metadata"]
 
 
 async def test_one_revert_is_counted_once_however_many_reconciles_its_rollout_brings() -> None:
