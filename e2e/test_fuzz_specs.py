@@ -5,15 +5,20 @@ policy controller, through `reconcile()` with irc.runtime.testing's fakes, to a 
 documented reason, never an exception other than a ReconcileError. ImageBackup specs go through the
 same server-side check. ResourceTemplate and ImageDetected specs the server accepts are rendered as
 the creation controller renders them (`render_template` over `image_variables`): they render, or
-raise a ReconcileError with a reason, never another exception. (Rendering only: the Git write of a
-hostile URL would leave 127.0.0.1; the writer's checks of URLs, branches and paths have their own
-tests.)
+raise a ReconcileError with a reason, never another exception. Each ResourceTemplate the server
+accepts also goes through the creation controller's whole `reconcile()` for one ImageDetected,
+writing to a local bare repository in place of its URL (a hostile URL would leave 127.0.0.1; the
+writer's URL checks have their own tests), its branch, path, push branch, commit message and author
+as generated: it commits, or fails with a reason in the ImageDetected's Ready condition, and
+whatever reached the repository is under the template's path, the README untouched.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,12 +28,16 @@ from prometheus_client import CollectorRegistry
 
 from irc.api import API_VERSION
 from irc.api.conditions import get_condition
+from irc.gitops.errors import PathEscapesRepository
+from irc.gitops.paths import split_directory
 from irc.reconcilers.creation import render_template
 from irc.reconcilers.policy import INDEXES, Metrics, PolicyReconciler
 from irc.runtime import Request, errors
 from irc.runtime.client import Client
 from irc.runtime.testing import FakeClient, FakeClock, FakeRecorder
 from irc.templating.variables import image_variables
+from tests.gitops.conftest import Origin
+from tests.reconcilers.test_creation import Bed, detected
 
 pytestmark = pytest.mark.e2e
 
@@ -241,6 +250,38 @@ def rendered(template_spec: dict[str, Any], detected_spec: dict[str, Any]) -> st
     return "rendered"
 
 
+async def committed(template_spec: dict[str, Any]) -> str:
+    """What the creation controller's reconcile makes of the template for one ImageDetected, writing to
+    a local bare repository: "committed", or the reason its Ready condition gives."""
+    with tempfile.TemporaryDirectory() as directory:
+        origin = Origin(Path(directory) / "origin.git")
+        spec = {**template_spec, "gitRepository": {**template_spec["gitRepository"], "url": origin.url}}
+        bed = Bed(origin, Path(directory) / "work", [detected()], spec)
+        try:
+            await bed.reconcile()  # a terminal failure is only in the status; others raise as well
+        except errors.ReconcileError as e:
+            assert (bed.ready()["reason"], bed.ready()["message"]) == (e.reason, e.message)
+        ready = bed.ready()
+        assert ready["message"], ready
+        if ready["status"] == "True":
+            assert ready["reason"] in ("Committed", "UpToDate"), ready
+            outcome = "committed"
+        else:
+            assert bed.status()["phase"] == "Failed", bed.status()
+            outcome = ready["reason"]
+        try:
+            under = "/".join(split_directory(str(spec["gitRepository"].get("path") or "")))
+        except PathEscapesRepository:
+            under = None  # nothing may have been written
+        for branch in origin.branches():
+            files = origin.files(branch)
+            assert files.pop("README.md") == b"fleet\n", branch
+            if files:
+                assert outcome == "committed" and under is not None, (outcome, files)
+            assert all(f.startswith(f"{under}/") or not under for f in files), (under, sorted(files))
+    return outcome
+
+
 @given(spec=TEMPLATE_SPECS)
 @EXAMPLES
 async def test_a_template_spec_is_rejected_by_the_schema_or_renders_or_says_why(
@@ -249,6 +290,7 @@ async def test_a_template_spec_is_rejected_by_the_schema_or_renders_or_says_why(
     stored = await dry_run(client, "ResourceTemplate", spec, namespace)
     if stored is not None:
         event(rendered(stored["spec"], DETECTED))
+        event(f"reconcile: {await committed(stored['spec'])}")
 
 
 @given(spec=DETECTED_SPECS)

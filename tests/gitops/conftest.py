@@ -39,6 +39,10 @@ class Origin:
             sha = repo.refs.as_dict().get(Ref(b"refs/heads/" + branch.encode()))
             return sha.decode() if sha else None
 
+    def branches(self) -> list[str]:
+        with Repo(str(self.path)) as repo:
+            return sorted(r.decode() for r in repo.refs.keys(base=Ref(b"refs/heads/")))
+
     def files(self, branch: str = "main") -> dict[str, bytes]:
         """Every regular file on `branch`: path → content."""
         head = self.head(branch)
