@@ -624,7 +624,10 @@ def setup(mgr: Manager, settings: Settings) -> None:
         aws=AwsClients(endpoint_url=settings.aws_endpoint_url, clock=mgr.clock),
         identity=mgr.options.leader_election.identity,  # unique per manager, elected or not
     )
-    ControllerBuilder(mgr, NAME).for_(API_VERSION, KIND, generation_changed()).complete(reconciler)
+    builder = ControllerBuilder(mgr, NAME).for_(API_VERSION, KIND, generation_changed())
+    # Copies (and the start-up checks of completed ones) wait on registries, not on this process:
+    # several at once, --registry-concurrency per registry host.
+    builder.with_options(max_concurrent_reconciles=4).complete(reconciler)
 
     async def close_when_stopped() -> None:
         try:
