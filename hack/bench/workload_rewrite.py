@@ -728,7 +728,7 @@ def section(r: Result, with_machine: bool = False) -> str:
     one_worker = [
         name
         for name in (imagebackup.NAME, workloadrewrite.NAME)
-        if workers.get(name, 1) == 1  # max_concurrent_reconciles defaults to 1
+        if workers.get(name, imagebackup.WORKERS if name == imagebackup.NAME else 1) == 1
     ]
     notes = [
         f"- API requests by method and status code: {codes}.",
@@ -738,7 +738,7 @@ def section(r: Result, with_machine: bool = False) -> str:
     ]
     if completed and imagebackup.NAME in one_worker:
         notes.append(
-            f"- image-backup runs one worker by default, so the copies run one after another: its "
+            f"- image-backup ran one worker, so the copies ran one after another: its "
             f"reconciles took {backup_seconds:.1f} s in all, {share(backup_seconds, completed.seconds)} of "
             f"the {completed.seconds:.1f} s until every backup was Completed; each copy's "
             f"{copy_seconds / max(1.0, child['copy_count']) * 1000:.0f} ms is about ten registry requests "

@@ -76,6 +76,9 @@ REGISTRY_ERRORS = (RegistryError, aiohttp.ClientError, OSError, TimeoutError)
 # No limit on a whole request here (aiohttp's default of 300 s total would fail any blob that takes
 # longer to stream): RegistryClient bounds every request but a blob's body, and the copy's Pace that.
 REGISTRY_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=60)
+WORKERS = 4
+"""image-backup's default workers: copies (and the start-up checks of completed ones) wait on
+registries, not on this process; --registry-concurrency bounds each host."""
 RELEASE_TIMEOUT = 5.0
 QUEUED_RETRY = 2.0
 """Seconds before a copy that found its registry at --registry-concurrency looks again. Requeued
@@ -625,9 +628,7 @@ def setup(mgr: Manager, settings: Settings) -> None:
         identity=mgr.options.leader_election.identity,  # unique per manager, elected or not
     )
     builder = ControllerBuilder(mgr, NAME).for_(API_VERSION, KIND, generation_changed())
-    # Copies (and the start-up checks of completed ones) wait on registries, not on this process:
-    # several at once, --registry-concurrency per registry host.
-    builder.with_options(max_concurrent_reconciles=4).complete(reconciler)
+    builder.with_options(max_concurrent_reconciles=WORKERS).complete(reconciler)
 
     async def close_when_stopped() -> None:
         try:
