@@ -53,7 +53,7 @@ def configure(format: Format = "console", level: str = "info") -> None:
             renderer,
         ],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _Stderr()
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -71,3 +71,16 @@ def _identity(_: Any, __: str, event: Any) -> Any:
 def get_logger(name: str | None = None) -> Any:
     """A structlog logger; inside a reconcile its lines carry the reconcile's context."""
     return structlog.stdlib.get_logger(name)
+
+
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to sys.stderr as it is at each record, not as it was when logging was configured: a
+    test runner or an embedding program may have replaced it since (and closed the old one)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass  # StreamHandler.__init__ sets it; the property always answers sys.stderr
