@@ -273,13 +273,12 @@ async def test_a_target_that_takes_an_upload_and_goes_silent_is_given_up_at_the_
 async def test_a_slow_but_steady_layer_keeps_its_pace_and_copies(
     hostile: Hostile, fake: FakeRegistry, http: aiohttp.ClientSession
 ) -> None:
-    """The control: 1,000 bytes, 50 every 50 ms, take twice the window but keep its pace."""
+    """The control: 1,000 bytes, 50 every 50 ms (the server's schedule: 20 pieces over about 1 s,
+    twice the window), keep a pace of 100 bytes in 0.5 s: one GET, never given up and tried again."""
     pace = Pace(bytes=100, seconds=0.5)
-    started = asyncio.get_running_loop().time()
     result = await copy_image(
         source(hostile, http), "steady-layer", "v1", fake.client(http), "backup", "v1", pace=pace
     )
-    assert asyncio.get_running_loop().time() - started > pace.seconds  # it did outlast one window
     assert result.blobs_copied == 2
     assert hostile.trickles == 1
     assert fake.repos["backup"].blobs[sha(LAYER)] == LAYER
