@@ -80,10 +80,10 @@ WORKERS = 4
 """image-backup's default workers: copies (and the start-up checks of completed ones) wait on
 registries, not on this process; --registry-concurrency bounds each host."""
 RELEASE_TIMEOUT = 5.0
+"""Seconds a stopping manager spends giving up its claim before leaving it to expire."""
 QUEUED_RETRY = 2.0
 """Seconds before a copy that found its registry at --registry-concurrency looks again. Requeued
 rather than waiting in its worker: the other workers stay free for other registries' copies."""
-"""Seconds a stopping manager spends giving up its claim before leaving it to expire."""
 # Status that belongs to another writer (workload-rewrite), who may have moved it since this
 # reconcile read the object: every status write is a merge patch that leaves it out.
 REFERENCED = "lastReferencedAt"
