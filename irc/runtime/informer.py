@@ -19,6 +19,9 @@ The reflector loop follows client-go:
 Readiness (`check`) tells the truth: an informer is not ready until it has synced, nor while no watch
 has been open for more than NOT_READY_AFTER seconds (the message names the informer and the error).
 
+A list, paged or streaming, is loaded with the cyclic garbage collector paused and collected once
+after it (irc.runtime.gcpause): collecting as it grows traversed the cache again and again.
+
 The store is updated before handlers run. Handlers run inline and must not block (they enqueue).
 
 A `metadata_only` informer lists and watches PartialObjectMetadata (controller-runtime's
@@ -38,7 +41,7 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from irc.runtime import errors
+from irc.runtime import errors, gcpause
 from irc.runtime.cache import IndexFunc, Store, key_of
 from irc.runtime.client import PAGE_SIZE, Client, Obj
 from irc.runtime.clock import Clock, RealClock
@@ -240,7 +243,8 @@ class Informer:
         while True:
             try:
                 if self._relist and not self._watch_list:
-                    await self._list()
+                    with gcpause.paused():
+                        await self._list()
                 await self._watch(initial=self._relist)
                 if self._was_established():
                     self._down_since = None
@@ -317,6 +321,9 @@ class Informer:
         opened = self._clock.now()
         events = 0
         pending: list[Obj] | None = [] if streaming_list else None
+        loading = contextlib.ExitStack()  # the collector's pause while the initial events arrive
+        if streaming_list:
+            loading.enter_context(gcpause.paused())
         try:
             stream = self.client.watch(
                 self.api_version,
@@ -352,6 +359,7 @@ class Informer:
                         ):
                             self._replace(pending, _rv(obj))
                             pending = None
+                            loading.close()
                             continue
                     self._apply(event.type, obj)
         except errors.ApiError as e:
@@ -361,6 +369,8 @@ class Informer:
                 self._watch_list = False
                 raise _Relist(str(e)) from None
             raise
+        finally:
+            loading.close()
         if pending is not None:
             raise _Relist("the streaming list ended before its initial events did")
         if events == 0 and self._clock.now() - opened < 1.0:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import itertools
 import json
 from collections.abc import AsyncIterator, Callable
@@ -596,3 +597,24 @@ async def test_a_watch_answered_429_backs_off_and_carries_on() -> None:
         await step(clock, 1.25)
         await informer.check()  # the open watch is health again
     assert informer.resource_version == "1"
+
+
+@pytest.mark.parametrize("watch_list", [False, True], ids=["list-then-watch", "streaming-list"])
+async def test_a_list_loads_with_the_collector_paused_and_later_events_with_it_on(watch_list: bool) -> None:
+    clock = FakeClock()
+    api = FakeApi([cm("a", 1), cm("b", 2)], list_rv=2)
+    end = {"metadata": {"resourceVersion": "2", "annotations": {"k8s.io/initial-events-end": "true"}}}
+    initial = [event("ADDED", cm("a", 1)), event("ADDED", cm("b", 2)), event("BOOKMARK", end)]
+    api.watches.append(Response(200, lines(*(initial if watch_list else []), event("MODIFIED", cm("a", 3)))))
+    collector_on: dict[str, list[bool]] = {}
+
+    def transform(obj: dict[str, Any]) -> dict[str, Any]:  # called for each object as it is loaded
+        collector_on.setdefault(obj["metadata"]["name"], []).append(gc.isenabled())
+        return obj
+
+    informer, _ = make(api, clock, watch_list=watch_list, transform=transform)
+    async with running(informer.run()):
+        await informer.wait_for_sync(within=5)
+        await clock.wait_for_sleepers(1)
+        assert gc.isenabled()
+    assert collector_on == {"a": [False, True], "b": [False]}
