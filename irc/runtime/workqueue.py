@@ -58,29 +58,31 @@ class _DelayHeap(Generic[T]):
 
     def __init__(self) -> None:
         # Min-heap of (ready_at, seq, item); seq breaks ties, so items are never compared.
-        # An entry is live iff `_live[item] is entry`; an item re-added earlier leaves a stale entry
+        # An entry is live iff `live[item] is entry`; an item re-added earlier leaves a stale entry
         # behind, skipped when it reaches the top.
         self._heap: list[tuple[float, int, T]] = []
-        self._live: dict[T, tuple[float, int, T]] = {}
+        self.live: dict[T, tuple[float, int, T]] = {}
+        """The items held, each with its entry; the queue tests it on every add and get (a dict's
+        truth costs no Python call, `len()` of this class would)."""
         self._seq = itertools.count()
 
     def __len__(self) -> int:
-        return len(self._live)
+        return len(self.live)
 
     def push(self, item: T, ready_at: float) -> bool:
         """Hold `item` until `ready_at`, unless it is held until earlier already.
         Returns whether the earliest ready time moved earlier."""
-        held = self._live.get(item)
+        held = self.live.get(item)
         if held is not None and held[0] <= ready_at:
             return False
         head = self.next_ready()
         entry = (ready_at, next(self._seq), item)
-        self._live[item] = entry
+        self.live[item] = entry
         heapq.heappush(self._heap, entry)
         return head is None or ready_at < head
 
     def next_ready(self) -> float | None:
-        while self._heap and self._live.get(self._heap[0][2]) is not self._heap[0]:
+        while self._heap and self.live.get(self._heap[0][2]) is not self._heap[0]:
             heapq.heappop(self._heap)
         return self._heap[0][0] if self._heap else None
 
@@ -89,15 +91,15 @@ class _DelayHeap(Generic[T]):
         due: list[tuple[T, float]] = []
         while (ready_at := self.next_ready()) is not None and ready_at <= now:
             item = heapq.heappop(self._heap)[2]
-            del self._live[item]
+            del self.live[item]
             due.append((item, ready_at))
-        if not self._live:
+        if not self.live:
             self._heap.clear()  # only stale entries are left
         return due
 
     def clear(self) -> None:
         self._heap.clear()
-        self._live.clear()
+        self.live.clear()
 
 
 class WorkQueue(Generic[T]):
@@ -163,7 +165,7 @@ class WorkQueue(Generic[T]):
     def add(self, item: T, priority: int = 0) -> None:
         """Queue `item` at `priority` unless it is queued already (then it moves up if `priority` is
         higher than its own); if it is being processed, queue it again on done()."""
-        if self._delayed:
+        if self._delayed.live:
             self._release_due()
         self._add(item, self._now(), priority)
 
@@ -172,7 +174,7 @@ class WorkQueue(Generic[T]):
         nothing left to hand out: queued items, and items added again while processing, still come out
         after shutdown()."""
         while True:
-            if self._delayed:
+            if self._delayed.live:
                 self._release_due()
             if self._ready:
                 return self._take()[0]
@@ -183,7 +185,7 @@ class WorkQueue(Generic[T]):
     async def get_with_priority(self) -> tuple[T, int]:
         """get(), and the priority the item was queued at: a requeue keeps it."""
         while True:
-            if self._delayed:
+            if self._delayed.live:
                 self._release_due()
             if self._ready:
                 return self._take()
@@ -354,7 +356,7 @@ class WorkQueue(Generic[T]):
     def _release_due(self) -> None:
         """Add the delayed items whose time has come, timed from their ready time, as client-go's
         waiting loop would have added them."""
-        if self._delayed:
+        if self._delayed.live:
             for item, ready_at in self._delayed.pop_due(self._now()):
                 self._add(item, ready_at, self._delayed_priority.pop(item, 0))
 
