@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -83,6 +84,22 @@ def test_slim_keeps_what_the_reconcilers_read_and_nothing_else() -> None:
     assert healthy(DEPLOYMENT, kept) is None and healthy(DEPLOYMENT, DEPLOY) is None
     assert containers(DEPLOYMENT, kept) == containers(DEPLOYMENT, DEPLOY)
     assert len(repr(kept)) < len(repr(DEPLOY))
+
+
+def test_slimmed_workloads_share_the_values_they_hold_alike() -> None:
+    # Two decodes of the same JSON: equal values, but each its own string, as the informer receives them.
+    first, second = (slim(json.loads(json.dumps(DEPLOY))) for _ in range(2))
+    pod_specs = [w["spec"]["template"]["spec"] for w in (first, second)]
+    shared = [
+        (first["apiVersion"], second["apiVersion"]),
+        (first["kind"], second["kind"]),
+        (first["metadata"]["namespace"], second["metadata"]["namespace"]),
+        (pod_specs[0]["containers"][0]["image"], pod_specs[1]["containers"][0]["image"]),
+        (pod_specs[0]["initContainers"][0]["name"], pod_specs[1]["initContainers"][0]["name"]),
+        (first["status"]["conditions"][0]["reason"], second["status"]["conditions"][0]["reason"]),
+    ]
+    assert all(a is b for a, b in shared)
+    assert first["metadata"]["name"] is not second["metadata"]["name"]  # one workload's own: left alone
 
 
 def test_slim_finds_a_cronjobs_pod_template() -> None:

@@ -22,9 +22,16 @@ from typing import Any
 
 from hack.bench import common
 from hack.testbed.binaries import bench_clientgo
+from irc.api.workloads import slim
 from irc.runtime import Informer
+from irc.runtime.informer import strip_managed_fields
 
-MODES = {"streaming list": True, "paged list": False}  # label → Informer(watch_list=...)
+# label → (Informer(watch_list=...), transform: the default, or the one workload-rewrite and creation set)
+MODES = {
+    "streaming list": (True, "default"),
+    "paged list": (False, "default"),
+    "streaming list, the controllers' workload transform (`slim`)": (True, "slim"),
+}
 GO_MODES = {"client-go typed informer": "typed", "client-go dynamic informer": "dynamic"}
 
 
@@ -40,7 +47,7 @@ class ModeResult:
     json_bytes: float | None  # mean size of one cached object as compact JSON; None for Go
 
 
-async def _measure_once(kubeconfig: Path, watch_list: bool) -> dict[str, Any]:
+async def _measure_once(kubeconfig: Path, watch_list: bool, transform: str) -> dict[str, Any]:
     """One sync in this process; the caller makes sure the process is fresh."""
     client = await common.connect(kubeconfig)
     try:
@@ -48,7 +55,12 @@ async def _measure_once(kubeconfig: Path, watch_list: bool) -> dict[str, Any]:
         await client.get("v1", "Namespace", common.NAMESPACE)
         await client.resource("apps/v1", "Deployment")
         informer = Informer(
-            client, "apps/v1", "Deployment", namespace=common.NAMESPACE, watch_list=watch_list
+            client,
+            "apps/v1",
+            "Deployment",
+            namespace=common.NAMESPACE,
+            watch_list=watch_list,
+            transform=slim if transform == "slim" else strip_managed_fields,
         )
         before = common.rss_kib()
         cpu, wall = time.process_time(), time.perf_counter()
@@ -105,8 +117,9 @@ def measure(kubeconfig: Path, objects: int, repeat: int) -> list[ModeResult]:
     go = bench_clientgo().exists()
     runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in [*MODES, *(GO_MODES if go else ())]}
     for _ in range(repeat):
-        for mode, watch_list in MODES.items():
+        for mode, (watch_list, transform) in MODES.items():
             args = ["--child", "--kubeconfig", str(kubeconfig), "--watch-list", str(watch_list).lower()]
+            args += ["--transform", transform]
             runs[mode].append(common.run_child("hack.bench.informer_sync", args, timeout=900))
         if go:
             for mode, go_mode in GO_MODES.items():
@@ -228,9 +241,13 @@ def main() -> None:
     )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--watch-list", choices=["true", "false"], help=argparse.SUPPRESS)
+    parser.add_argument("--transform", choices=["default", "slim"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     common.standalone(
-        args, lambda: _measure_once(args.kubeconfig, args.watch_list == "true"), measure, section
+        args,
+        lambda: _measure_once(args.kubeconfig, args.watch_list == "true", args.transform),
+        measure,
+        section,
     )
 
 
