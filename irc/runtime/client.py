@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 import aiohttp
+import orjson
 
 from irc.runtime import errors
 from irc.runtime.clock import Clock, RealClock
@@ -529,9 +530,10 @@ class Client:
 
 
 async def _events(stream: StreamResponse) -> AsyncIterator[dict[str, Any]]:
-    """Watch events, one JSON document a line, decoded a chunk's complete lines at a time: one
-    json.loads per batch shares equal dict keys across its objects (as a list page's objects share
-    them), so a streaming list caches as compactly as a paged one, and costs fewer calls."""
+    """Watch events, one JSON document a line, decoded a chunk's complete lines at a time (one call
+    each). orjson shares equal dict keys across calls, so every cached object holds the same key
+    strings however the socket cuts the stream; `json.loads` shared them within one call only, and a
+    client that kept up with the server read smaller chunks and cached each object bigger."""
     pending: list[bytes] = []  # a line cut by the chunk boundary, in pieces
     async for chunk in stream.chunks():
         complete, newline, rest = chunk.rpartition(b"\n")
@@ -550,7 +552,7 @@ def _decode_lines(block: bytes) -> list[dict[str, Any]]:
     lines = [line for line in block.split(b"\n") if line.strip()]
     if not lines:
         return []
-    events: list[dict[str, Any]] = json.loads(b"[" + b",".join(lines) + b"]")
+    events: list[dict[str, Any]] = orjson.loads(b"[" + b",".join(lines) + b"]")
     return events
 
 

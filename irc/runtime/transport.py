@@ -9,13 +9,13 @@ one (watches). `KubeTransport` speaks to a real server with kubernetes-asyncio's
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
+import orjson
 
 if TYPE_CHECKING:
     from kubernetes_asyncio import client as k8s_client
@@ -41,7 +41,7 @@ class Response:
     headers: Mapping[str, str] = field(default_factory=dict)
 
     def json(self) -> Any:
-        return json.loads(self.body)
+        return orjson.loads(self.body)  # shares dict keys with every other decoded object (client.py)
 
 
 class StreamResponse(Protocol):
