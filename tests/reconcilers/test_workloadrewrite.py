@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,8 +20,11 @@ from irc.api.workloads import DAEMONSET, DEPLOYMENT, KINDS, STATEFULSET, Workloa
 from irc.images import ImageReference, TargetNaming, backup_object_name, parse_reference
 from irc.reconcilers import workloadrewrite as wr
 from irc.reconcilers.settings import Settings
-from irc.runtime import Request, Result, errors
+from irc.runtime import Client, Controller, Manager, ManagerOptions, Request, Result, errors
+from irc.runtime.informer import UpdateEvent
 from irc.runtime.testing import FakeClient, FakeClock, FakeRecorder
+from irc.runtime.transport import MockTransport, Response
+from irc.runtime.transport import Request as TransportRequest
 
 BACKUP = TargetNaming("backup.example.com", "mirror")
 SETTINGS = Settings(backup=BACKUP)
@@ -576,3 +579,60 @@ async def test_a_backup_the_source_refused_is_retried_with_another_namespaces_se
     assert [a.verb for a in bed.client.writes() if a.kind == "ImageBackup" and a.subresource is None] == [
         "patch"
     ]
+
+
+def _updated(backup: dict[str, Any], **status: Any) -> dict[str, Any]:
+    changed = copy.deepcopy(backup)
+    changed["status"].update(status)
+    return changed
+
+
+def test_only_backup_updates_that_change_a_workloads_decision_reach_its_workloads() -> None:
+    done = completed(NGINX_REF)
+    copying = _updated(
+        done,
+        phase="Copying",
+        targetDigest=None,
+        conditions=[{"type": "Ready", "status": "False", "reason": "Copying"}],
+    )
+    passes = wr.BACKUP_DECISIONS_CHANGED.update
+    # Status writes that change nothing a workload decides on.
+    assert not passes(UpdateEvent(done, _updated(done, lastReferencedAt="2023-11-15T22:13:20Z")))
+    assert not passes(UpdateEvent(done, _updated(done, claim={"holder": "irc-1", "renewedAt": "x"})))
+    assert not passes(UpdateEvent(copying, _updated(copying, progress={"bytes": 100})))
+    # Those that do: completion, another digest, the source refusing, a spec change.
+    assert passes(UpdateEvent(copying, done))
+    assert passes(UpdateEvent(done, _updated(done, sourceDigest="sha256:" + "cd" * 32)))
+    refused = [{"type": "Ready", "status": "False", "reason": "SourceUnauthorized"}]
+    assert passes(UpdateEvent(copying, _updated(copying, phase="Failed", conditions=refused)))
+    respecified = copy.deepcopy(done)
+    respecified["metadata"]["generation"] = 2
+    assert passes(UpdateEvent(done, respecified))
+
+
+class WorkersOf(Manager):
+    """A manager without a cluster that records each controller's workers as setup() registers it."""
+
+    def __init__(self, **workers: int) -> None:
+        options = ManagerOptions(
+            metrics_bind_address="0", health_probe_bind_address="0", max_concurrent_reconciles=workers
+        )
+        super().__init__(Client(MockTransport(_no_api)), options)
+        self.workers: dict[str, int] = {}
+
+    def add_controller(self, controller: Controller, bind: Callable[[], Awaitable[None]]) -> None:
+        super().add_controller(controller, bind)
+        self.workers[controller.name] = controller.options.max_concurrent_reconciles
+
+
+async def _no_api(request: TransportRequest) -> Response:
+    raise AssertionError(f"setup() made an API request: {request.method} {request.path}")
+
+
+def test_each_kinds_controller_has_four_workers_unless_the_flag_says_otherwise() -> None:
+    default, flagged = WorkersOf(), WorkersOf(**{"workload-rewrite": 2})
+    for mgr in (default, flagged):
+        wr.setup(mgr, SETTINGS)
+    names = [f"workload-rewrite-{kind.lower()}" for kind in SETTINGS.rewrite_kinds]
+    assert default.workers == dict.fromkeys(names, 4)
+    assert flagged.workers == dict.fromkeys(names, 2)
