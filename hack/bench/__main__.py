@@ -47,6 +47,7 @@ DOC = common.REPO / "docs" / "performance.md"
 # Section name (for --only) → the start of its `## ` heading, in the document's order.
 SECTIONS: dict[str, str] = {
     "informers": "## Informer initial sync",
+    "informers-at-scale": "## Informers at scale",
     "reconcile": "## No-op reconcile throughput",
     "manager": "## The whole manager at rest",
     "workqueue": "## Work queue",
@@ -95,7 +96,8 @@ PROSE = f"""# Performance
 
 Figures from `hack/bench`, written by `.venv/bin/python -m hack.bench` (this file is generated: \
 rerun it rather than editing the figures). `--objects N` sets the size (default 10,000; `--objects \
-500` is a quick run), `--repeat R` the runs per figure; `--deployments N --images M` size the \
+500` is a quick run), `--repeat R` the runs per figure; `--scale-objects N` sizes the informers at \
+scale (default 50,000); `--deployments N --images M` size the \
 workload-rewrite run (default 1,000 and 50). `--only NAME[,NAME]` runs only those sections \
 ({", ".join(f"`{n}`" for n in SECTIONS)}) and replaces just them here, keeping the others: the \
 machine table then gets a dated row for each section rerun, naming anything of the machine that \
@@ -242,6 +244,9 @@ def run(
 
         machine = common.machine(versions()["K8S_VERSION"])
     later: dict[str, Callable[[], str]] = {
+        "informers-at-scale": lambda: informer_sync.scale_section(
+            informer_sync.measure_at_scale(args.scale_objects, min(args.repeat, 3))
+        ),
         "manager": lambda: manager_footprint.section(manager_footprint.run(args.objects, idle=60.0)),
         "workqueue": lambda: workqueue_section(args.objects),
         "image-copy": lambda: image_copy.section(
@@ -279,6 +284,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--objects", type=int, default=10_000, help="Deployments (and queue keys); 10000")
     parser.add_argument("--repeat", type=int, default=5, help="runs per figure; 5")
+    parser.add_argument(
+        "--scale-objects", type=int, default=50_000, help="Deployments of the informers at scale; 50000"
+    )
     parser.add_argument("--image-mb", type=int, default=50, help="size of the image-copy fixture; 50")
     parser.add_argument(
         "--ecr-repositories",

@@ -142,9 +142,8 @@ def measure(kubeconfig: Path, objects: int, repeat: int) -> list[ModeResult]:
     ]
 
 
-def section(results: list[ModeResult]) -> str:
-    objects = results[0].objects
-    runs = results[0].sync_seconds.runs
+def _figures(results: list[ModeResult]) -> list[str]:
+    """The table of every mode and the ratios to client-go (and of slim to its goal)."""
     rows = [
         [
             r.mode,
@@ -188,12 +187,21 @@ def section(results: list[ModeResult]) -> str:
         "Python objects per cached object",
         "JSON per object",
     ]
+    return [common.table(headers, rows), "", *ratios]
+
+
+def _peak(results: list[ModeResult]) -> str:
     excess = max(r.peak_excess for r in results)
-    peak = (
+    return (
         f"The peak (VmHWM) exceeded it by at most {excess:,.0f} B per object."
         if excess >= 1
         else "The peak (VmHWM) never exceeded the RSS after the sync."
     )
+
+
+def section(results: list[ModeResult]) -> str:
+    objects = results[0].objects
+    runs = results[0].sync_seconds.runs
     return "\n".join(
         [
             f"## Informer initial sync ({objects:,} Deployments)",
@@ -207,7 +215,7 @@ def section(results: list[ModeResult]) -> str:
             "",
             "*RSS per cached object* is resident memory (VmRSS) after the sync minus before it (the "
             "client connected and discovery done; both after `gc.collect()`), divided by the object "
-            f"count. {peak} *Python objects per cached object* "
+            f"count. {_peak(results)} *Python objects per cached object* "
             "counts only the cached objects' own dicts, lists and strings (`sys.getsizeof` over the "
             "object graph, shared strings once). *JSON per object* is one cached object (managedFields "
             "stripped) as compact JSON.",
@@ -221,9 +229,7 @@ def section(results: list[ModeResult]) -> str:
             "true, polled every millisecond. Its RSS is read after `runtime.GC()` "
             "and `debug.FreeOSMemory()`, before and after; its CPU is the process's (`getrusage`).",
             "",
-            common.table(headers, rows),
-            "",
-            *ratios,
+            *_figures(results),
             "",
             "Each object is transformed as its page or event arrives (`Client.list(transform=)`, "
             "and in the streaming list before it is held for the end bookmark). Before 2026-12-04 the "
@@ -255,6 +261,28 @@ def section(results: list[ModeResult]) -> str:
             "in one call (`irc.runtime.client`), so its objects share keys too, a chunk at a time. "
             "Decoded one event per call, as before 2026-11-22, a streamed object cost 7,798 B of Python "
             "objects against a page's 5,155 B.",
+        ]
+    )
+
+
+def measure_at_scale(objects: int, repeat: int) -> list[ModeResult]:
+    """`measure` against a control plane of its own holding `objects` Deployments."""
+    with common.control_plane() as bed:
+        common.progress(f"creating {objects:,} Deployments for the informers at scale")
+        asyncio.run(common.seed(bed.kubeconfig, objects))
+        return measure(bed.kubeconfig, objects, repeat)
+
+
+def scale_section(results: list[ModeResult]) -> str:
+    objects, runs = results[0].objects, results[0].sync_seconds.runs
+    return "\n".join(
+        [
+            f"## Informers at scale ({objects:,} Deployments)",
+            "",
+            f"The informer benchmark above with {objects:,} Deployments, on a control plane of its own "
+            f"(median of {runs}, range in brackets). {_peak(results)}",
+            "",
+            *_figures(results),
         ]
     )
 
