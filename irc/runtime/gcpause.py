@@ -30,7 +30,8 @@ _resume = False
 
 @contextmanager
 def paused() -> Iterator[None]:
-    """The collector off for the block (which may await), then one full collection if it was on."""
+    """The collector off for the block (which may await), then, if it was on, one full collection
+    when the block made more new objects than the collector's young generation holds."""
     global _depth, _resume
     with _lock:
         if _depth == 0:
@@ -42,8 +43,10 @@ def paused() -> Iterator[None]:
     finally:
         with _lock:
             _depth -= 1
-            collect = _depth == 0 and _resume
-            if collect:
+            resume = _depth == 0 and _resume
+            if resume:
                 gc.enable()
-        if collect:
+        # A load of a few objects (a small kind's relist) leaves the collector to its own schedule:
+        # a full collection traverses the whole heap, which a big cache makes costly.
+        if resume and gc.get_count()[0] > gc.get_threshold()[0]:
             gc.collect()
