@@ -499,13 +499,20 @@ async def test_the_backoff_starts_again_after_a_watch_that_was_established() -> 
     transport.script = ["fail"] * 6 + ["open", "fail"]
     async with running(informer.run()):
         await informer.wait_for_sync(within=5)
-        for _ in range(6):  # failures on an answering server: the backoff grows to 25.6 s and more
-            await step(clock, 60)
+        for _ in range(200):  # failures on an answering server: the backoff grows to 25.6 s and more
+            if transport.watches == 7:
+                break
+            await step(clock, 1)
         assert transport.watches == 7  # the watch is open
+        # Open for 2 s: established, and dropped well within the 2 minutes after the last failure that
+        # would forget the backoff anyway (this test once let the watch stay open for 280 s, so it
+        # passed without the reset it is about).
         await step(clock, 2)
         transport.drop()
-        await step(clock, 2.5)  # the first backoff again (at most 1.6 s), not 51.2 s or more
-        assert transport.watches == 8
+        await step(clock, 1.75)  # a dropped connection is tried again within 1.5 s
+        assert transport.watches == 8  # and fails (500); the next wait is at least 0.8 s
+        await step(clock, 1.75)  # the first backoff again (at most 1.6 s), not 51.2 s or more
+        assert transport.watches >= 9
 
 
 async def test_a_watch_dropped_again_and_again_as_it_opens_is_resumed_within_seconds_each_time() -> None:
