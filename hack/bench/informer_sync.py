@@ -241,8 +241,8 @@ def section(results: list[ModeResult]) -> str:
             "generations have grown by a quarter, so a list, which adds a whole cache of long-lived "
             "objects, set off six during this sync, each traversing the cache loaded so far; decoded JSON "
             "holds no cycles, so they found nothing. Measured by hand on 2026-12-04 (`gc.callbacks`, "
-            "five runs of the streaming list before the change): the six took 0.47 to 0.60 s of a sync's "
-            "0.84 to 1.11 s of CPU; the one collection after the pause takes 0.15 to 0.21 s.",
+            "four runs of the streaming list before the change): the six took 0.47 to 0.56 s of a sync's "
+            "0.84 to 1.11 s of CPU; the one collection after the pause took 0.13 to 0.21 s (ten runs).",
             "",
             "*The controllers' workload transform* is `irc.api.workloads.slim`, which workload-rewrite "
             "and creation set on the workload kinds they cache: it keeps what they read and shares the "
