@@ -676,6 +676,10 @@ def section(r: Results, with_machine: bool = True) -> str:
         f"Peak RSS irc / skopeo: {irc.peak_rss_mib.median / sk.peak_rss_mib.median:.2f}{TIMES}; "
         f"irc's copy itself added {added:.0f} MiB to the {before:.0f} MiB its process held before it.",
         "",
+        f"**Against the goals** (issue 14): the copier's process at most 50 MiB after its imports: "
+        f"{before:.0f} MiB ({'met' if before <= 50 else 'missed'}); its copy no slower than skopeo's: "
+        f"{ratio:.2f}{TIMES} ({'met' if ratio <= 1.0 else 'missed'}).",
+        "",
         "- *copy wall time* / *copy CPU*: irc, around `copy_image` inside the child (`perf_counter`, "
         "`process_time`; with a progress callback keeping the latest report, as the operator does; "
         "default `layer_concurrency=4`); skopeo, the whole process. *MB/s* is the image's blob bytes over "
