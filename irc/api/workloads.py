@@ -5,7 +5,7 @@ creation's duplicate check)."""
 
 from __future__ import annotations
 
-import sys
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -170,5 +170,15 @@ def slim(obj: Obj) -> Obj:
 
 
 def _shared(value: Any) -> Any:
-    """One string for all equal ones (interned strings are freed once unused, so nothing accumulates)."""
-    return sys.intern(value) if type(value) is str else value
+    """One string for all equal ones: the first seen of the last SHARED_STRINGS distinct ones. Not
+    `sys.intern`, whose strings are immortal on Python 3.12.0 to 3.12.4 and free-threaded builds, so
+    every image tag a cluster ever ran would stay in memory."""
+    return _first_seen(value) if type(value) is str else value
+
+
+SHARED_STRINGS = 16_384
+
+
+@functools.lru_cache(maxsize=SHARED_STRINGS)
+def _first_seen(value: str) -> str:
+    return value
