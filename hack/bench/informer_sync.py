@@ -143,7 +143,7 @@ def measure(kubeconfig: Path, objects: int, repeat: int) -> list[ModeResult]:
 
 
 def _figures(results: list[ModeResult]) -> list[str]:
-    """The table of every mode and the ratios to client-go (and of slim to its goal)."""
+    """The table of every mode and the ratios to client-go."""
     rows = [
         [
             r.mode,
@@ -171,13 +171,6 @@ def _figures(results: list[ModeResult]) -> list[str]:
         ]
     else:
         ratios = ["client-go's informers were not measured: `hack/build-binaries.sh --bench` builds them."]
-    slimmed = next((r for r in results if "slim" in r.mode), None)
-    if slimmed is not None:
-        per = slimmed.rss_per_object.median
-        ratios.append(
-            f"- **The controllers' workload transform**: {per:,.0f} B of RSS per cached workload against "
-            f"the goal of 2,048 B ({per / 2048:.2f}x)."
-        )
     headers = [
         "mode",
         "sync wall time",
@@ -277,8 +270,7 @@ def section(results: list[ModeResult]) -> str:
             "",
             "*The controllers' workload transform* is `irc.api.workloads.slim`, which workload-rewrite "
             "and creation set on the workload kinds they cache: it keeps what they read and shares the "
-            "strings workloads hold alike (apiVersion, kind, namespace, images, container names). The "
-            "goal for it is 2 KiB per workload.",
+            "strings workloads hold alike (apiVersion, kind, namespace, images, container names).",
             "",
             "Why a fully cached Deployment costs more than client-go's typed one: every decoded value is "
             "a Python object of its own (a dict of a few keys takes 184 to 272 B, a short string 50 to "
