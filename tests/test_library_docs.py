@@ -11,7 +11,7 @@ import asyncio
 import importlib
 import inspect
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +20,8 @@ from typing import Any
 
 import pytest
 
-from irc.runtime import Controller, Index, Manager, ManagerOptions
-from irc.runtime.client import Client
-from irc.runtime.transport import MockTransport, Request, Response
+from irc.runtime import Index
+from irc.runtime.testing import RecordingManager
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "library.md"
@@ -126,34 +125,12 @@ def test_main_is_defined_not_run() -> None:
 # ---- setup(mgr) on a manager without a cluster
 
 
-async def _no_api(request: Request) -> Response:
-    raise AssertionError(f"setup() made an API request: {request.method} {request.path}")
-
-
-class RecordingManager(Manager):
-    """A manager over a client that fails any request, recording what setup() registers."""
-
-    def __init__(self) -> None:
-        options = ManagerOptions(metrics_bind_address="0", health_probe_bind_address="0")
-        super().__init__(Client(MockTransport(_no_api)), options)
-        self.controllers: list[str] = []
-        self.indexes: list[Index] = []
-
-    def add_controller(self, controller: Controller, bind: Callable[[], Awaitable[None]]) -> None:
-        super().add_controller(controller, bind)
-        self.controllers.append(controller.name)
-
-    def add_index(self, index: Index) -> None:
-        super().add_index(index)
-        self.indexes.append(index)
-
-
 @pytest.mark.parametrize("snippet", [s for s in SNIPPETS if "\ndef setup(" in f"\n{s.source}"], ids=str)
 def test_setup_builds_a_controller_without_a_cluster(snippet: Snippet) -> None:
     namespace = load(snippet)
     mgr = RecordingManager()
     namespace["setup"](mgr)
-    assert mgr.controllers == [namespace["NAME"]]
+    assert list(mgr.controllers) == [namespace["NAME"]]
     assert mgr.indexes == [v for v in namespace.values() if isinstance(v, Index)]  # each one registered
 
 

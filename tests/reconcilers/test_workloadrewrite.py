@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,11 +20,9 @@ from irc.api.workloads import DAEMONSET, DEPLOYMENT, KINDS, STATEFULSET, Workloa
 from irc.images import ImageReference, TargetNaming, backup_object_name, parse_reference
 from irc.reconcilers import workloadrewrite as wr
 from irc.reconcilers.settings import Settings
-from irc.runtime import Client, Controller, Manager, ManagerOptions, Request, Result, errors
+from irc.runtime import ManagerOptions, Request, Result, errors
 from irc.runtime.informer import UpdateEvent
-from irc.runtime.testing import FakeClient, FakeClock, FakeRecorder
-from irc.runtime.transport import MockTransport, Response
-from irc.runtime.transport import Request as TransportRequest
+from irc.runtime.testing import FakeClient, FakeClock, FakeRecorder, RecordingManager
 
 BACKUP = TargetNaming("backup.example.com", "mirror")
 SETTINGS = Settings(backup=BACKUP)
@@ -610,29 +608,14 @@ def test_only_backup_updates_that_change_a_workloads_decision_reach_its_workload
     assert passes(UpdateEvent(done, respecified))
 
 
-class WorkersOf(Manager):
-    """A manager without a cluster that records each controller's workers as setup() registers it."""
-
-    def __init__(self, **workers: int) -> None:
-        options = ManagerOptions(
-            metrics_bind_address="0", health_probe_bind_address="0", max_concurrent_reconciles=workers
-        )
-        super().__init__(Client(MockTransport(_no_api)), options)
-        self.workers: dict[str, int] = {}
-
-    def add_controller(self, controller: Controller, bind: Callable[[], Awaitable[None]]) -> None:
-        super().add_controller(controller, bind)
-        self.workers[controller.name] = controller.options.max_concurrent_reconciles
-
-
-async def _no_api(request: TransportRequest) -> Response:
-    raise AssertionError(f"setup() made an API request: {request.method} {request.path}")
-
-
 def test_each_kinds_controller_has_four_workers_unless_the_flag_says_otherwise() -> None:
-    default, flagged = WorkersOf(), WorkersOf(**{"workload-rewrite": 2})
+    default = RecordingManager()
+    flagged = RecordingManager(ManagerOptions(max_concurrent_reconciles={"workload-rewrite": 2}))
     for mgr in (default, flagged):
         wr.setup(mgr, SETTINGS)
     names = [f"workload-rewrite-{kind.lower()}" for kind in SETTINGS.rewrite_kinds]
-    assert default.workers == dict.fromkeys(names, 4)
-    assert flagged.workers == dict.fromkeys(names, 2)
+    workers = [
+        {name: c.options.max_concurrent_reconciles for name, c in m.controllers.items()}
+        for m in (default, flagged)
+    ]
+    assert workers == [dict.fromkeys(names, 4), dict.fromkeys(names, 2)]

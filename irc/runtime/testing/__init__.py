@@ -17,6 +17,8 @@ A reconciler test builds the reconciler from these and awaits it, with no manage
 - `FakeRecorder`: keeps every Event recorded.
 - `FakeClock`: time moves only when the test calls `advance()`.
 - `running(coroutine)`: runs an informer's or manager's loop for the length of a block.
+- `RecordingManager`: a manager without a cluster that records the controllers (with their options)
+  and indexes a module's `setup(mgr)` registers.
 """
 
 from irc.runtime.testing.client import Action as Action
@@ -27,6 +29,7 @@ from irc.runtime.testing.clock import FakeClock as FakeClock
 from irc.runtime.testing.clock import running as running
 from irc.runtime.testing.events import FakeRecorder as FakeRecorder
 from irc.runtime.testing.events import RecordedEvent as RecordedEvent
+from irc.runtime.testing.manager import RecordingManager as RecordingManager
 
 __all__ = [
     "FAKE_EPOCH",
@@ -36,5 +39,6 @@ __all__ = [
     "FakeClock",
     "FakeRecorder",
     "RecordedEvent",
+    "RecordingManager",
     "running",
 ]
