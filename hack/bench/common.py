@@ -286,6 +286,12 @@ class Spread:
         return f"{self.median:.{digits}f}{unit} ({self.low:.{digits}f} to {self.high:.{digits}f})"
 
 
+def verdict(value: float, goal: float, *, at_least: bool = False) -> str:
+    """ "met", or by how much `value` misses `goal`: a ceiling, or a floor with `at_least`."""
+    short = goal / value if at_least else value / goal
+    return "met" if short <= 1 else f"missed by {short:.2f}x"
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, figures: bool = True) -> str:
     """A Markdown table; the first column is left-aligned, the others right-aligned if they hold figures."""
     align = [":---", *(("---:" if figures else ":---") for _ in headers[1:])]

@@ -677,8 +677,8 @@ def section(r: Results, with_machine: bool = True) -> str:
         f"irc's copy itself added {added:.0f} MiB to the {before:.0f} MiB its process held before it.",
         "",
         f"**Against the goals** (issue 14): the copier's process at most 50 MiB after its imports: "
-        f"{before:.0f} MiB ({'met' if before <= 50 else 'missed'}); its copy no slower than skopeo's: "
-        f"{ratio:.2f}{TIMES} ({'met' if ratio <= 1.0 else 'missed'}).",
+        f"{before:.0f} MiB ({common.verdict(before, 50)}); its copy no slower than skopeo's: "
+        f"{ratio:.2f}{TIMES} ({common.verdict(ratio, 1.0)}).",
         "",
         "- *copy wall time* / *copy CPU*: irc, around `copy_image` inside the child (`perf_counter`, "
         "`process_time`; with a progress callback keeping the latest report, as the operator does; "

@@ -196,16 +196,14 @@ def _goals(results: list[ModeResult]) -> list[str]:
     rss = irc.rss_per_object.median / go.rss_per_object.median
     per = slimmed.rss_per_object.median
 
-    def verdict(ratio: float, goal: float) -> str:
-        return "met" if ratio <= goal else f"missed by {ratio / goal:.2f}x"
-
     return [
         "",
         f"**Against the goals** (issue 14): an initial sync within 1.2x client-go typed's, CPU included: "
-        f"{wall:.2f}x in wall time and {cpu:.2f}x in CPU ({verdict(max(wall, cpu), 1.2)}); RSS per "
-        f"cached Deployment no more than client-go typed's: {rss:.2f}x ({verdict(rss, 1.0)}); with the "
-        f"controllers' transform at most 2 KiB: {per:,.0f} B ({verdict(per / 2048, 1.0)}). Where the "
-        "time goes (cProfile of a streaming sync of 10,000, by hand on 2026-12-04), per object: decoding "
+        f"{wall:.2f}x in wall time and {cpu:.2f}x in CPU ({common.verdict(max(wall, cpu), 1.2)}); "
+        f"RSS per cached Deployment no more than client-go typed's: {rss:.2f}x "
+        f"({common.verdict(rss, 1.0)}); with the controllers' transform at most 2 KiB: {per:,.0f} B "
+        f"({common.verdict(per, 2048)}). Where the time goes (cProfile of a streaming sync of 10,000, "
+        "by hand on 2026-12-04), per object: decoding "
         "10 to 16 µs, the collection after the load 13 to 16 µs, aiohttp's handling of each HTTP chunk "
         "(the apiserver flushes every event as a chunk of its own) about 8 µs, the store, the transform "
         "and the handlers about 13 µs; client-go spends about 30 µs per object in all. Why the memory "

@@ -243,7 +243,7 @@ def section(r: dict[str, float]) -> str:
             "",
             f"**Against the goal** (issue 14): peak RSS at most 150 MiB with {objects:,} Deployments, "
             f"{BACKUPS:,} ImageBackups and {DETECTED:,} ImageDetected cached: {r['peak_mib']:.0f} MiB "
-            f"({'met' if r['peak_mib'] <= 150 else 'missed'}); idle CPU about 0: "
+            f"({common.verdict(r['peak_mib'], 150)}); idle CPU about 0: "
             f"{r['idle_cpu_seconds']:.2f} s in {r['idle_seconds']:.0f} s.",
         ]
     )

@@ -228,7 +228,7 @@ def section(results: list[VariantResult]) -> str:
     if irc.sync is not None:
         ratios.append(
             f"- **Against the goal** (issue 14) of 10x kopf from start to the last reconcile: {ratio:.1f}x "
-            + ("(met)." if ratio >= 10 else f"(missed by {10 / ratio:.2f}x).")
+            + f"({common.verdict(ratio, 10, at_least=True)})."
             + f" Of irc's {irc.done.median:.2f} s, {irc.sync.median:.2f} s is the informer's initial sync "
             "(the section above says where its time goes); the reconciles themselves, once started, run "
             f"{irc.steady_rate / fair.steady_rate:.0f}x as fast as kopf's."

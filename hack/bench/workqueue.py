@@ -18,6 +18,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+from hack.bench import common
 from irc.runtime.metrics import RuntimeMetrics
 from irc.runtime.workqueue import LOW_PRIORITY, ShutDown, WorkQueue
 
@@ -160,9 +161,9 @@ def main() -> None:
     ceiling = medians[SCENARIOS[-1][0]]
     print(
         f"\n**Against the goal** (issue 14) of 300,000 items/s with metrics: {with_metrics:,.0f} with a "
-        f"producer and 4 workers ({'met' if with_metrics >= 300_000 else 'missed'}). The queue's own add, "
-        f"get and done take {1e6 / alone:.2f} µs an item (sequential, with metrics); with workers, each "
-        f"item also costs a task switch, {1e6 / ceiling:.2f} µs an item with no queue at all."
+        f"producer and 4 workers ({common.verdict(with_metrics, 300_000, at_least=True)}). The queue's "
+        f"own add, get and done take {1e6 / alone:.2f} µs an item (sequential, with metrics); with "
+        f"workers, each item also costs a task switch, {1e6 / ceiling:.2f} µs an item with no queue at all."
     )
 
     print(
