@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import msgspec
+
 from irc.runtime import AlreadyExists, Client
 from irc.runtime.transport import KubeTransport, Request
 
@@ -176,8 +178,8 @@ def rss_kib() -> int:
 
 
 def deep_size(roots: Iterable[object]) -> int:
-    """Bytes of the Python objects reachable from `roots` through dicts, lists and tuples, each object
-    counted once (so strings shared between objects, such as dict keys, count once)."""
+    """Bytes of the Python objects reachable from `roots` through dicts, lists, tuples and Structs, each
+    object counted once (so strings shared between objects, such as dict keys, count once)."""
     seen: set[int] = set()
     total = 0
     stack = list(roots)
@@ -192,6 +194,8 @@ def deep_size(roots: Iterable[object]) -> int:
             stack.extend(obj.values())
         elif isinstance(obj, list | tuple):
             stack.extend(obj)
+        elif isinstance(obj, msgspec.Struct):  # a typed informer's objects (irc.runtime.typed)
+            stack.extend(getattr(obj, field) for field in obj.__struct_fields__)
     return total
 
 

@@ -20,17 +20,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from hack.bench import common
 from hack.testbed.binaries import bench_clientgo
 from irc.api.workloads import slim
-from irc.runtime import Informer
+from irc.runtime import Informer, typed
 from irc.runtime.informer import strip_managed_fields
 
-# label → (Informer(watch_list=...), transform: the default, or the one workload-rewrite and creation set)
+# label → (Informer(watch_list=...), transform: the default, the one workload-rewrite and creation set, or
+# the default on typed objects)
 MODES = {
     "streaming list": (True, "default"),
     "paged list": (False, "default"),
     "streaming list, the controllers' workload transform (`slim`)": (True, "slim"),
+    "streaming list, typed (`Informer(typed=True)`)": (True, "typed"),
+    "paged list, typed": (False, "typed"),
 }
 GO_MODES = {"client-go typed informer": "typed", "client-go dynamic informer": "dynamic"}
 
@@ -61,6 +66,7 @@ async def _measure_once(kubeconfig: Path, watch_list: bool, transform: str) -> d
             namespace=common.NAMESPACE,
             watch_list=watch_list,
             transform=slim if transform == "slim" else strip_managed_fields,
+            typed=transform == "typed",
         )
         before = common.rss_kib()
         cpu, wall = time.process_time(), time.perf_counter()
@@ -78,8 +84,7 @@ async def _measure_once(kubeconfig: Path, watch_list: bool, transform: str) -> d
             "rss_kib": after - before,
             "peak_kib": peak - before,
             "live_bytes": common.deep_size(objects),
-            "json_bytes": sum(len(json.dumps(o, separators=(",", ":"))) for o in objects)
-            / max(1, len(objects)),
+            "json_bytes": sum(len(orjson.dumps(typed.to_dict(o))) for o in objects) / max(1, len(objects)),
         }
     finally:
         await client.close()
@@ -317,7 +322,7 @@ def main() -> None:
     )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--watch-list", choices=["true", "false"], help=argparse.SUPPRESS)
-    parser.add_argument("--transform", choices=["default", "slim"], help=argparse.SUPPRESS)
+    parser.add_argument("--transform", choices=["default", "slim", "typed"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     common.standalone(
         args,

@@ -91,9 +91,10 @@ class Store:
             raise KeyError(f"no indexer {index!r}; known: {', '.join(sorted(self._indices))}")
         return [self._items[k] for k in self._indices[index].get(value, ())]
 
-    def upsert(self, obj: Obj) -> Obj | None:
-        """Store `obj`; returns the object it replaced, if any."""
-        key = key_of(obj)
+    def upsert(self, obj: Obj, key: str | None = None) -> Obj | None:
+        """Store `obj` (under `key`, its `key_of` when the caller has it already); returns the object it
+        replaced, if any."""
+        key = key_of(obj) if key is None else key
         old = self._items.get(key)
         self._items[key] = obj
         for name in self._indexers:

@@ -29,10 +29,11 @@ from typing import Any, Literal, Protocol
 import aiohttp
 import orjson
 
-from irc.runtime import errors
+from irc.runtime import errors, typed
 from irc.runtime.clock import Clock, RealClock
 from irc.runtime.metrics import RuntimeMetrics
 from irc.runtime.transport import Request, Response, StreamResponse, Transport
+from irc.runtime.typed import TypedObject
 
 log = logging.getLogger(__name__)
 
@@ -333,13 +334,17 @@ class Client:
         resource_version: str | None = None,
         limit: int | None = PAGE_SIZE,
         metadata_only: bool = False,
+        object_type: type[TypedObject] | None = None,
         transform: Callable[[Obj], Obj] | None = None,
     ) -> ObjectList:
         """Every object, fetched in pages of `limit` (None: one unpaged request). `resource_version` ""
         is a consistent (quorum) read, "0" may be served stale from the watch cache (and unpaged, as
         the apiserver does then).
-        `metadata_only` lists PartialObjectMetadata (see the module docstring). `transform` is applied to
-        each item as its page arrives, so a long list never holds what it drops (an informer's)."""
+        `metadata_only` lists PartialObjectMetadata (see the module docstring); `object_type` decodes each
+        item as that TypedObject (irc.runtime.typed). `transform` is applied to each item as its page
+        arrives, so a long list never holds what it drops (an informer's)."""
+        if metadata_only and object_type is not None:
+            raise ValueError("metadata_only and object_type exclude each other")
         res = await self.resource(api_version, kind)
         accept = METADATA_LIST_ACCEPT if metadata_only else "application/json"
         params = _selectors(label_selector, field_selector)
@@ -351,19 +356,23 @@ class Client:
                 page_params.append(("continue", token))
             elif resource_version is not None:
                 page_params.append(("resourceVersion", resource_version))
-            page = await self._json(
-                Request("GET", res.path(namespace), page_params, timeout=REQUEST_TIMEOUT, accept=accept)
-            )
-            page_meta = page.get("metadata") or {}
-            for item in page.get("items") or []:
+            request = Request("GET", res.path(namespace), page_params, timeout=REQUEST_TIMEOUT, accept=accept)
+            if object_type is not None:
+                page_meta, page_items = typed.decode_list((await self.send(request)).body, object_type)
+            else:
+                page = await self._json(request)
+                page_meta, page_items = page.get("metadata") or {}, page.get("items") or []
+                del page
+            for item in page_items:
                 if metadata_only:
                     item = metadata_view(item, api_version, kind)
-                else:
-                    # List items carry no apiVersion/kind; restore them so every object is self-describing.
+                elif type(item) is dict:
+                    # List items carry no apiVersion/kind (a TypedObject's type has them as defaults);
+                    # restore them so every object is self-describing.
                     item.setdefault("apiVersion", api_version)
                     item.setdefault("kind", kind)
                 items.append(item if transform is None else transform(item))
-            del page  # the untransformed page, before the next one is fetched
+            del page_items  # the untransformed page, before the next one is fetched
             list_meta = page_meta
             token = list_meta.get("continue") or ""
             if not token:
@@ -383,12 +392,16 @@ class Client:
         send_initial_events: bool = False,
         read_timeout: float | None = None,
         metadata_only: bool = False,
+        object_type: type[TypedObject] | None = None,
         on_open: Callable[[], None] | None = None,
     ) -> AsyncGenerator[WatchEvent, None]:
         """Watch events until the server closes the stream. An ERROR event raises its ApiError (410 → Gone);
         no byte for `read_timeout` seconds raises TimeoutError (a half-open connection). `metadata_only`
-        watches PartialObjectMetadata (see the module docstring), streaming lists included. `on_open` is
+        watches PartialObjectMetadata (see the module docstring), streaming lists included; `object_type`
+        decodes each object as that TypedObject (irc.runtime.typed). `on_open` is
         called once the server has accepted the watch (before any event: an idle watch has none)."""
+        if metadata_only and object_type is not None:
+            raise ValueError("metadata_only and object_type exclude each other")
         res = await self.resource(api_version, kind)
         params = [("watch", "true"), *_selectors(label_selector, field_selector)]
         if resource_version is not None:
@@ -411,18 +424,16 @@ class Client:
                 )
             if on_open is not None:
                 on_open()
-            async for event in _events(stream):
-                if event.get("type") == "ERROR":
-                    status = event.get("object") or {}
-                    raise errors.from_status(int(status.get("code") or 500), status)
-                obj = event.get("object") or {}
-                if event["type"] != "BOOKMARK":
+            async for event_type, obj in _events(stream, object_type):
+                if event_type == "ERROR":
+                    raise errors.from_status(int(obj.get("code") or 500), obj)
+                if event_type != "BOOKMARK":
                     if metadata_only:
                         obj = metadata_view(obj, api_version, kind)
-                    else:
+                    elif type(obj) is dict:
                         obj.setdefault("apiVersion", api_version)
                         obj.setdefault("kind", kind)
-                yield WatchEvent(event["type"], obj)
+                yield WatchEvent(event_type, obj)
 
     # ---- writes
 
@@ -529,11 +540,13 @@ class Client:
         return params
 
 
-async def _events(stream: StreamResponse) -> AsyncIterator[dict[str, Any]]:
-    """Watch events, one JSON document a line, decoded a chunk's complete lines at a time (one call
-    each). orjson shares equal dict keys across calls, so every cached object holds the same key
-    strings however the socket cuts the stream; `json.loads` shared them within one call only, and a
-    client that kept up with the server read smaller chunks and cached each object bigger."""
+async def _events(
+    stream: StreamResponse, object_type: type[TypedObject] | None
+) -> AsyncIterator[tuple[str, Any]]:
+    """Watch events as (type, object), one JSON document a line, decoded a chunk's complete lines at a
+    time (one call each). orjson shares equal dict keys across calls, so every cached object holds the
+    same key strings however the socket cuts the stream; `json.loads` shared them within one call only,
+    and a client that kept up with the server read smaller chunks and cached each object bigger."""
     pending: list[bytes] = []  # a line cut by the chunk boundary, in pieces
     async for chunk in stream.chunks():
         complete, newline, rest = chunk.rpartition(b"\n")
@@ -542,18 +555,20 @@ async def _events(stream: StreamResponse) -> AsyncIterator[dict[str, Any]]:
             continue
         block = b"".join([*pending, complete])
         pending = [rest] if rest else []
-        for event in _decode_lines(block):
+        for event in _decode_lines(block, object_type):
             yield event
-    for event in _decode_lines(b"".join(pending)):  # a last line without its newline
+    for event in _decode_lines(b"".join(pending), object_type):  # a last line without its newline
         yield event
 
 
-def _decode_lines(block: bytes) -> list[dict[str, Any]]:
+def _decode_lines(block: bytes, object_type: type[TypedObject] | None) -> list[tuple[str, Any]]:
     lines = [line for line in block.split(b"\n") if line.strip()]
     if not lines:
         return []
-    events: list[dict[str, Any]] = orjson.loads(b"[" + b",".join(lines) + b"]")
-    return events
+    array = b"[" + b",".join(lines) + b"]"
+    if object_type is not None:
+        return typed.decode_events(array, object_type)
+    return [(e["type"], e.get("object") or {}) for e in orjson.loads(array)]
 
 
 def _retry_after_headers(headers: Mapping[str, str]) -> float | None:

@@ -27,6 +27,10 @@ The store is updated before handlers run. Handlers run inline and must not block
 A `metadata_only` informer lists and watches PartialObjectMetadata (controller-runtime's
 OnlyMetadata): its objects are the kind's apiVersion, kind and metadata only, so it can watch
 kinds too large or too secret to cache whole (Secrets). Streaming lists serve that view too.
+
+A `typed` informer caches read-only Structs built from the server's OpenAPI schema of the kind
+(irc.runtime.typed, client-go's typed informer): a third of the CPU and less memory than dicts, read
+alike. Without a schema for the kind it says so and caches dicts.
 """
 
 from __future__ import annotations
@@ -41,10 +45,11 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from irc.runtime import errors, gcpause
+from irc.runtime import errors, gcpause, typed
 from irc.runtime.cache import IndexFunc, Store, key_of
 from irc.runtime.client import PAGE_SIZE, Client, Obj
 from irc.runtime.clock import Clock, RealClock
+from irc.runtime.typed import TypedObject
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +100,8 @@ def strip_managed_fields(obj: Obj) -> Obj:
     large share of an object's bytes and no reconciler's business."""
     metadata = obj.get("metadata")
     if metadata:
-        metadata.pop("managedFields", None)
+        if "managedFields" in metadata:  # (a TypedObject never has them: its type leaves them out)
+            del metadata["managedFields"]
         annotations = metadata.get("annotations")
         if annotations and LAST_APPLIED in annotations:
             del annotations[LAST_APPLIED]
@@ -151,9 +157,15 @@ class Informer:
         watch_timeout: tuple[int, int] = (300, 600),
         clock: Clock | None = None,
         metadata_only: bool = False,
+        typed: bool = False,
     ) -> None:
+        if typed and metadata_only:
+            raise ValueError("an informer is typed or metadata-only, not both")
         self.client, self.api_version, self.kind = client, api_version, kind
         self.metadata_only = metadata_only
+        self.typed = typed
+        self._object_type: type[TypedObject] | None = None
+        """A typed informer's Struct, built from the server's schema before the first list."""
         self.namespace, self.label_selector, self.field_selector = namespace, label_selector, field_selector
         self.store = Store(indexers)
         self.resource_version = ""  # the last resourceVersion this informer is in sync with
@@ -181,7 +193,7 @@ class Informer:
 
     def __repr__(self) -> str:
         where = f" in {self.namespace}" if self.namespace else ""
-        view = " (metadata)" if self.metadata_only else ""
+        view = " (metadata)" if self.metadata_only else " (typed)" if self.typed else ""
         return f"<Informer {self.kind}.{self.api_version}{view}{where}>"
 
     # ---- consumers
@@ -242,6 +254,8 @@ class Informer:
         self._relist = not self.resource_version
         while True:
             try:
+                if self.typed and self._object_type is None:
+                    await self._load_object_type()
                 if self._relist and not self._watch_list:
                     with gcpause.paused():
                         await self._list()
@@ -282,6 +296,13 @@ class Informer:
                 self._relist = True
             await self._clock.sleep(backoff.next())
 
+    async def _load_object_type(self) -> None:
+        try:
+            self._object_type = await typed.load(self.client, self.api_version, self.kind)
+        except (typed.SchemaError, errors.NotFound) as e:
+            log.warning("%r: no schema to build typed objects from (%s); caching dicts", self, e)
+            self.typed = False
+
     def _note_failure(self, error: BaseException) -> None:
         if self._was_established():
             self._backoff.reset()  # the watch was healthy: this is a new failure, not the old one going on
@@ -311,6 +332,7 @@ class Informer:
             # from etcd (410 once compacted) instead of the watch cache's "not older than".
             limit=None if rv not in (None, "0") else PAGE_SIZE,
             metadata_only=self.metadata_only,
+            object_type=self._object_type,
             transform=self._transform,
         )
         self._replace(result.items, result.resource_version)
@@ -339,6 +361,7 @@ class Informer:
                 send_initial_events=streaming_list,
                 read_timeout=self._inactivity_timeout,
                 metadata_only=self.metadata_only,
+                object_type=self._object_type,
                 on_open=self._on_open,
             )
             async with contextlib.aclosing(stream):
@@ -397,13 +420,13 @@ class Informer:
         """A fresh list, transformed already: store it, then tell handlers what it changed (deletions
         first, as client-go's atomic replace does)."""
         initial = not self._synced.is_set()
-        keys = {key_of(o) for o in fresh}
-        for key in [k for k in self.store.keys() if k not in keys]:  # noqa: SIM118 (a copy: we delete)
+        keyed = {key_of(o): o for o in fresh}
+        for key in [k for k in self.store.keys() if k not in keyed]:  # noqa: SIM118 (a copy: we delete)
             gone = self.store.delete(key)
             assert gone is not None
             self._dispatch(lambda h: h.delete, DeleteEvent(gone, state_unknown=True))
-        for obj in fresh:
-            old = self.store.upsert(obj)
+        for key, obj in keyed.items():
+            old = self.store.upsert(obj, key)
             if old is None:
                 self._dispatch(lambda h: h.create, CreateEvent(obj, is_initial_list=initial))
             elif _rv(old) != _rv(obj):
