@@ -70,8 +70,10 @@ class TypedObject(msgspec.Struct, frozen=True, gc=False):
     def __len__(self) -> int:
         return sum(1 for _ in self)
 
-    def __bool__(self) -> bool:  # as a dict's: empty is false (`obj.get("metadata") or {}` is everywhere)
-        for attr in self._fields_by_json.values():
+    def __bool__(self) -> bool:
+        """As a dict's: empty is false. `obj.get("metadata") or {}` is everywhere, so this is a loop,
+        which took 40% of the time any() over a generator did."""
+        for attr in self._fields_by_json.values():  # noqa: SIM110
             if getattr(self, attr) is not msgspec.UNSET:
                 return True
         return False
