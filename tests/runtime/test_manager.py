@@ -302,3 +302,14 @@ async def test_a_kinds_transform_shapes_what_its_full_informers_cache() -> None:
     assert "data" not in cached and "managedFields" not in cached["metadata"]
     with pytest.raises(RuntimeError, match="before its informers"):
         mgr.set_transform("v1", "Secret", names_only)
+
+
+async def test_a_typed_kind_has_typed_full_informers_and_plain_metadata_ones() -> None:
+    mgr = manager(FakeApi(), FakeClock())
+    mgr.set_typed("v1", "Secret")
+    [full] = await mgr.informers("v1", "Secret")
+    [metadata] = await mgr.informers("v1", "Secret", metadata_only=True)
+    [other] = await mgr.informers("v1", "ConfigMap")
+    assert (full.typed, metadata.typed, other.typed) == (True, False, False)
+    with pytest.raises(RuntimeError, match="typed before its informers"):
+        mgr.set_typed("v1", "ConfigMap")
