@@ -139,6 +139,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "resource_version_changed",
     ),
     "rbac": ("PolicyRule", "cluster_role", "merge_rules", "rbac_manifests"),
+    "typed": ("TypedObject", "to_dict"),
     "workqueue": ("WorkQueue",),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
@@ -187,6 +188,7 @@ __all__ = [
     "Result",
     "RunnableFunc",
     "TerminalError",
+    "TypedObject",
     "UpdateEvent",
     "WatchEvent",
     "WorkQueue",
@@ -205,4 +207,5 @@ __all__ = [
     "rbac_manifests",
     "resource_version_changed",
     "summarize",
+    "to_dict",
 ]
