@@ -87,6 +87,8 @@ if typing.TYPE_CHECKING:
     from irc.runtime.rbac import cluster_role as cluster_role
     from irc.runtime.rbac import merge_rules as merge_rules
     from irc.runtime.rbac import rbac_manifests as rbac_manifests
+    from irc.runtime.typed import TypedObject as TypedObject
+    from irc.runtime.typed import to_dict as to_dict
     from irc.runtime.workqueue import WorkQueue as WorkQueue
 else:
 
