@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from typing import Any
 
@@ -17,6 +18,7 @@ from irc.api.workloads import (
     healthy,
     slim,
 )
+from irc.runtime.typed import TypedObject, to_dict
 
 DEPLOY: dict[str, Any] = {
     "apiVersion": "apps/v1",
@@ -58,7 +60,9 @@ DEPLOY: dict[str, Any] = {
 
 
 def test_slim_keeps_what_the_reconcilers_read_and_nothing_else() -> None:
-    kept = slim(DEPLOY)
+    slimmed = slim(DEPLOY)
+    assert isinstance(slimmed, TypedObject) and not gc.is_tracked(slimmed)  # read-only, read like a dict
+    kept = to_dict(slimmed)
     assert kept["metadata"] == {
         "name": "web",
         "namespace": "shop",
@@ -81,9 +85,10 @@ def test_slim_keeps_what_the_reconcilers_read_and_nothing_else() -> None:
     assert kept["status"]["conditions"] == [
         {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"}
     ]
-    assert healthy(DEPLOYMENT, kept) is None and healthy(DEPLOYMENT, DEPLOY) is None
-    assert containers(DEPLOYMENT, kept) == containers(DEPLOYMENT, DEPLOY)
-    assert len(repr(kept)) < len(repr(DEPLOY))
+    assert kept.keys() == {"apiVersion", "kind", "metadata", "spec", "status"}
+    assert healthy(DEPLOYMENT, slimmed) is None and healthy(DEPLOYMENT, DEPLOY) is None
+    assert containers(DEPLOYMENT, slimmed) == containers(DEPLOYMENT, DEPLOY)
+    assert slim(slimmed) == slimmed  # a slimmed workload slims to itself
 
 
 def test_slimmed_workloads_share_the_values_they_hold_alike() -> None:
@@ -114,6 +119,9 @@ def test_slim_finds_a_cronjobs_pod_template() -> None:
     }
     assert [c.image for c in containers(CRONJOB, slim(cron))] == ["x:1"]
     assert healthy(CRONJOB, slim(cron)) is None
+    assert to_dict(slim(cron))["spec"] == {
+        "jobTemplate": {"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "x:1"}]}}}}
+    }
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,13 @@ creation's duplicate check)."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
+
+import msgspec
+
+from irc.runtime.typed import TypedObject, readable
 
 Obj = dict[str, Any]
 
@@ -41,14 +46,14 @@ class Container:
         return f"{self.field}/{self.name}"
 
 
-def pod_spec(kind: WorkloadKind, obj: Obj) -> dict[str, Any]:
+def pod_spec(kind: WorkloadKind, obj: Mapping[str, Any]) -> Mapping[str, Any]:
     node: Any = obj
     for part in kind.template_path:
         node = (node or {}).get(part)
     return node or {}
 
 
-def containers(kind: WorkloadKind, obj: Obj, *, ephemeral: bool = False) -> list[Container]:
+def containers(kind: WorkloadKind, obj: Mapping[str, Any], *, ephemeral: bool = False) -> list[Container]:
     """The init containers and containers of the pod template (and its ephemeral containers, which
     only a Pod has and no template keeps, when asked: the creation check looks at everything)."""
     spec = pod_spec(kind, obj)
@@ -65,7 +70,7 @@ def containers(kind: WorkloadKind, obj: Obj, *, ephemeral: bool = False) -> list
     ]
 
 
-def healthy(kind: WorkloadKind, obj: Obj) -> str | None:
+def healthy(kind: WorkloadKind, obj: Mapping[str, Any]) -> str | None:
     """None when the workload is healthy (scaled to zero counts), else why not."""
     spec, status, meta = obj.get("spec") or {}, obj.get("status") or {}, obj["metadata"]
     if kind is CRONJOB:
@@ -123,50 +128,138 @@ _STATUS = (
     "currentRevision",
     "updateRevision",
 )
+_CONTAINERS = ("initContainers", "containers", "ephemeralContainers")
+_UNSET: Any = msgspec.UNSET
 
 
-def slim(obj: Obj) -> Obj:
-    """What the reconcilers read of a workload: identity, labels and annotations, replicas, the pod
-    template's container names and images (init and ephemeral too), pull secrets and service account,
-    and the status fields of `healthy` (condition type, status and reason). A Deployment of a few KB
-    keeps a few hundred bytes, so 10k workloads stay cheap to cache.
+# What `slim` keeps, as read-only typed objects (irc.runtime.typed): a field holds inline what a dict
+# would hold as a table of its own, and the collector does not track them.
+@readable
+class SlimContainer(TypedObject, frozen=True, gc=False):
+    name: Any = _UNSET
+    image: Any = _UNSET
+
+
+@readable
+class SlimPodSpec(TypedObject, frozen=True, gc=False):
+    imagePullSecrets: Any = _UNSET
+    serviceAccountName: Any = _UNSET
+    initContainers: Any = _UNSET
+    containers: Any = _UNSET
+    ephemeralContainers: Any = _UNSET
+
+
+@readable
+class SlimTemplate(TypedObject, frozen=True, gc=False):
+    spec: Any = _UNSET
+
+
+@readable
+class SlimSpec(TypedObject, frozen=True, gc=False):
+    replicas: Any = _UNSET
+    template: Any = _UNSET
+    jobTemplate: Any = _UNSET
+
+
+@readable
+class SlimMetadata(TypedObject, frozen=True, gc=False):
+    name: Any = _UNSET
+    namespace: Any = _UNSET
+    uid: Any = _UNSET
+    resourceVersion: Any = _UNSET
+    generation: Any = _UNSET
+    creationTimestamp: Any = _UNSET
+    deletionTimestamp: Any = _UNSET
+    labels: Any = _UNSET
+    annotations: Any = _UNSET
+    ownerReferences: Any = _UNSET
+
+
+@readable
+class SlimCondition(TypedObject, frozen=True, gc=False):
+    type: Any = _UNSET
+    status: Any = _UNSET
+    reason: Any = _UNSET
+
+
+@readable
+class SlimStatus(TypedObject, frozen=True, gc=False):
+    observedGeneration: Any = _UNSET
+    replicas: Any = _UNSET
+    updatedReplicas: Any = _UNSET
+    readyReplicas: Any = _UNSET
+    availableReplicas: Any = _UNSET
+    desiredNumberScheduled: Any = _UNSET
+    updatedNumberScheduled: Any = _UNSET
+    numberReady: Any = _UNSET
+    currentRevision: Any = _UNSET
+    updateRevision: Any = _UNSET
+    conditions: Any = _UNSET
+
+
+@readable
+class SlimWorkload(TypedObject, frozen=True, gc=False):
+    apiVersion: Any = _UNSET
+    kind: Any = _UNSET
+    metadata: Any = _UNSET
+    spec: Any = _UNSET
+    status: Any = _UNSET
+
+
+def slim(obj: Mapping[str, Any]) -> Obj:
+    """What the reconcilers read of a workload (a dict, or a typed object), as a read-only
+    `SlimWorkload`: identity, labels and annotations, replicas, the pod template's container names and
+    images (init and ephemeral too), pull secrets and service account, and the status fields of
+    `healthy` (condition type, status and reason). It reads like the dict it replaces
+    (irc.runtime.typed); `to_dict` makes the copy to edit. A Deployment of a few KB keeps a few hundred
+    bytes, so 10k workloads stay cheap to cache.
 
     Values that many workloads hold alike (apiVersion, kind, namespace, container names and images,
     condition words) are one shared string each rather than a copy per workload: the decoder makes a
     new one for every object, and they were a sixth of what a cached workload cost."""
     kind = KINDS.get(obj.get("kind", ""))
     metadata = obj.get("metadata") or {}
-    spec = obj.get("spec") or {}
-    out: Obj = {
-        "apiVersion": _shared(obj.get("apiVersion")),
-        "kind": _shared(obj.get("kind")),
-        "metadata": {k: metadata[k] for k in _METADATA if k in metadata},
-    }
-    if "namespace" in out["metadata"]:
-        out["metadata"]["namespace"] = _shared(out["metadata"]["namespace"])
+    kept = {k: metadata[k] for k in _METADATA if k in metadata}
+    if "namespace" in kept:
+        kept["namespace"] = _shared(kept["namespace"])
+    api_version, kind_name = _shared(obj.get("apiVersion")), _shared(obj.get("kind"))
     if kind is None:
-        return out
+        return cast(Obj, SlimWorkload(api_version, kind_name, SlimMetadata(**kept)))
     pod = pod_spec(kind, obj)
-    kept_pod: Obj = {k: pod[k] for k in _POD_SPEC if k in pod}
-    for field in ("initContainers", "containers", "ephemeralContainers"):
-        if field in pod:
-            kept_pod[field] = [
-                {"name": _shared(c.get("name")), "image": _shared(c.get("image"))} for c in pod[field] or []
-            ]
-    node = kept_pod
-    for part in reversed(kind.template_path[1:]):  # rebuild spec.template.spec (or the CronJob's)
-        node = {part: node}
-    out["spec"] = {**({"replicas": spec["replicas"]} if "replicas" in spec else {}), **node}
+    kept_pod = SlimPodSpec(
+        **{k: pod[k] for k in _POD_SPEC if k in pod},
+        **{
+            field: [SlimContainer(_shared(c.get("name")), _shared(c.get("image"))) for c in pod[field] or []]
+            for field in _CONTAINERS
+            if field in pod
+        },
+    )
+    spec = obj.get("spec") or {}
+    replicas = spec.get("replicas", _UNSET)
+    template = SlimTemplate(kept_pod)
+    kept_spec = (
+        SlimSpec(replicas, jobTemplate=SlimTemplate(SlimSpec(template=template)))
+        if kind.template_path[1] == "jobTemplate"
+        else SlimSpec(replicas, template=template)
+    )
     status = obj.get("status") or {}
-    kept_status: Obj = {k: status[k] for k in _STATUS if k in status}
+    kept_status = {k: status[k] for k in _STATUS if k in status}
     if "conditions" in status:
         kept_status["conditions"] = [
-            {k: _shared(c[k]) for k in ("type", "status", "reason") if k in c}
+            SlimCondition(**{k: _shared(c[k]) for k in ("type", "status", "reason") if k in c})
             for c in status["conditions"] or []
         ]
-    if kept_status:
-        out["status"] = kept_status
-    return out
+    # (The runtime's signatures name cached objects Obj; a typed one reads as one: irc.runtime.typed.)
+    return cast(
+        Obj,
+        SlimWorkload(
+            api_version,
+            kind_name,
+            SlimMetadata(**kept),
+            kept_spec,
+            SlimStatus(**kept_status) if kept_status else _UNSET,
+        ),
+    )
 
 
 def _shared(value: Any) -> Any:

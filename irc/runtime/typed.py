@@ -24,12 +24,10 @@ import logging
 import re
 import urllib.parse
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 import msgspec
 import orjson
-
-from irc.runtime.transport import Request
 
 if TYPE_CHECKING:
     from irc.runtime.client import Client
@@ -89,6 +87,15 @@ class TypedObject(msgspec.Struct, frozen=True, gc=False):
 
 
 Mapping.register(TypedObject)
+
+S = TypeVar("S", bound=type[TypedObject])
+
+
+def readable(cls: S) -> S:
+    """Make a TypedObject subclass readable by JSON name (its renamed fields too): a class decorator for
+    Structs declared by hand (the generated ones get it too)."""
+    cls._fields_by_json = dict(zip(cls.__struct_encode_fields__, cls.__struct_fields__, strict=True))
+    return cls
 
 
 def to_dict(obj: Mapping[str, Any] | TypedObject) -> Obj:
@@ -194,8 +201,7 @@ class _Builder:
                 gc=False,
             ),
         )
-        struct._fields_by_json = by_json
-        return struct
+        return readable(struct)
 
 
 _SCALARS: dict[str | None, Any] = {"string": str, "integer": int, "number": int | float, "boolean": bool}
@@ -274,7 +280,9 @@ def _name(obj: Obj) -> str:
 
 async def load(client: Client, api_version: str, kind: str) -> type[TypedObject]:
     """The Struct for `kind`, from the server's OpenAPI v3 document of its group version."""
-    from irc.runtime.client import REQUEST_TIMEOUT  # (the client decodes with this module)
+    # Here: the client decodes with this module, and irc.api's typed workloads need no HTTP stack.
+    from irc.runtime.client import REQUEST_TIMEOUT
+    from irc.runtime.transport import Request
 
     index = (await client.send(Request("GET", "/openapi/v3", timeout=REQUEST_TIMEOUT))).json()
     group_version = "api/v1" if api_version == "v1" else f"apis/{api_version}"

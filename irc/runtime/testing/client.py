@@ -14,7 +14,8 @@ What it does as the API server does:
   `Request.namespace` is "" for cluster-scoped objects;
 - lists filter by namespace, label selector and `metadata.name`/`metadata.namespace` field selectors.
 
-Objects given to the constructor are stored as given (status included), as a test's starting state.
+Objects given to the constructor are stored as given (status included), as a test's starting state;
+typed objects (irc.runtime.typed, such as `slim` workloads), as the dicts they read as.
 Writes replace the stored dict instead of changing it, so an object read earlier stays as it was: a
 stale read for a Conflict test is just a read taken before a write. `inject(verb, kind, error)`
 makes the next matching call fail; `actions` lists every call made, for asserting what was written.
@@ -37,6 +38,7 @@ from irc.runtime.cache import Index, not_found
 from irc.runtime.client import Obj, ObjectList, PatchType, api_version_of, metadata_view
 from irc.runtime.clock import Clock
 from irc.runtime.testing.clock import FakeClock
+from irc.runtime.typed import TypedObject, to_dict
 
 Verb = Literal["get", "list", "create", "update", "patch", "delete"]
 _Key = tuple[str, str, str | None, str]  # api_version, kind, namespace, name
@@ -76,7 +78,8 @@ class FakeClient:
         self.actions: list[Action] = []
         self.cache = FakeCache(self, indexes, namespaces)
         for obj in objects:
-            stored = copy.deepcopy(obj)
+            # A typed object (irc.runtime.typed) is stored as the dict it reads as: writes edit it.
+            stored = to_dict(obj) if isinstance(obj, TypedObject) else copy.deepcopy(obj)
             self._stamp(stored, generation=stored["metadata"].get("generation", 1))
             self._objects[_key(stored)] = stored
 
