@@ -12,7 +12,7 @@ from typing import Any, cast
 
 import msgspec
 
-from irc.runtime.typed import TypedObject, readable
+from irc.runtime.typed import struct
 
 Obj = dict[str, Any]
 
@@ -129,81 +129,20 @@ _STATUS = (
     "updateRevision",
 )
 _CONTAINERS = ("initContainers", "containers", "ephemeralContainers")
+_CONDITION = ("type", "status", "reason")
 _UNSET: Any = msgspec.UNSET
 
 
 # What `slim` keeps, as read-only typed objects (irc.runtime.typed): a field holds inline what a dict
 # would hold as a table of its own, and the collector does not track them.
-@readable
-class SlimContainer(TypedObject, frozen=True, gc=False):
-    name: Any = _UNSET
-    image: Any = _UNSET
-
-
-@readable
-class SlimPodSpec(TypedObject, frozen=True, gc=False):
-    imagePullSecrets: Any = _UNSET
-    serviceAccountName: Any = _UNSET
-    initContainers: Any = _UNSET
-    containers: Any = _UNSET
-    ephemeralContainers: Any = _UNSET
-
-
-@readable
-class SlimTemplate(TypedObject, frozen=True, gc=False):
-    spec: Any = _UNSET
-
-
-@readable
-class SlimSpec(TypedObject, frozen=True, gc=False):
-    replicas: Any = _UNSET
-    template: Any = _UNSET
-    jobTemplate: Any = _UNSET
-
-
-@readable
-class SlimMetadata(TypedObject, frozen=True, gc=False):
-    name: Any = _UNSET
-    namespace: Any = _UNSET
-    uid: Any = _UNSET
-    resourceVersion: Any = _UNSET
-    generation: Any = _UNSET
-    creationTimestamp: Any = _UNSET
-    deletionTimestamp: Any = _UNSET
-    labels: Any = _UNSET
-    annotations: Any = _UNSET
-    ownerReferences: Any = _UNSET
-
-
-@readable
-class SlimCondition(TypedObject, frozen=True, gc=False):
-    type: Any = _UNSET
-    status: Any = _UNSET
-    reason: Any = _UNSET
-
-
-@readable
-class SlimStatus(TypedObject, frozen=True, gc=False):
-    observedGeneration: Any = _UNSET
-    replicas: Any = _UNSET
-    updatedReplicas: Any = _UNSET
-    readyReplicas: Any = _UNSET
-    availableReplicas: Any = _UNSET
-    desiredNumberScheduled: Any = _UNSET
-    updatedNumberScheduled: Any = _UNSET
-    numberReady: Any = _UNSET
-    currentRevision: Any = _UNSET
-    updateRevision: Any = _UNSET
-    conditions: Any = _UNSET
-
-
-@readable
-class SlimWorkload(TypedObject, frozen=True, gc=False):
-    apiVersion: Any = _UNSET
-    kind: Any = _UNSET
-    metadata: Any = _UNSET
-    spec: Any = _UNSET
-    status: Any = _UNSET
+SlimContainer = struct("SlimContainer", ("name", "image"), __name__)
+SlimPodSpec = struct("SlimPodSpec", (*_POD_SPEC, *_CONTAINERS), __name__)
+SlimTemplate = struct("SlimTemplate", ("spec",), __name__)
+SlimSpec = struct("SlimSpec", ("replicas", "template", "jobTemplate"), __name__)
+SlimMetadata = struct("SlimMetadata", _METADATA, __name__)
+SlimCondition = struct("SlimCondition", _CONDITION, __name__)
+SlimStatus = struct("SlimStatus", (*_STATUS, "conditions"), __name__)
+SlimWorkload = struct("SlimWorkload", ("apiVersion", "kind", "metadata", "spec", "status"), __name__)
 
 
 def slim(obj: Mapping[str, Any]) -> Obj:
@@ -246,7 +185,7 @@ def slim(obj: Mapping[str, Any]) -> Obj:
     kept_status = {k: status[k] for k in _STATUS if k in status}
     if "conditions" in status:
         kept_status["conditions"] = [
-            SlimCondition(**{k: _shared(c[k]) for k in ("type", "status", "reason") if k in c})
+            SlimCondition(**{k: _shared(c[k]) for k in _CONDITION if k in c})
             for c in status["conditions"] or []
         ]
     # (The runtime's signatures name cached objects Obj; a typed one reads as one: irc.runtime.typed.)

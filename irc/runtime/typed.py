@@ -23,7 +23,7 @@ import keyword
 import logging
 import re
 import urllib.parse
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 import msgspec
@@ -103,6 +103,20 @@ def to_dict(obj: Mapping[str, Any] | TypedObject) -> Obj:
     if isinstance(obj, TypedObject):
         return cast(Obj, msgspec.to_builtins(obj))
     return cast(Obj, orjson.loads(orjson.dumps(obj)))
+
+
+def struct(name: str, fields: Iterable[str], module: str) -> Any:
+    """A readable TypedObject class of `fields` (JSON names that are attribute names), each of any value
+    and absent unless given: the shape of a transform's output, declared by its field names."""
+    cls = msgspec.defstruct(
+        name,
+        [(f, Any, msgspec.UNSET) for f in fields],
+        bases=(TypedObject,),
+        module=module,
+        frozen=True,
+        gc=False,
+    )
+    return readable(cast(type[TypedObject], cls))
 
 
 class SchemaError(Exception):
