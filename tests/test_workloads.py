@@ -87,7 +87,11 @@ def test_slim_keeps_what_the_reconcilers_read_and_nothing_else() -> None:
     ]
     assert kept.keys() == {"apiVersion", "kind", "metadata", "spec", "status"}
     assert healthy(DEPLOYMENT, slimmed) is None and healthy(DEPLOYMENT, DEPLOY) is None
-    assert containers(DEPLOYMENT, slimmed) == containers(DEPLOYMENT, DEPLOY)
+    assert containers(DEPLOYMENT, slimmed) == containers(
+        DEPLOYMENT, DEPLOY
+    )  # read as attributes, and as a dict
+    assert containers(DEPLOYMENT, slimmed, ephemeral=True) == containers(DEPLOYMENT, DEPLOY, ephemeral=True)
+    assert [c.name for c in containers(DEPLOYMENT, slimmed, ephemeral=True)] == ["init", "app", "debug"]
     assert slim(slimmed) == slimmed  # a slimmed workload slims to itself
 
 
