@@ -14,6 +14,9 @@ never be, in client-go too): `to_dict(obj)` gives a plain copy to edit and send.
 What the schema does not describe is not kept, exactly as Go's typed structs drop it; a field the
 schema leaves open (`x-kubernetes-preserve-unknown-fields`, an object without properties) is kept whole
 as plain dicts and lists.
+
+A transform can cache typed objects of its own shape too: `struct(name, fields)` declares one by its
+field names (irc.api.workloads.slim does).
 """
 
 from __future__ import annotations
