@@ -235,6 +235,8 @@ class Client:
         self._throttle = TokenBucket(qps, burst, self._clock)
         self._metrics = metrics
         self._discovery: dict[str, dict[str, Resource]] = {}
+        self._object_types: dict[tuple[str, str], type[TypedObject]] = {}
+        self._object_types_lock = asyncio.Lock()
         self._discovery_lock = asyncio.Lock()
 
     @property
@@ -316,6 +318,27 @@ class Client:
             for r in listing.get("resources", [])
             if "/" not in r["name"]  # subresources such as deployments/status
         }
+
+    async def object_type(self, api_version: str, kind: str) -> type[TypedObject]:
+        """The typed objects' class for `kind` (irc.runtime.typed), built from the server's OpenAPI v3
+        document of its group version the first time it is asked for, then kept: the informers of a
+        kind (one per namespace) share it. SchemaError if the server has no schema for the kind."""
+        async with self._object_types_lock:  # informers starting together fetch it once
+            found = self._object_types.get((api_version, kind))
+            if found is None:
+                index = await self._json(Request("GET", "/openapi/v3", timeout=REQUEST_TIMEOUT))
+                group_version = "api/v1" if api_version == "v1" else f"apis/{api_version}"
+                entry = (index.get("paths") or {}).get(group_version)
+                if not entry:
+                    raise typed.SchemaError(f"the server publishes no OpenAPI v3 document for {api_version}")
+                url = urllib.parse.urlsplit(entry["serverRelativeURL"])
+                document = await self._json(
+                    Request("GET", url.path, urllib.parse.parse_qsl(url.query), timeout=REQUEST_TIMEOUT)
+                )
+                schemas = (document.get("components") or {}).get("schemas") or {}
+                found = typed.object_type(schemas, api_version, kind)
+                self._object_types[(api_version, kind)] = found
+        return found
 
     # ---- reads
 

@@ -29,8 +29,8 @@ OnlyMetadata): its objects are the kind's apiVersion, kind and metadata only, so
 kinds too large or too secret to cache whole (Secrets). Streaming lists serve that view too.
 
 A `typed` informer caches read-only Structs built from the server's OpenAPI schema of the kind
-(irc.runtime.typed, client-go's typed informer): a third of the CPU and less memory than dicts, read
-alike. Without a schema for the kind it says so and caches dicts.
+(irc.runtime.typed, client-go's typed informer): less CPU and memory than dicts
+(docs/performance.md), read alike. Without a schema for the kind it says so and caches dicts.
 """
 
 from __future__ import annotations
@@ -298,7 +298,7 @@ class Informer:
 
     async def _load_object_type(self) -> None:
         try:
-            self._object_type = await typed.load(self.client, self.api_version, self.kind)
+            self._object_type = await self.client.object_type(self.api_version, self.kind)
         except (typed.SchemaError, errors.NotFound) as e:
             log.warning("%r: no schema to build typed objects from (%s); caching dicts", self, e)
             self.typed = False

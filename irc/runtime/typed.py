@@ -25,15 +25,11 @@ import functools
 import keyword
 import logging
 import re
-import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 
 import msgspec
 import orjson
-
-if TYPE_CHECKING:
-    from irc.runtime.client import Client
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +124,8 @@ class SchemaError(Exception):
 
 def object_type(schemas: Schemas, api_version: str, kind: str) -> type[TypedObject]:
     """The Struct for `kind` of `api_version`, from the `components.schemas` of the group version's
-    OpenAPI v3 document (GET /openapi/v3/apis/GROUP/VERSION). Its apiVersion and kind default to the
-    kind's own: list items come without them."""
+    OpenAPI v3 document (GET /openapi/v3/apis/GROUP/VERSION; `Client.object_type` fetches it). Its
+    apiVersion and kind default to the kind's own: list items come without them."""
     group, _, version = api_version.rpartition("/")
     gvk = {"group": group, "version": version, "kind": kind}
     name = next(
@@ -195,10 +191,12 @@ class _Builder:
         omitted = OMITTED if name == OBJECT_META else frozenset()
         fields: list[tuple[str, Any, Any]] = []
         by_json: dict[str, str] = {}
+        taken: set[str] = set()
         for json_name, prop in schema["properties"].items():
             if json_name in omitted:
                 continue
-            attr = by_json[json_name] = _attribute(json_name, set(by_json.values()))
+            attr = by_json[json_name] = _attribute(json_name, taken)
+            taken.add(attr)
             value = self.type_of(prop)
             if json_name in defaults:
                 fields.append((attr, value, defaults[json_name]))
@@ -293,20 +291,3 @@ def convert(obj: Obj, object_type: type[TypedObject]) -> Any:
 def _name(obj: Obj) -> str:
     metadata = obj.get("metadata") or {}
     return "/".join(p for p in (metadata.get("namespace"), metadata.get("name")) if p)
-
-
-async def load(client: Client, api_version: str, kind: str) -> type[TypedObject]:
-    """The Struct for `kind`, from the server's OpenAPI v3 document of its group version."""
-    # Here: the client decodes with this module, and irc.api's typed workloads need no HTTP stack.
-    from irc.runtime.client import REQUEST_TIMEOUT
-    from irc.runtime.transport import Request
-
-    index = (await client.send(Request("GET", "/openapi/v3", timeout=REQUEST_TIMEOUT))).json()
-    group_version = "api/v1" if api_version == "v1" else f"apis/{api_version}"
-    entry = (index.get("paths") or {}).get(group_version)
-    if not entry:
-        raise SchemaError(f"the server publishes no OpenAPI v3 document for {api_version}")
-    url = urllib.parse.urlsplit(entry["serverRelativeURL"])
-    query = urllib.parse.parse_qsl(url.query)
-    document = (await client.send(Request("GET", url.path, query, timeout=REQUEST_TIMEOUT))).json()
-    return object_type((document.get("components") or {}).get("schemas") or {}, api_version, kind)

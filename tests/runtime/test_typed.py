@@ -219,6 +219,7 @@ class Server:
         if request.path == "/apis/example.com/v1":
             return Response(200, orjson.dumps(DISCOVERY))
         if request.path == "/openapi/v3":
+            await asyncio.sleep(0.01)  # as over a network: informers starting together overlap here
             return Response(200, orjson.dumps(INDEX))
         if request.path == "/openapi/v3/apis/example.com/v1":
             assert dict(request.params) == {"hash": "ABC"}
@@ -320,3 +321,19 @@ def test_decoding_skips_what_the_type_leaves_out() -> None:
     a = typed.decode_events(events(("ADDED", with_fields)), WIDGET)
     b = typed.decode_events(events(("ADDED", plain)), WIDGET)
     assert a == b and msgspec.to_builtins(a[0][1]) == plain
+
+
+async def test_the_informers_of_a_kind_share_one_schema_fetch_and_one_class() -> None:
+    server = Server([widget("a")])
+    client = Client(MockTransport(server.handle), qps=0)
+    informers = [
+        Informer(
+            client, "example.com/v1", "Widget", namespace=ns, typed=True, watch_list=False, clock=FakeClock()
+        )
+        for ns in ("ns", "other")
+    ]
+    async with running(informers[0].run()), running(informers[1].run()):
+        await informers[0].wait_for_sync(within=5)
+        await informers[1].wait_for_sync(within=5)
+    assert [r.path for r in server.requests].count("/openapi/v3") == 1
+    assert type(informers[0].store.list()[0]) is type(informers[1].store.list()[0])
