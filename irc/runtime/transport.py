@@ -8,6 +8,7 @@ one (watches). `KubeTransport` speaks to a real server with kubernetes-asyncio's
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from kubernetes_asyncio import client as k8s_client
 
 READ_BUFFER = 2**21  # watch events of large objects exceed aiohttp's default line buffer
+COALESCE_SECONDS = 0.001  # after a small piece of a watch, how long the next ones may gather (chunks())
+SMALL_PIECE = 2**16  # a bigger piece means the reader is behind, so more is waiting: read on at once
 
 
 @dataclass(frozen=True)
@@ -79,8 +82,15 @@ class _AiohttpStream:
         return await self._response.read()
 
     async def chunks(self) -> AsyncIterator[bytes]:
+        """The apiserver flushes every watch event on its own, so a reader that keeps up wakes once per
+        event, through the event loop, aiohttp and the async generators above: 10,000 wake-ups for a
+        streaming list of 10,000 objects. Waiting 1 ms after a small piece lets a burst gather: the same
+        list came in about 430 pieces, and its sync took 5 to 15% less CPU (docs/performance.md).
+        A lone event in a quiet watch arrives at most 1 ms later."""
         async for chunk in self._response.content.iter_any():
             yield chunk
+            if len(chunk) < SMALL_PIECE:
+                await asyncio.sleep(COALESCE_SECONDS)
 
 
 class KubeTransport:
