@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
+import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -35,7 +35,7 @@ from irc.runtime.client import WRITE_FENCE, Obj
 from irc.runtime.clock import Clock, RealClock
 from irc.runtime.handlers import Handler, Request
 from irc.runtime.informer import CreateEvent, DeleteEvent, GenericEvent, Informer, UpdateEvent
-from irc.runtime.metrics import RECONCILE_RESULTS, RuntimeMetrics
+from irc.runtime.metrics import ReconcileCounts, RuntimeMetrics
 from irc.runtime.predicates import Predicate
 from irc.runtime.ratelimiter import RateLimiter
 from irc.runtime.workqueue import LOW_PRIORITY, ShutDown, WorkQueue
@@ -102,6 +102,14 @@ class _Source:
             self._enqueue(self._handler.generic(event))
 
 
+def _reconcile_id() -> str:
+    """A random (version 4) UUID, as controller-runtime's reconcileID: it correlates log lines, so it
+    comes from `random`, not the OS, and is formatted here: `str(uuid.uuid4())` took 2.8 µs, this 1.0 µs."""
+    bits = random.getrandbits(128) & ~(0xF000 << 64 | 0xC << 60) | (0x4000 << 64 | 0x8 << 60)
+    h = f"{bits:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 def _resource_version(obj: Obj) -> object:
     return (obj.get("metadata") or {}).get("resourceVersion")
 
@@ -123,13 +131,7 @@ class Controller:
         )
         self._watches: list[_Watch] = []
         self._started = False
-        # The labelled series, bound once: a label lookup per reconcile costs more than the increment.
-        m, name = self.metrics, self.name
-        self._results = {r: m.reconcile_total.labels(name, r) for r in RECONCILE_RESULTS}
-        self._errors = m.reconcile_errors.labels(name)
-        self._terminal = m.terminal_reconcile_errors.labels(name)
-        self._time = m.reconcile_time.labels(name)
-        self._active = m.active_workers.labels(name)
+        self._counts = ReconcileCounts(self.options.max_concurrent_reconciles)
 
     def watch(self, informer: Informer, handler: Handler, predicates: Sequence[Predicate] = ()) -> None:
         """Feed `informer`'s events through `predicates` and `handler` into this controller's queue."""
@@ -150,7 +152,7 @@ class Controller:
             raise RuntimeError(f"controller {self.name} was already started")
         self._started = True
         workers = self.options.max_concurrent_reconciles
-        self.metrics.init_controller(self.name, workers)
+        self.metrics.controllers.add(self.name, self._counts)
         for w in self._watches:
             w.informer.add_handler(_Source(self.queue, w, self.options.priority_queue))
         await asyncio.gather(*(w.informer.wait_for_sync() for w in self._watches))
@@ -171,44 +173,48 @@ class Controller:
                 return
             if fence is not None:
                 await fence.wait()  # held, not reconciled, while the lease is not current
-            self._active.inc()
+            self._counts.active += 1
             # Tokens rather than `bound_contextvars`, which reads the whole context first (3 µs more).
             tokens = structlog.contextvars.bind_contextvars(
                 controller=self.name,
                 namespace=request.namespace,
                 name=request.name,
-                reconcile_id=str(uuid.uuid4()),
+                reconcile_id=_reconcile_id(),
             )
             try:
                 await self._reconcile(request, priority)
             finally:
                 structlog.contextvars.reset_contextvars(**tokens)
-                self._active.dec()
+                self._counts.active -= 1
                 self.queue.done(request)
 
     async def _reconcile(self, request: Request, priority: int) -> None:
         """Reconcile once, in the request's log context; a requeue, after an error or a Result, keeps
         the request's priority."""
-        start = self.clock.now()
+        counts, start = self._counts, self.clock.now()
+        timeout = self.options.reconcile_timeout
         try:
-            async with asyncio.timeout(self.options.reconcile_timeout):
+            if timeout is None:  # no timeout scope: entering one costs more than a no-op reconcile
                 result = await self.reconciler.reconcile(request) or Result()
+            else:
+                async with asyncio.timeout(timeout):
+                    result = await self.reconciler.reconcile(request) or Result()
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if task is not None and task.cancelling():
                 raise  # this worker is being stopped
             # A CancelledError nobody asked this task for (the reconciler awaited something another
             # task cancelled): an error like any other. Re-raised, it would end the worker silently.
-            self._errors.inc()
-            self._results["error"].inc()
+            counts.errors += 1
+            counts.results["error"] += 1
             log.exception("reconcile raised CancelledError, requeued with backoff")
             self.queue.add_rate_limited(request, priority)
             return
         except Exception as e:
-            self._errors.inc()
-            self._results["error"].inc()
+            counts.errors += 1
+            counts.results["error"] += 1
             if isinstance(e, errors.ReconcileError) and e.terminal:
-                self._terminal.inc()
+                counts.terminal += 1
                 log.error(
                     "reconcile failed terminally, not requeued: %s: %s",
                     e.reason,
@@ -231,12 +237,12 @@ class Controller:
             self.queue.add_rate_limited(request, priority)
             return
         finally:
-            self._time.observe(self.clock.now() - start)
+            counts.time.observe(self.clock.now() - start)
         self.queue.forget(request)
         if result.requeue_after is not None and result.requeue_after > 0:
             self.queue.add_after(request, result.requeue_after, priority)
-            self._results["requeue_after"].inc()
+            counts.results["requeue_after"] += 1
             log.debug("reconciled, again in %.1f s", result.requeue_after)
         else:
-            self._results["success"].inc()
+            counts.results["success"] += 1
             log.debug("reconciled")

@@ -10,7 +10,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
@@ -123,6 +123,90 @@ class WorkQueueCollector(Collector):
         yield from (depth, adds, queue_duration, work_duration, unfinished, longest, retries)
 
 
+class ReconcileCounts:
+    """One controller's controller_runtime_* values: its workers count in plain numbers (a locked series
+    cost 0.5 to 0.9 µs per update, four updates a reconcile), read by ControllerCollector when scraped."""
+
+    __slots__ = ("active", "errors", "max_concurrent", "results", "terminal", "time")
+
+    def __init__(self, max_concurrent: int) -> None:
+        self.max_concurrent = max_concurrent
+        self.active = self.errors = self.terminal = 0
+        self.results = dict.fromkeys(RECONCILE_RESULTS, 0)
+        self.time = LocalHistogram(RECONCILE_BUCKETS)
+
+
+class ControllerCollector(Collector):
+    """controller-runtime's controller_runtime_* series, labelled by controller, read from each
+    controller's ReconcileCounts when scraped. A controller's series exist, at zero, once it is added
+    (controller-runtime's initMetrics)."""
+
+    def __init__(self) -> None:
+        self._controllers: dict[str, ReconcileCounts] = {}
+
+    def add(self, name: str, counts: ReconcileCounts) -> None:
+        if name in self._controllers:
+            raise ValueError(f"a controller named {name!r} already reports to these metrics")
+        self._controllers[name] = counts
+
+    def describe(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily | HistogramMetricFamily]:
+        return self._families({})
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily | HistogramMetricFamily]:
+        return self._families(dict(self._controllers))
+
+    @staticmethod
+    def _families(
+        controllers: dict[str, ReconcileCounts],
+    ) -> Iterator[GaugeMetricFamily | CounterMetricFamily | HistogramMetricFamily]:
+        c = ("controller",)
+        total = CounterMetricFamily(
+            "controller_runtime_reconcile_total",
+            "Total number of reconciliations per controller",
+            labels=("controller", "result"),
+        )
+        errors = CounterMetricFamily(
+            "controller_runtime_reconcile_errors_total",
+            "Total number of reconciliation errors per controller",
+            labels=c,
+        )
+        terminal = CounterMetricFamily(
+            "controller_runtime_terminal_reconcile_errors_total",
+            "Total number of terminal reconciliation errors per controller",
+            labels=c,
+        )
+        panics = CounterMetricFamily(  # Python has no panics: an exception is an error, always 0
+            "controller_runtime_reconcile_panics_total",
+            "Total number of reconciliation panics per controller",
+            labels=c,
+        )
+        time = HistogramMetricFamily(
+            "controller_runtime_reconcile_time_seconds",
+            "Length of time per reconciliation per controller",
+            labels=c,
+        )
+        max_concurrent = GaugeMetricFamily(
+            "controller_runtime_max_concurrent_reconciles",
+            "Maximum number of concurrent reconciles per controller",
+            labels=c,
+        )
+        active = GaugeMetricFamily(
+            "controller_runtime_active_workers",
+            "Number of currently used workers per controller",
+            labels=c,
+        )
+        for name, counts in controllers.items():
+            for result, n in counts.results.items():
+                total.add_metric([name, result], n)
+            errors.add_metric([name], counts.errors)
+            terminal.add_metric([name], counts.terminal)
+            panics.add_metric([name], 0)
+            time.add_metric([name], counts.time.buckets(), counts.time.sum)
+            max_concurrent.add_metric([name], counts.max_concurrent)
+            active.add_metric([name], counts.active)
+        yield from (total, errors, terminal, panics, time, max_concurrent, active)
+
+
 @dataclass
 class RuntimeMetrics:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
@@ -132,50 +216,8 @@ class RuntimeMetrics:
         self.workqueues = WorkQueueCollector()
         r.register(self.workqueues)
 
-        c = ("controller",)
-        self.reconcile_total = Counter(
-            "controller_runtime_reconcile_total",
-            "Total number of reconciliations per controller",
-            ("controller", "result"),
-            registry=r,
-        )
-        self.reconcile_errors = Counter(
-            "controller_runtime_reconcile_errors_total",
-            "Total number of reconciliation errors per controller",
-            c,
-            registry=r,
-        )
-        self.terminal_reconcile_errors = Counter(
-            "controller_runtime_terminal_reconcile_errors_total",
-            "Total number of terminal reconciliation errors per controller",
-            c,
-            registry=r,
-        )
-        self.reconcile_panics = Counter(
-            "controller_runtime_reconcile_panics_total",
-            "Total number of reconciliation panics per controller",
-            c,
-            registry=r,
-        )
-        self.reconcile_time = Histogram(
-            "controller_runtime_reconcile_time_seconds",
-            "Length of time per reconciliation per controller",
-            c,
-            buckets=RECONCILE_BUCKETS,
-            registry=r,
-        )
-        self.max_concurrent_reconciles = Gauge(
-            "controller_runtime_max_concurrent_reconciles",
-            "Maximum number of concurrent reconciles per controller",
-            c,
-            registry=r,
-        )
-        self.active_workers = Gauge(
-            "controller_runtime_active_workers",
-            "Number of currently used workers per controller",
-            c,
-            registry=r,
-        )
+        self.controllers = ControllerCollector()
+        r.register(self.controllers)
         self.leader_election_status = Gauge(
             "leader_election_master_status",
             "Gauge of if the reporting system is master of the relevant lease, "
@@ -190,13 +232,3 @@ class RuntimeMetrics:
             ("code", "method", "host"),
             registry=r,
         )
-
-    def init_controller(self, controller: str, max_concurrent: int) -> None:
-        """Start a controller's series at zero, as controller-runtime's initMetrics does."""
-        for result in RECONCILE_RESULTS:
-            self.reconcile_total.labels(controller, result)
-        self.reconcile_errors.labels(controller)
-        self.terminal_reconcile_errors.labels(controller)
-        self.reconcile_panics.labels(controller)
-        self.max_concurrent_reconciles.labels(controller).set(max_concurrent)
-        self.active_workers.labels(controller).set(0)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -174,8 +175,9 @@ async def test_an_exception_never_kills_a_worker_and_logs_carry_the_request() ->
         ("test", "ns", "a"),
         ("test", "ns", "b"),
     ]
-    ids = [ctx["reconcile_id"] for ctx in r.contexts]
+    ids = [str(ctx["reconcile_id"]) for ctx in r.contexts]
     assert len(set(ids)) == 2
+    assert all(str(uuid.UUID(i)) == i and uuid.UUID(i).version == 4 for i in ids)  # controller-runtime's form
     assert structlog.contextvars.get_contextvars() == {}  # nothing leaks out of a reconcile
 
 
@@ -224,10 +226,17 @@ async def test_workers_run_different_keys_concurrently_but_never_one_key_twice()
         c.enqueue(A)  # parked until the running reconcile of A is done
         await settle()
         assert peak == 2 and len(r.calls) == 2
+        assert sample(c.metrics, "controller_runtime_active_workers") == 2
+        clock.advance(0.02)
         release.set()
         await settle()
     assert r.calls.count(A) == 2 and overlap == []
     assert sample(c.metrics, "controller_runtime_max_concurrent_reconciles") == 2
+    assert sample(c.metrics, "controller_runtime_active_workers") == 0
+    # Three reconciles: A and B held 20 ms on the clock, A's second none.
+    assert sample(c.metrics, "controller_runtime_reconcile_time_seconds_count") == 3
+    assert sample(c.metrics, "controller_runtime_reconcile_time_seconds_bucket", le="0.005") == 1
+    assert sample(c.metrics, "controller_runtime_reconcile_time_seconds_sum") == pytest.approx(0.04)
 
 
 async def test_reconcile_timeout_counts_as_an_error() -> None:
