@@ -427,3 +427,12 @@ def test_ipv6_text_is_rfc5952(groups: list[int]) -> None:
     assert ipaddress.IPv6Address(host[1:-1]) == address
     if address.ipv4_mapped is None:  # newer Pythons print those with a dotted quad
         assert host == f"[{address.compressed}]"
+
+
+def test_a_reference_parsed_again_is_the_one_kept_and_a_refused_one_is_refused_again() -> None:
+    """Parses are kept (reconcilers parse a workload's images on every reconcile); a refusal is not."""
+    assert parse_reference("nginx:1.25") is parse_reference("nginx:1.25")
+    text, reason = REJECT[0]
+    for _ in range(2):
+        with pytest.raises(ValueError, match=re.escape(reason)):
+            parse_reference(text)
