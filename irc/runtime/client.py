@@ -273,14 +273,18 @@ class Client:
         raise AssertionError("unreachable")
 
     async def _send_reconnecting(self, request: Request) -> Response:
-        """Retry a request that failed on the connection (a pooled keep-alive connection the server
-        closed, an apiserver restarting) a few times. A create retried this way may answer
-        AlreadyExists if the first attempt did reach the server."""
+        """Retry a request that failed on the connection a few times: a GET whatever the failure (a
+        pooled keep-alive connection the server closed, a reset), any other verb only when no
+        connection was made (an apiserver restarting refuses it), so nothing was sent. A write that
+        may have reached the server is not sent again, as client-go does not: the server may have
+        acted on it, and a JSON patch that appends, or a create with generateName, would act twice.
+        The error goes to the caller; a reconciler's is retried with backoff, from what it reads."""
         for attempt in range(CONNECTION_RETRIES):
             try:
                 return await self.transport.send(request)
             except aiohttp.ClientConnectionError as e:
-                if attempt == CONNECTION_RETRIES - 1:
+                maybe_sent = request.method != "GET" and not isinstance(e, aiohttp.ClientConnectorError)
+                if maybe_sent or attempt == CONNECTION_RETRIES - 1:
                     raise
                 log.info("%s %s: %s; retrying", request.method, request.path, e or type(e).__name__)
                 await self._clock.sleep(0.2 * 2**attempt)

@@ -3,7 +3,8 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import aiohttp
 import pytest
@@ -680,6 +681,33 @@ async def test_connection_errors_give_up_after_connection_retries() -> None:
         await Client(FlakyTransport(api, failures), clock=clock).resource("v1", "Pod")
     assert api.requests == []
     assert clock.sleeps == [0.2 * 2**i for i in range(CONNECTION_RETRIES - 1)]
+
+
+def refused() -> aiohttp.ClientConnectorError:
+    key = cast(Any, SimpleNamespace(host="127.0.0.1", port=6443, ssl=True))
+    return aiohttp.ClientConnectorError(key, ConnectionRefusedError(111, "Connection refused"))
+
+
+async def test_a_write_is_sent_again_only_when_no_connection_was_made() -> None:
+    """client-go's rule: a write that may have reached the server is not sent again (it may have
+    acted, and a JSON patch that appends would act twice); a refused connection sent nothing."""
+    patched = {**POD, "metadata": {**POD["metadata"], "labels": {"a": "b"}}}
+    api = FakeApi({("PATCH", POD_PATH): answer(patched)})
+    clock = StepClock()
+    transport = FlakyTransport(api, [])
+    client = Client(transport, clock=clock)
+    await client.resource("v1", "Pod")
+    patch = [{"op": "add", "path": "/metadata/labels/a", "value": "b"}]
+
+    for lost in (aiohttp.ServerDisconnectedError(), aiohttp.ClientOSError(104, "Connection reset by peer")):
+        transport.failures = [lost]
+        with pytest.raises(type(lost)):
+            await client.patch("v1", "Pod", "web", patch, namespace="team-a", patch_type="json")
+    assert api.calls == [] and clock.sleeps == []
+
+    transport.failures = [refused(), refused()]
+    assert await client.patch("v1", "Pod", "web", patch, namespace="team-a", patch_type="json") == patched
+    assert [r.method for r in api.calls] == ["PATCH"] and clock.sleeps == [0.2, 0.4]
 
 
 async def test_other_transport_errors_are_not_retried() -> None:
