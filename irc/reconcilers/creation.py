@@ -32,7 +32,6 @@ import base64
 import binascii
 import contextlib
 import copy
-import functools
 import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -105,10 +104,9 @@ class Metrics:
         )
 
 
-@functools.lru_cache(maxsize=65536)
 def _repository(image: str) -> ImageReference | None:
-    """The parsed image, or None; memoised, as a cluster runs few distinct images many times and both
-    the index and every duplicate check parse them (a parse is most of a lookup's time)."""
+    """The parsed image (parse_reference keeps its parses: the index and every duplicate check parse
+    the same images, and a parse would be most of a lookup's time), or None."""
     try:
         return parse_reference(image)
     except ValueError:
