@@ -234,8 +234,9 @@ def section(r: dict[str, float]) -> str:
             ),
             "",
             "The Deployments are cached once, slimmed (`irc.api.workloads.slim`), for creation's "
-            "duplicate check. Nothing runs between events: no polling loop (the work queues' "
-            "gauges are read at scrape), so an idle manager's CPU is its informers' bookmarks. Checking "
+            "duplicate check. Nothing runs between events: no polling loop (the work queues' and "
+            "controllers' series are read at scrape), so an idle manager's CPU is its informers' "
+            "bookmarks. Checking "
             "the 1,000 completed ImageBackups at start-up (a HEAD each, image-backup's 4 workers, one "
             "kept registry session) takes most of *all reconciled once* (6.3 s with the one worker "
             "image-backup had until 2026-12-04); until then each check also loaded the system trust "
