@@ -152,7 +152,8 @@ class Controller:
             raise RuntimeError(f"controller {self.name} was already started")
         self._started = True
         workers = self.options.max_concurrent_reconciles
-        self.metrics.controllers.add(self.name, self._counts)
+        counts = self._counts
+        self.metrics.controllers.add(self.name, lambda: counts)
         for w in self._watches:
             w.informer.add_handler(_Source(self.queue, w, self.options.priority_queue))
         await asyncio.gather(*(w.informer.wait_for_sync() for w in self._watches))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
@@ -62,28 +63,40 @@ class QueueSample:
     longest_running: float
 
 
-class WorkQueueCollector(Collector):
-    """client-go's workqueue_* series, labelled (name, controller) = (queue name, queue name), read from
-    each queue when scraped, so a queue counts in plain integers rather than locked series."""
+Family = GaugeMetricFamily | CounterMetricFamily | HistogramMetricFamily
+S = TypeVar("S")
+
+
+class _ReadAtScrape(Collector, Generic[S]):
+    """Series read from a sample per name (a queue's, a controller's) when scraped, so what they
+    count is counted in plain numbers rather than in locked series."""
+
+    what = ""  # what a name names, for the error on a second one
 
     def __init__(self) -> None:
-        self._queues: dict[str, Callable[[], QueueSample]] = {}
+        self._samples: dict[str, Callable[[], S]] = {}
 
-    def add(self, name: str, sample: Callable[[], QueueSample]) -> None:
-        if name in self._queues:
-            raise ValueError(f"a work queue named {name!r} already reports to these metrics")
-        self._queues[name] = sample
+    def add(self, name: str, sample: Callable[[], S]) -> None:
+        if name in self._samples:
+            raise ValueError(f"a {self.what} named {name!r} already reports to these metrics")
+        self._samples[name] = sample
 
-    def describe(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily | HistogramMetricFamily]:
+    def describe(self) -> Iterator[Family]:
         return self._families({})
 
-    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily | HistogramMetricFamily]:
-        return self._families({name: sample() for name, sample in self._queues.items()})
+    def collect(self) -> Iterator[Family]:
+        return self._families({name: sample() for name, sample in self._samples.items()})
 
-    @staticmethod
-    def _families(
-        samples: dict[str, QueueSample],
-    ) -> Iterator[GaugeMetricFamily | CounterMetricFamily | HistogramMetricFamily]:
+    def _families(self, samples: dict[str, S]) -> Iterator[Family]:
+        raise NotImplementedError
+
+
+class WorkQueueCollector(_ReadAtScrape[QueueSample]):
+    """client-go's workqueue_* series, labelled (name, controller) = (queue name, queue name)."""
+
+    what = "work queue"
+
+    def _families(self, samples: dict[str, QueueSample]) -> Iterator[Family]:
         q = ("name", "controller")
         depth = GaugeMetricFamily("workqueue_depth", "Current depth of workqueue", labels=q)
         adds = CounterMetricFamily("workqueue_adds", "Total number of adds handled by workqueue", labels=q)
@@ -136,29 +149,13 @@ class ReconcileCounts:
         self.time = LocalHistogram(RECONCILE_BUCKETS)
 
 
-class ControllerCollector(Collector):
-    """controller-runtime's controller_runtime_* series, labelled by controller, read from each
-    controller's ReconcileCounts when scraped. A controller's series exist, at zero, once it is added
-    (controller-runtime's initMetrics)."""
+class ControllerCollector(_ReadAtScrape[ReconcileCounts]):
+    """controller-runtime's controller_runtime_* series, labelled by controller. A controller's series
+    exist, at zero, once it is added (controller-runtime's initMetrics)."""
 
-    def __init__(self) -> None:
-        self._controllers: dict[str, ReconcileCounts] = {}
+    what = "controller"
 
-    def add(self, name: str, counts: ReconcileCounts) -> None:
-        if name in self._controllers:
-            raise ValueError(f"a controller named {name!r} already reports to these metrics")
-        self._controllers[name] = counts
-
-    def describe(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily | HistogramMetricFamily]:
-        return self._families({})
-
-    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily | HistogramMetricFamily]:
-        return self._families(dict(self._controllers))
-
-    @staticmethod
-    def _families(
-        controllers: dict[str, ReconcileCounts],
-    ) -> Iterator[GaugeMetricFamily | CounterMetricFamily | HistogramMetricFamily]:
+    def _families(self, controllers: dict[str, ReconcileCounts]) -> Iterator[Family]:
         c = ("controller",)
         total = CounterMetricFamily(
             "controller_runtime_reconcile_total",
