@@ -154,7 +154,7 @@ class Watcher:
 
     last_request: float = 0.0  # perf_counter() when the request count was last seen to change
     requests_seen: float = 0.0  # watches aside
-    cpu_at_last_request: float = 0.0
+    cpu_at_last_request: float = 0.0  # manager_cpu() then
     all_at_last_request: float = 0.0  # watches included
 
     def total_requests(self, watches: bool = True) -> float:
@@ -237,7 +237,7 @@ class Watcher:
             self.own_cpu += time.process_time() - scan
         self.marks["last API request (watches aside)"] = Mark(
             self.last_request - self.started,
-            self.cpu_at_last_request - self.cpu_started,
+            self.cpu_at_last_request,
             self.all_at_last_request,
             common.status_kib("VmRSS"),
             *_rewrite_time(self.mgr.metrics.registry),
