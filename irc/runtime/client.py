@@ -370,8 +370,7 @@ class Client:
         `metadata_only` lists PartialObjectMetadata (see the module docstring); `object_type` decodes each
         item as that TypedObject (irc.runtime.typed). `transform` is applied to each item as its page
         arrives, so a long list never holds what it drops (an informer's)."""
-        if metadata_only and object_type is not None:
-            raise ValueError("metadata_only and object_type exclude each other")
+        _one_view(metadata_only, object_type)
         res = await self.resource(api_version, kind)
         accept = METADATA_LIST_ACCEPT if metadata_only else "application/json"
         params = _selectors(label_selector, field_selector)
@@ -427,8 +426,7 @@ class Client:
         watches PartialObjectMetadata (see the module docstring), streaming lists included; `object_type`
         decodes each object as that TypedObject (irc.runtime.typed). `on_open` is
         called once the server has accepted the watch (before any event: an idle watch has none)."""
-        if metadata_only and object_type is not None:
-            raise ValueError("metadata_only and object_type exclude each other")
+        _one_view(metadata_only, object_type)
         res = await self.resource(api_version, kind)
         params = [("watch", "true"), *_selectors(label_selector, field_selector)]
         if resource_version is not None:
@@ -596,6 +594,12 @@ def _decode_lines(block: bytes, object_type: type[TypedObject] | None) -> list[t
     if object_type is not None:
         return typed.decode_events(array, object_type)
     return [(e["type"], e.get("object") or {}) for e in orjson.loads(array)]
+
+
+def _one_view(metadata_only: bool, object_type: type[TypedObject] | None) -> None:
+    """A list or watch reads metadata only, or typed objects, or neither."""
+    if metadata_only and object_type is not None:
+        raise ValueError("metadata_only and object_type exclude each other")
 
 
 def _retry_after_headers(headers: Mapping[str, str]) -> float | None:

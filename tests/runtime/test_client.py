@@ -23,6 +23,7 @@ from irc.runtime.client import (
 )
 from irc.runtime.metrics import RuntimeMetrics
 from irc.runtime.transport import MockTransport, Request, Response
+from irc.runtime.typed import struct
 
 HOST = MockTransport.host
 Obj = dict[str, Any]
@@ -769,3 +770,12 @@ async def test_host_and_close_go_to_the_transport() -> None:
     assert client.host == HOST
     await client.close()
     assert closed == [True]
+
+
+async def test_a_read_is_metadata_only_or_typed_not_both() -> None:
+    client = new_client(FakeApi())
+    Typed = struct("Typed", ("metadata",), __name__)
+    with pytest.raises(ValueError, match="exclude each other"):
+        await client.list("v1", "Pod", metadata_only=True, object_type=Typed)
+    with pytest.raises(ValueError, match="exclude each other"):
+        await anext(client.watch("v1", "Pod", metadata_only=True, object_type=Typed))
