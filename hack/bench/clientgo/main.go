@@ -1,19 +1,29 @@
 // Command clientgo is the client-go peer of hack/bench/informer_sync.py: it times an informer's
 // initial sync of the Deployments in one namespace, typed (a SharedInformerFactory informer, what
 // controller-runtime uses) or dynamic (unstructured), with the transform irc applies by default
-// (managedFields and kubectl's last-applied annotation dropped), and prints one JSON line.
+// (managedFields and kubectl's last-applied annotation dropped), and prints one JSON line, which
+// names the media types the apiserver answered the Deployment reads with. Mode "stream" only reads
+// the apiserver's streaming list (a watch with sendInitialEvents) to its end bookmark, decoding
+// nothing: the time the server takes to send it, which bounds every informer's streaming sync.
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
+	"maps"
+	"net/http"
 	"os"
 	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -23,6 +33,7 @@ import (
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 )
@@ -74,6 +85,31 @@ func cpuSeconds() float64 {
 	return float64(usage.Utime.Nano()+usage.Stime.Nano()) / 1e9
 }
 
+// mediaTypes records the Content-Type of every response to a Deployment read: a typed clientset
+// asks for protobuf unless the config names a content type (gentype.PrefersProtobuf), so the
+// output says which wire format was timed rather than assuming it.
+type mediaTypes struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	seen map[string]int
+}
+
+func (m *mediaTypes) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := m.next.RoundTrip(req)
+	if err == nil && strings.Contains(req.URL.Path, "/deployments") {
+		m.mu.Lock()
+		m.seen[resp.Header.Get("Content-Type")]++
+		m.mu.Unlock()
+	}
+	return resp, err
+}
+
+func (m *mediaTypes) counts() map[string]int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return maps.Clone(m.seen)
+}
+
 func settle() int64 {
 	runtime.GC()
 	debug.FreeOSMemory()
@@ -84,19 +120,41 @@ func main() {
 	kubeconfig := flag.String("kubeconfig", "", "path to the kubeconfig")
 	namespace := flag.String("namespace", "bench", "the Deployments' namespace")
 	mode := flag.String("mode", "typed", "typed or dynamic")
+	contentType := flag.String("content-type", "",
+		"the media type to ask for (application/json); empty: client-go's default, protobuf for typed")
 	flag.Parse()
+	if *mode == "stream" && *contentType == "" {
+		fail(fmt.Errorf("mode stream needs -content-type"))
+	}
 
 	config, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
 	if err != nil {
 		fail(err)
 	}
 	config.QPS, config.Burst = -1, 1000 // no client-side throttling, as irc's bench client
+	config.ContentType = *contentType
+	wire := &mediaTypes{seen: map[string]int{}}
+	config.Wrap(func(next http.RoundTripper) http.RoundTripper { wire.next = next; return wire })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
 	var informer cache.SharedIndexInformer
 	var start func()
+	var streamed int
 	switch *mode {
+	case "stream":
+		clientset, err := kubernetes.NewForConfig(config)
+		if err != nil {
+			fail(err)
+		}
+		if _, err := clientset.CoreV1().Namespaces().Get(ctx, *namespace, metav1.GetOptions{}); err != nil {
+			fail(err)
+		}
+		start = func() {
+			if streamed, err = readStream(ctx, clientset.AppsV1().RESTClient(), *namespace, *contentType); err != nil {
+				fail(err)
+			}
+		}
 	case "typed":
 		clientset, err := kubernetes.NewForConfig(config)
 		if err != nil {
@@ -136,7 +194,7 @@ func main() {
 	// Polled every millisecond: cache.WaitForCacheSync polls every 100 ms, too coarse for a sync of
 	// under a second.
 	deadline := time.Now().Add(10 * time.Minute)
-	for !informer.HasSynced() {
+	for informer != nil && !informer.HasSynced() {
 		if time.Now().After(deadline) {
 			fail(fmt.Errorf("the informer did not sync"))
 		}
@@ -144,16 +202,53 @@ func main() {
 	}
 	elapsed, used := time.Since(wall).Seconds(), cpuSeconds()-cpu
 	after := settle()
+	if informer != nil {
+		streamed = len(informer.GetStore().List())
+	}
 	out, _ := json.Marshal(map[string]interface{}{
 		"mode":           *mode,
-		"objects":        len(informer.GetStore().List()),
+		"objects":        streamed,
 		"sync_seconds":   elapsed,
 		"cpu_seconds":    used,
 		"rss_before_kib": before,
 		"rss_after_kib":  after,
 		"peak_kib":       kib("VmHWM"),
+		"media_types":    wire.counts(),
 	})
 	fmt.Println(string(out))
+}
+
+// readStream reads a streaming list of the namespace's Deployments in the media type asked for
+// (JSON lines, or protobuf frames each led by its length as 4 big-endian bytes) up to the bookmark
+// that ends the initial events, and returns how many events came before it.
+func readStream(ctx context.Context, client rest.Interface, namespace, contentType string) (int, error) {
+	body, err := client.Get().Namespace(namespace).Resource("deployments").
+		Param("watch", "true").Param("sendInitialEvents", "true").
+		Param("resourceVersionMatch", "NotOlderThan").Param("allowWatchBookmarks", "true").
+		SetHeader("Accept", contentType).Stream(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer body.Close()
+	reader, end := bufio.NewReaderSize(body, 1<<20), []byte("k8s.io/initial-events-end")
+	var event []byte
+	for events := 0; ; events++ {
+		if strings.HasPrefix(contentType, "application/json") {
+			event, err = reader.ReadBytes('\n')
+		} else {
+			var size [4]byte
+			if _, err = io.ReadFull(reader, size[:]); err == nil {
+				event = make([]byte, binary.BigEndian.Uint32(size[:]))
+				_, err = io.ReadFull(reader, event)
+			}
+		}
+		if err != nil {
+			return events, err
+		}
+		if bytes.Contains(event, end) {
+			return events, nil
+		}
+	}
 }
 
 func fail(err error) {
