@@ -323,7 +323,11 @@ def _goals(results: list[ModeResult]) -> list[str]:
         f"{json_alone.sync_seconds.median / protobuf_alone.sync_seconds.median:.2f}x as long to send "
         f"the list as JSON ({json_alone.sync_seconds.median:.2f} s, read by irc's transport) as in "
         f"protobuf ({protobuf_alone.sync_seconds.median:.2f} s, by client-go's), and irc's typed sync "
-        f"took {_over(by_mode[STREAMING_TYPED], json_alone)} the JSON stream alone. With both on JSON "
+        f"took {_over(by_mode[STREAMING_TYPED], json_alone)} the JSON stream alone; reading that stream "
+        f"took irc's transport {json_alone.cpu_seconds.median:.2f} s of CPU (the TLS reads and aiohttp's "
+        "handling of each HTTP chunk: the apiserver flushes every event as a chunk of its own), "
+        f"{json_alone.cpu_seconds.median / by_mode[STREAMING_TYPED].cpu_seconds.median:.0%} of the typed "
+        "sync's. With both on JSON "
         f"(client-go's typed informer asking for it), irc takes {j_wall:.2f}x the wall time and "
         f"{j_cpu:.2f}x the CPU ({common.verdict(max(j_wall, j_cpu), 1.2)}); typed, {jt_wall:.2f}x "
         f"and {jt_cpu:.2f}x ({common.verdict(max(jt_wall, jt_cpu), 1.2)}). RSS per cached Deployment "
@@ -376,15 +380,7 @@ def section(results: list[ModeResult]) -> str:
             "with irc's runs, a fresh process each: a `SharedInformerFactory` Deployment informer "
             "(typed: what controller-runtime uses) or a dynamic (unstructured) one, with irc's default "
             "transform (managedFields and kubectl's last-applied annotation dropped), client-go's "
-            "defaults otherwise and no client-side throttling. A typed clientset asks for protobuf "
-            "(`application/vnd.kubernetes.protobuf`) unless its config names a content type; the "
-            "*asking for JSON* row sets `rest.Config.ContentType` to `application/json`. The *wire* "
-            "column is the media type the apiserver answered with: each client-go run records the "
-            "Content-Type of its responses, and the benchmark stops on one it did not expect. The "
-            "*streaming list alone* rows read the streaming list (a watch with `sendInitialEvents`) up "
-            "to the bookmark that ends it, decoding nothing, as JSON through irc's transport (aiohttp, "
-            "HTTP/1.1) and as protobuf through client-go's (HTTP/2): the time the apiserver takes to "
-            "send the list, which bounds a streaming sync's wall time. Its informers stream the initial list "
+            "defaults otherwise and no client-side throttling. client-go's informers stream the initial list "
             "by default, as irc's do (the `WatchListClient` feature, on since client-go 1.35: one WATCH "
             "with `sendInitialEvents`, checked by hand in the apiserver's `apiserver_request_total` on "
             "2026-12-04); the *paged list* row turns it off (`KUBE_FEATURE_WatchListClient=false`: a "
@@ -397,6 +393,16 @@ def section(results: list[ModeResult]) -> str:
             "MB (a peak of 194 MB). The sync ends when `HasSynced` is first "
             "true, polled every millisecond. Its RSS is read after `runtime.GC()` "
             "and `debug.FreeOSMemory()`, before and after; its CPU is the process's (`getrusage`).",
+            "",
+            "A typed clientset asks for protobuf (`application/vnd.kubernetes.protobuf`) unless its "
+            "config names a content type; the *asking for JSON* row sets `rest.Config.ContentType` to "
+            "`application/json`. irc asks for JSON. The *wire* column is the media type the apiserver "
+            "answered with: each client-go run records the Content-Type of its responses, and the "
+            "benchmark stops on one it did not expect. The *streaming list alone* rows read the "
+            "streaming list (a watch with `sendInitialEvents`) up to the bookmark that ends it, "
+            "decoding nothing, as JSON through irc's transport (aiohttp, HTTP/1.1) and as protobuf "
+            "through client-go's (HTTP/2): the time the apiserver takes to send the list, which bounds "
+            "a streaming sync's wall time, and each transport's CPU for reading it.",
             "",
             *_figures(results),
             *_goals(results),
