@@ -773,9 +773,19 @@ def section(r: Result, with_machine: bool = False) -> str:
             "- The goal is a controller share of at most 10% of the copy time. The reconcile times above "
             "add up overlapping reconciles (several workers) that mostly wait for the API server, which "
             f"the rollouts kept busy too (it used {apiserver:.1f} s of CPU in the {r.child_wall:.0f} s "
-            "the child ran, on two CPUs), against copies of 1 KB images. In wall time: every Deployment "
+            "the child ran, on two CPUs), against copies of 1 KB images, so the more workers, the more "
+            "waits add up, while the wall time falls. In wall time: every Deployment "
             f"ran its backup image {switched.seconds - completed.seconds:.1f} s after the last backup "
             "was Completed."
+        )
+        notes.append(
+            "- Switching is bound by the PATCHes' latency: by hand on 2026-12-04 (`--no-wait-rollout`, "
+            "one run each), workload-rewrite with 4 workers per kind switched every Deployment after "
+            "15.9 s, with 8 after 9.3 s, 16 after 8.6 s and 32 after 6.6 s; its default was 4 until "
+            "then and is 16 since. The backups wait on it too (all Completed after 14.6 s with 4 "
+            "workers, 8.1 s with 16, for copies of about 0.2 s): workload-rewrite creates an ImageBackup "
+            "when it first reconciles a Deployment of the image, and each change of an ImageBackup "
+            "already made requeues its Deployments at normal priority, ahead of the initial list's."
         )
     notes += [
         "- *(peak - before) / Deployments* overstates what a Deployment costs: the initial list "

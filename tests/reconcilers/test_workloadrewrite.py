@@ -608,7 +608,7 @@ def test_only_backup_updates_that_change_a_workloads_decision_reach_its_workload
     assert passes(UpdateEvent(done, respecified))
 
 
-def test_each_kinds_controller_has_four_workers_unless_the_flag_says_otherwise() -> None:
+def test_each_kinds_controller_has_sixteen_workers_unless_the_flag_says_otherwise() -> None:
     default = RecordingManager()
     flagged = RecordingManager(ManagerOptions(max_concurrent_reconciles={"workload-rewrite": 2}))
     for mgr in (default, flagged):
@@ -618,4 +618,4 @@ def test_each_kinds_controller_has_four_workers_unless_the_flag_says_otherwise()
         {name: c.options.max_concurrent_reconciles for name, c in m.controllers.items()}
         for m in (default, flagged)
     ]
-    assert workers == [dict.fromkeys(names, 4), dict.fromkeys(names, 2)]
+    assert workers == [dict.fromkeys(names, 16), dict.fromkeys(names, 2)]
