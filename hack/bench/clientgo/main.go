@@ -142,20 +142,7 @@ func main() {
 	var start func()
 	var streamed int
 	switch *mode {
-	case "stream":
-		clientset, err := kubernetes.NewForConfig(config)
-		if err != nil {
-			fail(err)
-		}
-		if _, err := clientset.CoreV1().Namespaces().Get(ctx, *namespace, metav1.GetOptions{}); err != nil {
-			fail(err)
-		}
-		start = func() {
-			if streamed, err = readStream(ctx, clientset.AppsV1().RESTClient(), *namespace, *contentType); err != nil {
-				fail(err)
-			}
-		}
-	case "typed":
+	case "typed", "stream":
 		clientset, err := kubernetes.NewForConfig(config)
 		if err != nil {
 			fail(err)
@@ -163,6 +150,15 @@ func main() {
 		// Connected and the namespace read before timing, as the Python side does.
 		if _, err := clientset.CoreV1().Namespaces().Get(ctx, *namespace, metav1.GetOptions{}); err != nil {
 			fail(err)
+		}
+		if *mode == "stream" {
+			start = func() {
+				streamed, err = readStream(ctx, clientset.AppsV1().RESTClient(), *namespace, *contentType)
+				if err != nil {
+					fail(err)
+				}
+			}
+			break
 		}
 		factory := informers.NewSharedInformerFactoryWithOptions(
 			clientset, 0, informers.WithNamespace(*namespace), informers.WithTransform(strip))
