@@ -42,7 +42,10 @@ EventType = Literal["Normal", "Warning"]
 NORMAL: EventType = "Normal"
 WARNING: EventType = "Warning"
 
-QUEUE_SIZE = 1000
+# Events waiting to be written, one at a time, by the manager's one broadcaster. client-go keeps 1000;
+# workload-rewrite's 16 workers per kind switching 1,000 Deployments recorded Events faster than a
+# loaded apiserver took them, and 64 of 1,150 were dropped (docs/performance.md, 2026-12-04).
+QUEUE_SIZE = 4096
 CACHE_SIZE = 4096  # keys in each LRU: spam buckets, aggregation records, written events
 MAX_MESSAGE = 1024
 SPAM_BURST = 25
